@@ -1,0 +1,65 @@
+"""``agentrl play``: play any text environment in the terminal."""
+
+from agentrl.commands import command_parser, parse_env_kwargs
+
+
+def add_parser(subparsers) -> None:
+    parser = command_parser(
+        subparsers, "play", "Play an environment yourself: type actions, see observations and rewards.",
+        "  agentrl play agentrl/Sokoban-v0\n"
+        "  agentrl play agentrl/Sokoban-v0 --seed 3 --env-arg dim_room=[7,7] --env-arg num_boxes=2\n"
+        "  echo -e 'Up\\nLeft' | agentrl play agentrl/Sokoban-v0   # scripted input",
+    )
+    parser.add_argument("env_id")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--env-arg", action="append", metavar="KEY=VALUE", help="env config override")
+    parser.add_argument("--raw", action="store_true", help="send your text as-is (no <answer> wrapping)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import sys
+
+    from agentrl.core.registry import make
+
+    env = make(args.env_id, **parse_env_kwargs(args.env_arg))
+    unwrapped = env.unwrapped
+    observation, info = env.reset(seed=args.seed)
+    if hasattr(unwrapped, "instructions"):
+        print(unwrapped.instructions(), "\n")
+    total, turn = 0.0, 0
+    while True:
+        print(_text(observation))
+        if info.get("available_actions"):
+            print(f"[actions: {', '.join(map(str, info['available_actions']))}]")
+        line = _read(sys.stdin)
+        if line is None or line.strip() in ("quit", "exit"):
+            print("bye")
+            return 0
+        action = line if args.raw or "<" in line else _wrap(unwrapped, line)
+        observation, reward, terminated, truncated, info = env.step(action)
+        total += reward
+        turn += 1
+        print(f"-- reward {reward:+.2f} (total {total:+.2f}) {info.get('reward_components', {})}")
+        if terminated or truncated:
+            print(_text(observation))
+            outcome = "success" if info.get("success") else ("truncated" if truncated else "ended")
+            print(f"Episode over after {turn} turns: {outcome}, return {total:+.2f}")
+            return 0
+
+
+def _read(stream):
+    print("> ", end="", flush=True)
+    line = stream.readline()
+    return None if line == "" else line.rstrip("\n")
+
+
+def _wrap(env, text: str) -> str:
+    tag = getattr(getattr(getattr(env, "config", None), "action_format", None), "answer_tag", None)
+    return f"<{tag}>{text}</{tag}>" if tag else text
+
+
+def _text(observation) -> str:
+    from agentrl.core.trajectory import observation_text
+
+    return observation_text(observation)

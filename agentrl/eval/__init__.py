@@ -1,0 +1,1 @@
+"""Evaluation: policies on envs, routers on cost against quality, and plots."""

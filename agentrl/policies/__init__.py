@@ -1,0 +1,1 @@
+"""Acting: language-model, grid-network, API and scripted policies (learning lives in ``train``)."""

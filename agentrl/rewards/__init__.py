@@ -1,0 +1,1 @@
+"""Reward pipeline stages (filled in by the reward-pipeline work)."""

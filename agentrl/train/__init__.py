@@ -1,0 +1,1 @@
+"""The learner: configs, rollouts with exact tokens, advantage math, losses and the training loop."""

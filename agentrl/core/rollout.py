@@ -87,7 +87,11 @@ def _start_next(slot: _Slot, pending: list[tuple[int, EpisodeSpec]]) -> None:
         task_id=task_id,
         group_id=slot.spec.group_id or task_id,
         instructions=instructions,
-        info={"seed": slot.spec.seed, "env_id": getattr(slot.env.spec, "id", None)},
+        info={
+            "seed": slot.spec.seed,
+            "env_id": getattr(slot.env.spec, "id", None),
+            "subgoals": list(unwrapped.subgoals()) if hasattr(unwrapped, "subgoals") else [],
+        },
     )
 
 

@@ -66,7 +66,7 @@ class TextEnv(gym.Env[Any, str]):
     """Base class for multi-turn text environments (see module docstring)."""
 
     Config: ClassVar[type[TextEnvConfig]] = TextEnvConfig
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(
         self,

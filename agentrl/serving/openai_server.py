@@ -76,8 +76,8 @@ def message_text(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    raise ResponderError(400, f"message content must be a string or a list of parts, got {type(content).__name__}",
-                         "invalid_request_error")
+    raise ResponderError(400, "message content must be a string or a list of parts, "
+                         f"got {type(content).__name__}", "invalid_request_error")
 
 
 def _read_request(body: Any, models: Sequence[str] | None) -> tuple[str, list[dict], dict]:
@@ -157,7 +157,10 @@ class OpenAICompatServer:
         if self._thread is not None:
             raise RuntimeError("the server is already running")
         self.closing.clear()
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto
+        # says TCP, and without it every response waits ~40 ms for the client's delayed ACK.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((self.host, self.requested_port))
         self.port = self._socket.getsockname()[1]
@@ -204,13 +207,13 @@ class OpenAICompatServer:
 
     # ------------------------------------------------------------------ serving
     def _build_app(self):
-        from fastapi import FastAPI, Request
+        from fastapi import FastAPI
         from fastapi.responses import JSONResponse
 
         app = FastAPI(title="agentrl OpenAI-compatible server", docs_url=None, redoc_url=None)
 
-        @app.post("/v1/chat/completions")
-        async def chat_completions(request: Request):
+        # Plain Starlette routes: the handlers take the raw request, so no annotation is resolved.
+        async def chat_completions(request):
             try:
                 self._check_key(request.headers.get("authorization"))
                 body = await self._json(request)
@@ -219,8 +222,7 @@ class OpenAICompatServer:
                 return JSONResponse(exc.body(), status_code=exc.status)
             return JSONResponse(payload)
 
-        @app.get("/v1/models")
-        async def list_models(request: Request):
+        async def list_models(request):
             try:
                 self._check_key(request.headers.get("authorization"))
             except ResponderError as exc:
@@ -228,6 +230,8 @@ class OpenAICompatServer:
             data = [{"id": m, "object": "model", "owned_by": "agentrl"} for m in self.models or []]
             return JSONResponse({"object": "list", "data": data})
 
+        app.add_route("/v1/chat/completions", chat_completions, methods=["POST"])
+        app.add_route("/v1/models", list_models, methods=["GET"])
         return app
 
     def _check_key(self, header: str | None) -> None:
@@ -239,7 +243,8 @@ class OpenAICompatServer:
         try:
             return await request.json()
         except ValueError as exc:
-            raise ResponderError(400, f"the request body is not valid JSON: {exc}", "invalid_request_error") from exc
+            raise ResponderError(400, f"the request body is not valid JSON: {exc}",
+                                 "invalid_request_error") from exc
 
     async def _complete(self, model: str, messages: list[dict], params: dict) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
@@ -247,9 +252,11 @@ class OpenAICompatServer:
         replies = []
         for _ in range(count):
             try:
-                reply = await loop.run_in_executor(self._executor, self.responder, model, messages, dict(params))
+                reply = await loop.run_in_executor(
+                    self._executor, self.responder, model, messages, dict(params))
             except Exception as exc:  # the responder failed: the client sees why, as a 500
-                raise ResponderError(500, f"responder failed: {type(exc).__name__}: {exc}", "server_error") from exc
+                raise ResponderError(500, f"responder failed: {type(exc).__name__}: {exc}",
+                                     "server_error") from exc
             replies.append(self._as_reply(reply, messages))
         with self._lock:
             self.requests_served += 1
@@ -277,8 +284,10 @@ class OpenAICompatServer:
             "created": int(time.time()),
             "model": model,
             "choices": [
-                {"index": i, "message": {"role": "assistant", "content": r.text}, "finish_reason": r.finish_reason}
+                {"index": i, "message": {"role": "assistant", "content": r.text},
+                 "finish_reason": r.finish_reason}
                 for i, r in enumerate(replies)
             ],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                      "total_tokens": prompt + completion},
         }

@@ -5,7 +5,9 @@
 3. Play backwards: the player walks at random and, with probability ``p_pull``, pulls the box behind
    it. Every pull is the exact reverse of a legal push, so the reversed history is a solution of
    the final position: every room returned is solvable.
-4. Over ``attempts`` reverse walks, keep the position with gym-sokoban's score (how often the
+4. Optionally (``min_moves``), reject rooms whose optimal solution is shorter than a bound, so that
+   random play rarely solves them.
+5. Over ``attempts`` reverse walks, keep the position with gym-sokoban's score (how often the
    pulled box changed x total box displacement); positions with a box still on a goal are
    rejected, so no room starts partly solved.
 """
@@ -37,6 +39,8 @@ class GeneratorConfig:
     """Steps of each reverse walk (default: 10 x (height + width))."""
     p_pull: float = 0.6
     attempts: int = 4
+    min_moves: int = 0
+    """Reject rooms whose optimal solution is shorter than this (checked with the exact solver)."""
     max_retries: int = 200
 
 
@@ -55,17 +59,28 @@ def generate_room(rng: random.Random, config: GeneratorConfig) -> tuple[Level, l
         picks = rng.sample(cells, config.num_boxes + 1)
         goals, player = picks[:-1], picks[-1]
         best = _best_reverse_play(rng, floor, goals, player, config)
-        if best is not None:
-            boxes, player, solution = best
-            walls = ~np.array(floor, dtype=bool)
-            goal_grid = np.zeros((height, width), dtype=bool)
-            for r, c in goals:
-                goal_grid[r, c] = True
-            return Level(walls, goal_grid, frozenset(boxes), player), solution
+        if best is None:
+            continue
+        boxes, player, solution = best
+        walls = ~np.array(floor, dtype=bool)
+        goal_grid = np.zeros((height, width), dtype=bool)
+        for r, c in goals:
+            goal_grid[r, c] = True
+        level = Level(walls, goal_grid, frozenset(boxes), player)
+        if config.min_moves <= 0 or _optimal_length(level) >= config.min_moves:
+            return level, solution
     raise GenerationError(
-        f"could not generate a {height}x{width} room with {config.num_boxes} boxes in "
-        f"{config.max_retries} tries; use a larger room or fewer boxes"
+        f"could not generate a {height}x{width} room with {config.num_boxes} boxes"
+        + (f" and at least {config.min_moves} moves" if config.min_moves else "")
+        + f" in {config.max_retries} tries; use a larger room, fewer boxes or a lower min_moves"
     )
+
+
+def _optimal_length(level: Level) -> int:
+    from agentrl.envs.sokoban.solver import solve
+
+    result = solve(level, max_nodes=50_000)
+    return len(result.moves) if result.moves is not None else 0
 
 
 #: Brush shapes stamped around the walker (3x3, centred on it), as in gym-sokoban.

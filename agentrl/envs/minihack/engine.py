@@ -1,0 +1,344 @@
+"""The NLE game under ``MiniHackEnv``: built from a MiniHack/NLE id, seeded, and typed into key by key.
+
+Every key is one ``step`` of the real MiniHack/NLE env, so the task's reward, step count and end
+checks apply unchanged. The env is created with every key code as its action set (action index ==
+key) and with NLE's automatic prompt handling switched off, because :class:`Engine` answers the
+game's prompts itself, from the arguments of the action being run:
+
+* "In what direction?" -> the action's direction;
+* "What do you want to <verb>? [abc or ?*]" -> the inventory letter of the action's item;
+* "There is <thing> here; <verb> it?", "Drink from the fountain?" -> yes when the action named no
+  item, or named that thing;
+* any other yes/no question (``Unlock it?``, ``Really attack?``) -> yes: the agent asked for the action;
+* a menu (pick-up piles, spell lists) -> the entries that match the action's choice, else cancelled;
+* ``--More--`` and text windows -> their text is kept as a game message, then dismissed;
+* a request for typed text -> cancelled.
+
+A prompt the action cannot answer is cancelled with Escape and reported as an error. Nothing is ever
+left pending between two actions.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agentrl.envs.minihack.actions import ALL, GameAction
+
+#: NLE observations the text view, the grid and the subgoal oracles read.
+OBSERVATION_KEYS = (
+    "glyphs",
+    "chars",
+    "blstats",
+    "message",
+    "inv_strs",
+    "inv_letters",
+    "screen_descriptions",
+    "tty_chars",
+)
+#: The engine's action set: action index == key code, so any key can be typed.
+KEYSTROKES = tuple(range(256))
+ESC, SPACE, RETURN = 27, ord(" "), ord("\r")
+SELECT_ALL = ord(".")
+MAX_PROMPTS = 12
+"""Prompts one action may go through before the engine gives up and cancels."""
+
+_IN_YN, _IN_GETLIN, _WAIT_SPACE, _ON_STAIRS_DOWN = 1, 2, 3, 4  # indices into NLE's ``internal``
+_ITEM_PROMPT = re.compile(r"\[[^\]]*\?\*\]|^What do you want to ")
+_MENU_FOOTER = re.compile(r"\((?:end|\d+ of \d+)\)\s*$")
+_MENU_ENTRY = re.compile(r"^([a-zA-Z]) - (.+)$")
+#: Questions that offer a target other than the action's item ("There is an apple here; eat it?").
+_TARGET_OFFER = re.compile(r" here; |^drink from |into the (?:fountain|pool|moat|water)\?", re.IGNORECASE)
+
+
+@dataclass
+class Outcome:
+    """What typing one action into the game did."""
+
+    messages: list[str] = field(default_factory=list)
+    reward: float = 0.0
+    """Sum of the engine's rewards over the keys typed."""
+    keys: int = 0
+    """Engine steps (keys) used."""
+    error: str | None = None
+    """Set when a prompt could not be answered from the action (the prompt was cancelled)."""
+
+    def add_message(self, text: str) -> None:
+        text = " ".join(text.split())
+        if text and (not self.messages or self.messages[-1] != text):
+            self.messages.append(text)
+
+
+def decode(row: np.ndarray) -> str:
+    """A NUL-padded byte row as text."""
+    return row.tobytes().partition(b"\0")[0].decode("latin-1")
+
+
+class Engine:
+    """One MiniHack/NLE game, driven one text action at a time."""
+
+    def __init__(self, env_id: str, *, max_steps: int, penalty_step: float, options: Mapping[str, Any]):
+        self.env_id = env_id
+        self.env = build_engine_env(env_id, {**_engine_kwargs(env_id, max_steps, penalty_step), **options})
+        self._step: Callable[[int], tuple] = _raw_step(self.env)
+        self._success_status = getattr(self.env.StepStatus, "TASK_SUCCESSFUL", None)
+        self.obs: dict[str, np.ndarray] = {}
+        self.done = False
+        self.end_status = 0
+        self.steps = 0
+
+    # ------------------------------------------------------------------ game state
+    @property
+    def internal(self) -> np.ndarray:
+        return self.env.last_observation[self.env._internal_index]
+
+    @property
+    def success(self) -> bool:
+        return self.done and self._success_status is not None and self.end_status == self._success_status
+
+    @property
+    def aborted(self) -> bool:
+        """The engine's own step limit ended the game (a truncation, not a real ending)."""
+        return self.done and self.end_status == int(self.env.StepStatus.ABORTED)
+
+    @property
+    def died(self) -> bool:
+        return self.done and self.end_status == int(self.env.StepStatus.DEATH)
+
+    def message(self) -> str:
+        return decode(self.obs["message"]).strip()
+
+    def inventory(self) -> list[tuple[str, str]]:
+        """``(letter, description)`` of every inventory item."""
+        letters, lines = self.obs["inv_letters"], self.obs["inv_strs"]
+        return [(chr(letter), decode(line)) for letter, line in zip(letters, lines) if letter]
+
+    # ------------------------------------------------------------------ playing
+    def reset(self, seeds: tuple[int, int, int]) -> Outcome:
+        core, disp, lgen = seeds
+        self.env.seed(core, disp, reseed=False, lgen=lgen)
+        self.obs, _ = self.env.reset()
+        self.done, self.end_status, self.steps = False, 0, 0
+        outcome = Outcome()
+        self._settle(None, outcome)
+        return outcome
+
+    def execute(self, action: GameAction) -> Outcome:
+        if self.done:
+            raise RuntimeError("the game is over; reset the engine first")
+        outcome = Outcome()
+        for key in action.keys:
+            self._press(key, outcome)
+            if self.done:
+                return outcome
+        self._settle(action, outcome)
+        return outcome
+
+    def close(self) -> None:
+        self.env.close()
+
+    def _press(self, key: int, outcome: Outcome) -> None:
+        self.obs, reward, done, _truncated, info = self._step(key)
+        self.steps += 1
+        outcome.keys += 1
+        outcome.reward += float(reward)
+        if done:
+            self.done = True
+            self.end_status = int(info["end_status"])
+
+    def _settle(self, action: GameAction | None, outcome: Outcome) -> None:
+        """Answer prompts until the game waits for a new command (or ends)."""
+        used: set[str] = set()
+        for _ in range(MAX_PROMPTS):
+            if self.done:
+                return
+            in_yn, in_getlin, waiting = self.internal[_IN_YN : _WAIT_SPACE + 1].tolist()
+            if waiting:
+                self._window(action, outcome, used)
+            elif in_getlin:
+                self._cancel(outcome, f"the game asked for text ({self.message()!r}); actions cannot type it")
+            elif in_yn:
+                self._answer(action, outcome, used)
+            else:
+                if self.obs["message"][0]:
+                    outcome.add_message(self.message())
+                return
+        self._cancel(outcome, "the game kept asking questions, so the action was cancelled")
+        while (
+            not self.done and any(self.internal[_IN_YN : _WAIT_SPACE + 1]) and outcome.keys < 4 * MAX_PROMPTS
+        ):
+            self._press(ESC, outcome)
+
+    def _cancel(self, outcome: Outcome, reason: str) -> None:
+        outcome.error = outcome.error or reason
+        self._press(ESC, outcome)
+
+    # ------------------------------------------------------------------ prompts
+    def _answer(self, action: GameAction | None, outcome: Outcome, used: set[str]) -> None:
+        question = self.message()
+        lowered = question.lower()
+        if action is None:
+            self._cancel(outcome, f"unexpected question {question!r}")
+        elif "direction" in lowered:
+            if action.direction is None or "direction" in used:
+                self._cancel(outcome, f"the game asked {question!r} but the action gives no direction")
+            else:
+                used.add("direction")
+                self._press(action.direction, outcome)
+        elif _ITEM_PROMPT.search(question):
+            self._answer_item(action, question, outcome, used)
+        elif _TARGET_OFFER.search(question):
+            wanted = action.item is None or _mentions(lowered, action.item)
+            self._press(ord("y" if wanted else "n"), outcome)
+        elif "[yn" in lowered:
+            self._press(ord("y"), outcome)
+        else:
+            self._cancel(outcome, f"the action cannot answer the question {question!r}")
+
+    def _answer_item(self, action: GameAction, question: str, outcome: Outcome, used: set[str]) -> None:
+        if action.item is None or "item" in used:
+            self._cancel(outcome, f"the game asked {question!r} but the action names no item")
+            return
+        letter = self._item_letter(action.item, _offered_letters(question))
+        if letter is None:
+            held = ", ".join(f"{l} - {d}" for l, d in self.inventory()) or "nothing"
+            self._cancel(outcome, f"no inventory item matches {action.item!r} (you have: {held})")
+            return
+        used.add("item")
+        self._press(ord(letter), outcome)
+
+    def _item_letter(self, item: str, offered: set[str]) -> str | None:
+        inventory = self.inventory()
+        if len(item) == 1 and item.isalpha():
+            return item if item in offered or any(l == item for l, _ in inventory) else None
+        matches = [letter for letter, line in inventory if _mentions(line.lower(), item)]
+        preferred = [letter for letter in matches if letter in offered]
+        return (preferred or matches or [None])[0]
+
+    # ------------------------------------------------------------------ windows
+    def _window(self, action: GameAction | None, outcome: Outcome, used: set[str]) -> None:
+        rows = [decode(row).rstrip() for row in self.obs["tty_chars"]]
+        footer = next((i for i, row in enumerate(rows) if _MENU_FOOTER.search(row)), None)
+        if footer is not None:
+            self._menu(rows, footer, action, outcome, used)
+            return
+        outcome.add_message(_window_text(rows))
+        self._press(RETURN, outcome)
+
+    def _menu(
+        self, rows: list[str], footer: int, action: GameAction | None, outcome: Outcome, used: set[str]
+    ) -> None:
+        column = _MENU_FOOTER.search(rows[footer]).start()  # type: ignore[union-attr]
+        lines = [row[column:].strip() for row in rows[:footer]]
+        choice = action.select if action is not None else None
+        if choice is None or "menu" in used:
+            outcome.add_message(_join_lines([l for l in lines if l]))
+            self._press(ESC, outcome)
+            return
+        used.add("menu")
+        if choice == ALL:
+            self._press(SELECT_ALL, outcome)
+        else:
+            entries = [m.groups() for m in map(_MENU_ENTRY.match, lines) if m]
+            letters = [letter for letter, text in entries if _mentions(text.lower(), choice)]
+            if not letters:
+                listed = "; ".join(f"{l} - {t}" for l, t in entries)
+                self._cancel(outcome, f"nothing in the menu matches {choice!r} (it lists: {listed})")
+                return
+            self._press(ord(letters[0]), outcome)
+        if not self.done and self.internal[_WAIT_SPACE]:
+            self._press(RETURN, outcome)  # multiple-choice menus need a confirmation
+
+
+def _mentions(text: str, words: str) -> bool:
+    """Every word of ``words`` starts a word in ``text`` (both lower-case)."""
+    return all(re.search(rf"(?<![a-z]){re.escape(w)}", text) for w in words.lower().split())
+
+
+def _offered_letters(question: str) -> set[str]:
+    match = re.search(r"\[([^\]]*)\]", question)
+    if not match:
+        return set()
+    spec = match.group(1).split(" or ")[0]
+    letters: set[str] = set()
+    for start, end in re.findall(r"([a-zA-Z])-([a-zA-Z])", spec):
+        letters.update(chr(c) for c in range(ord(start), ord(end) + 1))
+    letters.update(c for c in spec if c.isalpha())
+    return letters
+
+
+def _window_text(rows: list[str]) -> str:
+    """The text of a ``--More--`` message or window ("" when no ``--More--`` is on screen)."""
+    if "--More--" in rows[0]:
+        return rows[0].replace("--More--", " ").strip()
+    end = next((i for i, row in enumerate(rows) if "--More--" in row), None)
+    if end is None:
+        return ""
+    column = rows[end].index("--More--")
+    return _join_lines([row[column:].strip() for row in rows[:end] if row[column:].strip()])
+
+
+def _join_lines(lines: list[str]) -> str:
+    """A window as one line: ``Header: item, item`` for lists, else the wrapped prose rejoined."""
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {', '.join(lines[1:])}"
+    return " ".join(lines)
+
+
+def _creator(env_id: str) -> Callable[..., Any]:
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    entry = gym.registry[env_id].entry_point
+    return load_env_creator(entry) if isinstance(entry, str) else entry
+
+
+def build_engine_env(env_id: str, kwargs: Mapping[str, Any]):
+    """The bare MiniHack/NLE env of ``env_id``, built from its registered entry point.
+
+    Not through ``gymnasium.make``: that would take ``max_episode_steps`` for its own TimeLimit
+    wrapper instead of passing it to NLE, and add checker wrappers on every step.
+    """
+    import gymnasium as gym
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        return _creator(env_id)(**{**gym.registry[env_id].kwargs, **kwargs})
+
+
+def _engine_kwargs(env_id: str, max_steps: int, penalty_step: float) -> dict[str, Any]:
+    from nle.env.tasks import NetHackScore
+
+    creator = _creator(env_id)
+    kwargs: dict[str, Any] = {
+        "observation_keys": OBSERVATION_KEYS,
+        "actions": KEYSTROKES,
+        "allow_all_yn_questions": True,
+        "allow_all_modes": True,
+        "max_episode_steps": max_steps,
+        "fix_moon_phase": True,  # otherwise luck (and so door and combat rolls) follows the real moon
+    }
+    if isinstance(creator, type) and issubclass(creator, NetHackScore):
+        kwargs["penalty_step"] = penalty_step
+    return kwargs
+
+
+def _raw_step(env) -> Callable[[int], tuple]:
+    """The env's step, below MiniHack KeyRoom's apply macro.
+
+    MiniHack's KeyRoom turns APPLY into a scripted "unlock and open the nearest door" for its 10-key
+    action space. Text actions name the item and the direction themselves, so they use the plain
+    MiniHack step, where APPLY is NetHack's own apply command.
+    """
+    from minihack.base import MiniHack
+    from minihack.envs.keyroom import MiniHackKeyDoor
+
+    if isinstance(env, MiniHackKeyDoor):
+        return functools.partial(MiniHack.step, env)
+    return env.step

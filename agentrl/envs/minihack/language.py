@@ -1,0 +1,268 @@
+"""The language observation: the NetHack screen as text an LLM agent can act on.
+
+Sections, in order (see ``docs/minihack.md`` for a full example)::
+
+    Message: You see here a key named The Master Key of Thievery.
+    Visible:
+    - closed door: 1 north, 3 west (3 moves)
+    - staircase up: 1 northeast (adjacent)
+    Around you: floor of a room (north, east, south, west, ...); wall (northwest)
+    Status: HP 12/12, Pw 2/2, AC 7, XL 1 (0 exp), Dlvl 1, Gold 0, Turn 3, Not hungry, ...
+    Inventory:
+    a - a +0 short sword (weapon in hand)
+
+* **Message**: every game message the last action produced (``--More--`` pages included), or ``(none)``.
+* **Visible**: everything on the map that is not wall, floor, corridor or unexplored rock -- objects,
+  monsters, doors, stairs, water, traps... -- named as NetHack's own ``;`` (farlook) names them, with
+  the offset from the agent (``north``/``south`` first, then ``east``/``west``) and, when it is not a
+  straight line, the number of moves (diagonal moves allowed). Identical things are grouped: the
+  nearest few are listed, then ``(+N more)``.
+* **Around you**: the eight neighbouring squares, grouped by what they are (``unexplored or rock``:
+  a blank square, never seen or solid rock).
+* **Status** and **Inventory**: NetHack's bottom lines and inventory.
+* Optional **Map** (a character crop centred on the agent) and **Screen** (the 24x80 terminal).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from nle import nethack
+
+from agentrl.envs.minihack.actions import COMPASS_OFFSETS
+from agentrl.envs.minihack.engine import decode
+
+#: cmap symbols that are scenery, not things: stone, walls, room floor, dark floor, corridors.
+BORING_CMAP = frozenset(range(12)) | {19, 20, 21, 22}
+HUNGER = ("Satiated", "Not hungry", "Hungry", "Weak", "Fainting", "Fainted", "Starved")
+ENCUMBRANCE = ("", "Burdened", "Stressed", "Strained", "Overtaxed", "Overloaded")
+ALIGNMENT = {-1: "Chaotic", 0: "Neutral", 1: "Lawful"}
+CONDITIONS = (
+    ("BL_MASK_STONE", "Stone"),
+    ("BL_MASK_SLIME", "Slime"),
+    ("BL_MASK_STRNGL", "Strangled"),
+    ("BL_MASK_FOODPOIS", "FoodPois"),
+    ("BL_MASK_TERMILL", "TermIll"),
+    ("BL_MASK_BLIND", "Blind"),
+    ("BL_MASK_DEAF", "Deaf"),
+    ("BL_MASK_STUN", "Stun"),
+    ("BL_MASK_CONF", "Conf"),
+    ("BL_MASK_HALLU", "Hallu"),
+    ("BL_MASK_LEV", "Lev"),
+    ("BL_MASK_FLY", "Fly"),
+    ("BL_MASK_RIDE", "Ride"),
+)
+_NEIGHBOUR_ORDER = ("north", "northeast", "east", "southeast", "south", "southwest", "west", "northwest")
+_NEIGHBOURS = tuple((name, *COMPASS_OFFSETS[name]) for name in _NEIGHBOUR_ORDER)
+
+
+@lru_cache(maxsize=1)
+def notable_glyphs() -> np.ndarray:
+    """``table[glyph]`` is True for glyphs worth naming (everything but scenery)."""
+    table = np.ones(nethack.MAX_GLYPH + 1, dtype=bool)
+    for cmap in BORING_CMAP:
+        table[nethack.GLYPH_CMAP_OFF + cmap] = False
+    table[nethack.NO_GLYPH] = False
+    return table
+
+
+#: Map symbols whose farlook name depends on the square (doorway/broken door, the altar's
+#: alignment, cloud kinds); these names are read from NLE's per-square screen descriptions.
+SQUARE_DEPENDENT_CMAP = frozenset({12, 27, 40})
+BLANK = "unexplored or rock"
+"""Name of a blank square: never seen, or solid rock (NetHack shows both as blank)."""
+
+
+@lru_cache(maxsize=1)
+def glyph_names() -> dict[int, str]:
+    """Names of the map-symbol glyphs whose name is fixed, as NetHack's farlook gives them.
+
+    Objects, monsters and :data:`SQUARE_DEPENDENT_CMAP` squares are not here: their names (a key
+    "named The Master Key of Thievery", a "tame kitten", a "broken door") are read per square.
+    """
+    names = {
+        nethack.GLYPH_CMAP_OFF + c: nethack.symdef.from_idx(c).explanation
+        for c in range(nethack.MAXPCHARS)
+        if c not in SQUARE_DEPENDENT_CMAP and nethack.symdef.from_idx(c).explanation
+    }
+    names[nethack.GLYPH_CMAP_OFF] = BLANK
+    names[nethack.NO_GLYPH] = BLANK
+    return names
+
+
+def offset_phrase(dx: int, dy: int) -> str:
+    """``2 north, 3 east (3 moves)``, ``4 west``, ``1 southwest (adjacent)``; y grows southwards."""
+    vertical = "north" if dy < 0 else "south"
+    horizontal = "east" if dx > 0 else "west"
+    adx, ady = abs(dx), abs(dy)
+    if adx == 0 and ady == 0:
+        return "here"
+    if adx == 0 or ady == 0 or adx == ady:
+        name = (vertical if ady else "") + (horizontal if adx else "")
+        steps = max(adx, ady)
+        return f"{steps} {name}" + (" (adjacent)" if steps == 1 else "")
+    return f"{ady} {vertical}, {adx} {horizontal} ({max(adx, ady)} moves)"
+
+
+def describe_at(obs: dict[str, np.ndarray], x: int, y: int) -> str:
+    """What NetHack calls the square (x, y)."""
+    name = glyph_names().get(int(obs["glyphs"][y, x]))
+    if name is not None:
+        return name
+    return obs["screen_descriptions"][y, x].tobytes().partition(b"\0")[0].decode("latin-1") or BLANK
+
+
+def _agent(obs: dict[str, np.ndarray]) -> tuple[int, int]:
+    blstats = obs["blstats"]
+    return int(blstats[nethack.NLE_BL_X]), int(blstats[nethack.NLE_BL_Y])
+
+
+def visible_things(obs: dict[str, np.ndarray], max_per_kind: int = 3) -> list[str]:
+    """The ``Visible`` lines: notable squares grouped by name, nearest first."""
+    glyphs = obs["glyphs"]
+    width = glyphs.shape[1]
+    ax, ay = _agent(obs)
+    groups: dict[str, list[tuple[int, int, int]]] = {}
+    for index in np.flatnonzero(np.take(notable_glyphs(), glyphs)).tolist():
+        y, x = divmod(index, width)
+        if x == ax and y == ay:
+            continue
+        dx, dy = x - ax, y - ay
+        groups.setdefault(describe_at(obs, x, y), []).append((max(abs(dx), abs(dy)), dx, dy))
+    lines = []
+    for name, places in sorted(groups.items(), key=lambda item: (min(item[1]), item[0])):
+        places.sort()
+        shown = "; ".join(offset_phrase(dx, dy) for _, dx, dy in places[:max_per_kind])
+        more = f" (+{len(places) - max_per_kind} more)" if len(places) > max_per_kind else ""
+        lines.append(f"- {name}: {shown}{more}")
+    return lines
+
+
+def around(obs: dict[str, np.ndarray]) -> str:
+    """The eight neighbours, grouped by name: ``wall (north, northeast); doorway (west)``."""
+    ax, ay = _agent(obs)
+    height, width = obs["glyphs"].shape
+    groups: dict[str, list[str]] = {}
+    for name, dx, dy in _NEIGHBOURS:
+        x, y = ax + dx, ay + dy
+        if 0 <= x < width and 0 <= y < height:
+            groups.setdefault(describe_at(obs, x, y), []).append(name)
+    return "; ".join(f"{what} ({', '.join(where)})" for what, where in groups.items())
+
+
+def status_line(blstats: np.ndarray) -> str:
+    b = blstats.tolist()
+    n = nethack
+    parts = [
+        f"HP {b[n.NLE_BL_HP]}/{b[n.NLE_BL_HPMAX]}",
+        f"Pw {b[n.NLE_BL_ENE]}/{b[n.NLE_BL_ENEMAX]}",
+        f"AC {b[n.NLE_BL_AC]}",
+        f"XL {b[n.NLE_BL_XP]} ({b[n.NLE_BL_EXP]} exp)",
+        f"Dlvl {b[n.NLE_BL_DEPTH]}",
+        f"Gold {b[n.NLE_BL_GOLD]}",
+        f"Turn {b[n.NLE_BL_TIME]}",
+        HUNGER[b[n.NLE_BL_HUNGER]] if 0 <= b[n.NLE_BL_HUNGER] < len(HUNGER) else "",
+        ENCUMBRANCE[b[n.NLE_BL_CAP]] if 0 <= b[n.NLE_BL_CAP] < len(ENCUMBRANCE) else "",
+        (
+            f"St {_strength(b[n.NLE_BL_STR125])}, Dx {b[n.NLE_BL_DEX]}, Co {b[n.NLE_BL_CON]}, "
+            f"In {b[n.NLE_BL_INT]}, Wi {b[n.NLE_BL_WIS]}, Ch {b[n.NLE_BL_CHA]}"
+        ),
+        ALIGNMENT.get(b[n.NLE_BL_ALIGN], ""),
+    ]
+    parts += [label for mask, label in CONDITIONS if b[n.NLE_BL_CONDITION] & getattr(n, mask)]
+    return ", ".join(p for p in parts if p)
+
+
+def _strength(value: int) -> str:
+    """NetHack's strength display: 3..18, 18/01..18/99, 18/**, then 19..25."""
+    if value <= 18:
+        return str(value)
+    if value < 118:
+        return f"18/{value - 18:02d}"
+    return "18/**" if value == 118 else str(value - 100)
+
+
+def crop_around(array: np.ndarray, x: int, y: int, size: int, fill: int) -> np.ndarray:
+    """The ``size`` x ``size`` window of ``array`` centred on (x, y); off-map cells hold ``fill``."""
+    half = size // 2
+    out = np.full((size, size), fill, dtype=array.dtype)
+    height, width = array.shape
+    top, left = y - half, x - half
+    y0, y1 = max(top, 0), min(top + size, height)
+    x0, x1 = max(left, 0), min(left + size, width)
+    if y0 < y1 and x0 < x1:
+        out[y0 - top : y1 - top, x0 - left : x1 - left] = array[y0:y1, x0:x1]
+    return out
+
+
+class Cropper:
+    """:func:`crop_around` for a stream of same-shaped maps, through one reused padded buffer."""
+
+    def __init__(self, shape: tuple[int, int], size: int, fill: int, dtype: np.dtype):
+        self.size = size
+        self.half = size // 2
+        self.padded = np.full((shape[0] + 2 * self.half, shape[1] + 2 * self.half), fill, dtype=dtype)
+        self.inner = self.padded[self.half : self.half + shape[0], self.half : self.half + shape[1]]
+
+    def __call__(self, array: np.ndarray, x: int, y: int) -> np.ndarray:
+        self.inner[...] = array
+        return self.padded[y : y + self.size, x : x + self.size].copy()
+
+
+def map_crop(chars: np.ndarray, x: int, y: int, size: int) -> list[str]:
+    """``size`` rows of ``size`` characters centred on (x, y); off-map squares are blank."""
+    return [row.tobytes().decode("latin-1") for row in crop_around(chars, x, y, size, ord(" "))]
+
+
+class LanguageRenderer:
+    """Renders observations as text; caches the parts that rarely change (inventory)."""
+
+    def __init__(self, *, max_per_kind: int = 3, map_size: int = 0, show_tty: bool = False):
+        self.max_per_kind = max_per_kind
+        self.map_size = map_size
+        self.show_tty = show_tty
+        self._inventory_key: bytes | None = None
+        self._inventory_text = ""
+
+    def render(self, obs: dict[str, np.ndarray], messages: list[str]) -> str:
+        visible = visible_things(obs, self.max_per_kind)
+        lines = [
+            message_line(messages),
+            "Visible:" if visible else "Visible: nothing of note",
+            *visible,
+            f"Around you: {around(obs)}",
+            f"Status: {status_line(obs['blstats'])}",
+            self.inventory(obs),
+        ]
+        if self.map_size:
+            ax, ay = _agent(obs)
+            lines.append("Map (you are the @ in the centre; north is up):")
+            lines.extend(map_crop(obs["chars"], ax, ay, self.map_size))
+        if self.show_tty:
+            lines.append("Screen:")
+            lines.extend(tty_lines(obs["tty_chars"]))
+        return "\n".join(lines)
+
+    def inventory(self, obs: dict[str, np.ndarray]) -> str:
+        key = obs["inv_strs"].tobytes()
+        if key != self._inventory_key:
+            items = [
+                f"{chr(letter)} - {decode(line)}"
+                for letter, line in zip(obs["inv_letters"], obs["inv_strs"])
+                if letter
+            ]
+            self._inventory_text = "\n".join(["Inventory:", *items]) if items else "Inventory: empty"
+            self._inventory_key = key
+        return self._inventory_text
+
+
+def message_line(messages: list[str]) -> str:
+    return f"Message: {' '.join(messages) if messages else '(none)'}"
+
+
+def tty_lines(tty_chars: np.ndarray) -> list[str]:
+    rows = [row.tobytes().decode("latin-1").rstrip() for row in tty_chars]
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows

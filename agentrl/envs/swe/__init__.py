@@ -1,0 +1,26 @@
+"""``agentrl/SWE-v0``: SWE-bench style bug fixing in sandboxes, with hacking-proof grading."""
+
+from agentrl.envs.swe.env import SWEConfig, SWEEnv, SWERewards
+from agentrl.envs.swe.expert import GoldPatchPolicy
+from agentrl.envs.swe.grading import GradeResult, grade, is_test_path, parse_test_statuses, remove_test_edits
+from agentrl.envs.swe.tasks import SWETask, load_jsonl, load_task_dir, load_tasks, prepare_repo
+from agentrl.envs.swe.tools import ToolCall, parse_tool_call
+
+__all__ = [
+    "GoldPatchPolicy",
+    "GradeResult",
+    "SWEConfig",
+    "SWEEnv",
+    "SWERewards",
+    "SWETask",
+    "ToolCall",
+    "grade",
+    "is_test_path",
+    "load_jsonl",
+    "load_task_dir",
+    "load_tasks",
+    "parse_test_statuses",
+    "parse_tool_call",
+    "prepare_repo",
+    "remove_test_edits",
+]

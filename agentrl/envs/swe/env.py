@@ -1,0 +1,333 @@
+"""``agentrl/SWE-v0``: fix a bug in a repository inside a sandbox; graded by hidden tests.
+
+Each episode puts one task's repository (SWE-bench format, :mod:`agentrl.envs.swe.tasks`) at its
+base commit in a fresh sandbox. The agent acts with text tools (:mod:`agentrl.envs.swe.tools`:
+``bash``, ``view``, ``str_replace``, ``create``, ``submit``). On ``submit`` its diff against the
+base commit is graded in *another* fresh sandbox (:mod:`agentrl.envs.swe.grading`), with test-file
+edits removed and the official tests applied on top.
+
+Reward components (names are a contract with the reward pipeline's G-RA preset):
+
+* immediate, on every valid turn: ``format`` (a well-formed action), ``tool_success`` (the tool
+  did what was asked), ``modification`` (the turn changed the repository's diff, which is not
+  empty), ``tests_run`` (a bash command ran tests);
+* long-term, on the last turn: ``outcome`` (1 when every FAIL_TO_PASS and PASS_TO_PASS test passes).
+
+At the end ``info["outcome"]`` and ``info["outcome_kind"]`` (``resolved``, ``tests_failed``,
+``empty_patch``, ``no_submit``) are set, plus ``info["grading"]`` and ``info["test_edits"]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from agentrl.core.actions import ActionFormat
+from agentrl.core.env import TextEnv, TextEnvConfig, Transition
+from agentrl.envs.swe.grading import GradeResult, grade, remove_test_edits
+from agentrl.envs.swe.tasks import SWEBENCH_IMAGE, SWETask, current_diff, load_tasks, prepare_repo
+from agentrl.envs.swe.tools import ActionSyntaxError, ToolResult, parse_tool_call, run_tool
+from agentrl.sandboxes.backends import BACKENDS, backend_class, resolve_backend
+from agentrl.sandboxes.base import Sandbox, SandboxConfig, SandboxError, SessionDiedError
+from agentrl.sandboxes.pool import SandboxPool, discard, shared_pool
+
+
+@dataclass
+class SWERewards:
+    format: float = 0.05
+    """Immediate: added on a turn whose action is well formed (malformed turns get ``format_penalty``)."""
+    tool_success: float = 0.05
+    """Immediate: added when the tool call succeeded (bash exit 0, file found, edit applied)."""
+    modification: float = 0.1
+    """Immediate: added when the turn changed the repository's diff and the diff is not empty
+    (changes to test files do not count)."""
+    tests_run: float = 0.1
+    """Immediate: added when a bash command ran the tests (pytest, unittest, tox, ...)."""
+    outcome: float = 1.0
+    """Long-term: added on the last turn when the task is resolved."""
+
+
+@dataclass
+class SWEConfig(TextEnvConfig):
+    max_turns: int = 30
+    """Turn limit; reaching it ends the episode (``truncated``) with outcome ``no_submit``."""
+    action_format: ActionFormat = field(default_factory=lambda: ActionFormat(separator="", max_actions=1))
+    """One action per turn; no separator, since commands and code contain any text."""
+    tasks: str = "builtin"
+    """``builtin`` (``sandboxes/tasks``), a directory of task directories, or a SWE-bench JSONL file."""
+    task_ids: tuple[str, ...] = ()
+    """Only these instance ids (default: every task)."""
+    image_template: str = SWEBENCH_IMAGE
+    """Image of a JSONL task without an ``image`` field (``{instance_id}``, ``{docker_id}``)."""
+    backend: str = "auto"
+    """``docker``, ``local`` (bubblewrap) or ``auto`` (docker when an engine answers)."""
+    sandbox: SandboxConfig = field(default_factory=lambda: SandboxConfig(timeout=30.0))
+    """Sandbox resources; ``sandbox.timeout`` is the per-command timeout of ``bash``."""
+    pool_size: int = 0
+    """Warm sandboxes kept ready (shared by the envs of this process); 0 starts each one cold."""
+    max_observation_chars: int = 6000
+    """Longer tool output keeps its head and tail around a notice saying how much was cut."""
+    grading_timeout: float = 300.0
+    """Seconds allowed for the hidden tests."""
+    autosubmit: bool = False
+    """At the turn limit, grade the current diff instead of scoring ``no_submit``."""
+    protect_config_files: bool = True
+    """Also ignore the agent's edits to test configuration (pytest.ini, setup.cfg, ...) when grading."""
+    rewards: SWERewards = field(default_factory=SWERewards)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.task_ids = tuple(self.task_ids)
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown sandbox backend {self.backend!r}; valid backends: {', '.join(BACKENDS)}")
+        if self.pool_size < 0 or self.max_observation_chars < 200:
+            raise ValueError("pool_size must be >= 0 and max_observation_chars >= 200")
+
+
+class SWEEnv(TextEnv):
+    """Fix a bug in a repository inside a sandbox (see module docstring)."""
+
+    Config = SWEConfig
+    config: SWEConfig
+
+    def __init__(self, config: SWEConfig | Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        tasks = load_tasks(self.config.tasks, image_template=self.config.image_template)
+        if self.config.task_ids:
+            by_id = {task.instance_id: task for task in tasks}
+            unknown = [i for i in self.config.task_ids if i not in by_id]
+            if unknown:
+                raise ValueError(f"unknown task id(s) {unknown}; valid ids: {', '.join(sorted(by_id))}")
+            tasks = [by_id[i] for i in self.config.task_ids]
+        self.tasks: list[SWETask] = tasks
+        self.task: SWETask | None = None
+        self.sandbox: Sandbox | None = None
+        self._pool: SandboxPool | None = None
+        self._backend: str | None = None
+        self._diff_key = ""
+        self._submitted = False
+        self._finished = False
+        self._end_text = ""
+
+    # ------------------------------------------------------------------ sandboxes
+    @property
+    def backend(self) -> str:
+        if self._backend is None:
+            self._backend = resolve_backend(self.config.backend)
+        return self._backend
+
+    def _acquire(self, task: SWETask) -> tuple[Sandbox, SandboxPool | None]:
+        config = dataclasses.replace(self.config.sandbox, image=task.image or self.config.sandbox.image,
+                                     workdir=task.workdir)
+        cls = backend_class(self.backend)
+        if self.config.pool_size and not task.image:
+            key = (self.backend, repr(config))
+            pool = shared_pool(key, lambda: cls(config), self.config.pool_size)
+            return pool.acquire(), pool
+        return cls(config).start(), None
+
+    def _release(self) -> None:
+        sandbox, pool, self.sandbox, self._pool = self.sandbox, self._pool, None, None
+        if sandbox is None:
+            return
+        if pool is not None:
+            pool.release(sandbox)
+        else:
+            discard(sandbox)
+
+    def close(self) -> None:
+        self._release()
+        super().close()
+
+    # ------------------------------------------------------------------ TextEnv hooks
+    def _reset_state(self, options: Mapping[str, Any]) -> None:
+        self._release()
+        self.task = self._choose_task(options)
+        self.sandbox, self._pool = self._acquire(self.task)
+        try:
+            prepare_repo(self.sandbox, self.task)
+        except BaseException:
+            self._release()
+            raise
+        self._diff_key = _digest("")
+        self._submitted = self._finished = False
+        self._end_text = ""
+
+    def _choose_task(self, options: Mapping[str, Any]) -> SWETask:
+        if options.get("task_id"):
+            for task in self.tasks:
+                if task.instance_id == options["task_id"]:
+                    return task
+            raise ValueError(f"unknown task_id {options['task_id']!r}; valid ids: "
+                             f"{', '.join(t.instance_id for t in self.tasks)}")
+        if "task_index" in options:
+            return self.tasks[int(options["task_index"]) % len(self.tasks)]
+        return self.tasks[int(self.np_random.integers(len(self.tasks)))]
+
+    def _default_task_id(self, seed: int | None) -> str:
+        return self.task.instance_id if self.task else super()._default_task_id(seed)
+
+    def _step_action(self, action: str) -> Transition:
+        try:
+            call = parse_tool_call(action)
+        except ActionSyntaxError as exc:
+            return Transition(valid=False, message=str(exc))
+        info = {"instance_id": self.task.instance_id, "tool": call.name}
+        if call.name == "submit":
+            self._submitted = True
+            return Transition(reward_components=self._immediate(ToolResult(True, "")), terminated=True, info=info)
+        result = self._run_tool(call)
+        info["tool_ok"] = result.ok
+        return Transition(reward_components=self._immediate(result), message=self._truncate(result.output), info=info)
+
+    def _run_tool(self, call) -> ToolResult:
+        assert self.sandbox is not None
+        try:
+            return run_tool(call, self.sandbox, timeout=self.sandbox.config.timeout)
+        except (SessionDiedError, SandboxError) as exc:
+            # e.g. `kill -9 -1` took the session down: files survive, cd/export state does not.
+            self.sandbox.restart_session()
+            return ToolResult(False, f"Error: {exc}. A new shell session was started in {self.task.workdir}; "
+                                     "earlier cd/export state is lost, files are kept.", changed_files=True)
+
+    def _immediate(self, result: ToolResult) -> dict[str, float]:
+        rewards = self.config.rewards
+        return {
+            "format": rewards.format,
+            "tool_success": rewards.tool_success if result.ok else 0.0,
+            "modification": rewards.modification if result.changed_files and self._diff_changed() else 0.0,
+            "tests_run": rewards.tests_run if result.ran_tests else 0.0,
+        }
+
+    def _diff_changed(self) -> bool:
+        """Did the (non-test) diff change since the last check, and is it non-empty?"""
+        try:
+            diff, _ = remove_test_edits(current_diff(self.sandbox, self.task), self.task,
+                                        config_files=self.config.protect_config_files)
+        except SandboxError:
+            return False  # the agent broke the repository's git data; the outcome will say so
+        key = _digest(diff)
+        changed, self._diff_key = key != self._diff_key, key
+        return changed and bool(diff.strip())
+
+    def step(self, action: str) -> tuple[Any, float, bool, bool, dict]:
+        observation, reward, terminated, truncated, info = super().step(action)
+        if terminated or truncated:
+            outcome = self._finish(info)
+            reward += outcome
+            observation = f"{observation}\n{self._end_text}"
+        return observation, reward, terminated, truncated, info
+
+    def _finish(self, info: dict[str, Any]) -> float:
+        """Grade the episode; write the outcome into ``info``; return the outcome reward."""
+        self._finished = True
+        patch, error = "", ""
+        try:
+            patch = current_diff(self.sandbox, self.task)
+        except SandboxError as exc:
+            error = str(exc)
+        if self._submitted or self.config.autosubmit:
+            result = self._grade(patch)
+        else:
+            result = GradeResult(0.0, "no_submit", test_edits=remove_test_edits(patch, self.task)[1])
+        reward = self.config.rewards.outcome * result.outcome
+        info["reward_components"]["outcome"] = reward
+        info.update(outcome=result.outcome, outcome_kind=result.kind, grading=result.summary(),
+                    test_edits=result.test_edits, patch=patch, instance_id=self.task.instance_id)
+        if error:
+            info["diff_error"] = error
+        self._success = result.resolved
+        info["success"], info["progress"] = self._success, float(self._progress())
+        self._end_text = _outcome_text(result)
+        self._release()
+        return reward
+
+    def _grade(self, patch: str) -> GradeResult:
+        grader, pool = self._acquire(self.task)
+        try:
+            return grade(self.task, patch, grader, timeout=self.config.grading_timeout,
+                         config_files=self.config.protect_config_files)
+        finally:
+            pool.release(grader) if pool is not None else discard(grader)
+
+    def _truncate(self, text: str) -> str:
+        return truncate_middle(text, self.config.max_observation_chars)
+
+    def _render_text(self) -> str:
+        if self.task is None:
+            return ""
+        if self._turn == 0:
+            return _task_text(self.task, self.config.max_turns)
+        if self._finished:
+            return ""
+        return f"(turn {self._turn} of {self.config.max_turns})"
+
+    def _is_success(self) -> bool:
+        return self._success
+
+    def instructions(self) -> str:
+        return INSTRUCTIONS.format(answer=self.config.action_format.instructions())
+
+    def available_actions(self) -> None:
+        return None
+
+    def expert_policy(self):
+        from agentrl.envs.swe.expert import GoldPatchPolicy
+
+        return GoldPatchPolicy({task.instance_id: task for task in self.tasks}, tag=self.config.action_format.answer_tag)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def truncate_middle(text: str, limit: int) -> str:
+    """``text`` if short enough, else its head and tail around a notice of how much was cut."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 100) // 2
+    omitted = len(text) - 2 * half
+    return f"{text[:half]}\n[... observation truncated: {omitted} characters omitted ...]\n{text[-half:]}"
+
+
+def _task_text(task: SWETask, max_turns: int) -> str:
+    return (
+        f"Repository {task.repo} is checked out at {task.workdir}.\n\n<issue>\n{task.problem_statement.strip()}\n"
+        f"</issue>\n\nFix the issue by changing the repository's code. Hidden tests decide the outcome; "
+        f"changes to test files are ignored. You have {max_turns} turns; end with `submit`."
+    )
+
+
+def _outcome_text(result: GradeResult) -> str:
+    summary = result.summary()
+    text = {
+        "resolved": "Submitted: resolved, every hidden test passes.",
+        "tests_failed": f"Submitted: not resolved; failing hidden tests: {', '.join(summary['failing_tests']) or '-'}.",
+        "empty_patch": "Submitted: no changes to the code, nothing to grade.",
+        "no_submit": "Turn limit reached without submit.",
+    }[result.kind]
+    if result.apply_error:
+        text += f" The patch did not apply: {result.apply_error[:300]}"
+    if result.test_edits:
+        text += f" Edits to test files were ignored: {', '.join(result.test_edits)}."
+    return text
+
+
+INSTRUCTIONS = """You are a software engineer fixing an issue in a Python repository inside a sandbox.
+Each turn, run exactly one tool. The first word of the action names it:
+
+bash COMMAND              run a shell command (the session persists: cd and export carry over)
+view PATH [FIRST [LAST]]  show a file with line numbers (or list a directory)
+str_replace PATH          replace text that occurs exactly once in the file:
+<old>exact old text</old>
+<new>new text</new>
+create PATH               create or overwrite a file:
+<content>file contents</content>
+submit                    finish; your changes are graded by hidden tests
+
+Example: <answer>bash
+python3 -m pytest -q
+</answer>
+Paths are relative to the repository root. Long output is truncated. {answer}"""

@@ -1,0 +1,396 @@
+"""Vocabulary of the generated catalog: 30 product types over WebShop's five categories.
+
+Each :class:`ProductType` is one WebShop search query (``query``) with its Amazon-style category
+path, the nouns its titles use, the attributes its products can have, its option groups and a
+price range. :mod:`agentrl.envs.webshop.catalog` draws products from these tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProductType:
+    query: str
+    """WebShop's search query for this type (also the goal's ``query``)."""
+    category: str
+    """One of WebShop's five categories: beauty, electronics, fashion, food, furniture."""
+    path: tuple[str, ...]
+    """Category levels, joined with `` › `` into ``product_category``."""
+    nouns: tuple[str, ...]
+    """Head nouns for titles (title case)."""
+    attributes: tuple[str, ...]
+    """Attribute pool (lowercase phrases, as in WebShop's attribute lists)."""
+    options: tuple[tuple[str, tuple[str, ...]], ...]
+    """Option groups: (name, possible values)."""
+    price: tuple[float, float]
+    """Price range in dollars."""
+    uses: tuple[str, ...] = ()
+    """Phrases for descriptions ("for ...")."""
+
+
+_APPAREL_COLORS = ("black", "white", "navy blue", "grey", "red", "olive green", "beige", "pink", "burgundy",
+                   "light blue", "khaki", "charcoal")
+_HOME_COLORS = ("black", "white", "grey", "beige", "navy blue", "walnut", "natural", "sage green", "cream",
+                "dark brown", "gold", "teal")
+_GADGET_COLORS = ("black", "white", "silver", "blue", "pink", "space grey", "red", "green")
+_LIP_COLORS = ("ruby red", "nude", "pink", "berry", "coral", "plum", "mauve", "rose", "brick red")
+_SHOE_SIZES = ("6", "6.5", "7", "7.5", "8", "8.5", "9", "9.5", "10", "10.5", "11", "12")
+_LETTER_SIZES = ("x-small", "small", "medium", "large", "x-large", "xx-large")
+
+PRODUCT_TYPES: tuple[ProductType, ...] = (
+    # ------------------------------------------------------------------ beauty
+    ProductType("shampoo", "beauty",
+                ("Beauty & Personal Care", "Hair Care", "Shampoo & Conditioner", "Shampoos"),
+                ("Shampoo", "Hair Shampoo", "Daily Shampoo", "Moisturizing Shampoo"),
+                ("sulfate free", "paraben free", "natural ingredients", "dry hair", "hair growth",
+                 "color treated", "cruelty free", "argan oil", "tea tree oil", "damaged hair"),
+                (
+                 ("scent", ("lavender", "coconut", "tea tree", "unscented", "citrus", "rosemary mint")),
+                 ("size", ("8 fl oz (pack of 1)", "16 fl oz (pack of 1)", "8 fl oz (pack of 2)",
+                          "33.8 fl oz")),
+                ),
+                (6, 40), ("daily washing", "thin and fine hair", "curly hair")),
+    ProductType("face moisturizer", "beauty",
+                ("Beauty & Personal Care", "Skin Care", "Face", "Creams & Moisturizers", "Face Moisturizers"),
+                ("Face Moisturizer", "Face Cream", "Facial Moisturizer", "Day Cream"),
+                ("hyaluronic acid", "fragrance free", "sensitive skin", "non greasy", "anti aging",
+                 "vitamin c", "oil free", "spf 30", "dermatologist tested", "fine lines"),
+                (
+                 ("size", ("1.7 ounce", "2.5 ounce", "3.4 ounce", "1.7 ounce (pack of 2)")),
+                ),
+                (8, 60), ("morning and night", "dry skin", "everyday use")),
+    ProductType("lipstick", "beauty",
+                ("Beauty & Personal Care", "Makeup", "Lips", "Lipstick"),
+                ("Lipstick", "Matte Lipstick", "Liquid Lipstick", "Lip Color"),
+                ("long lasting", "matte finish", "cruelty free", "paraben free", "highly pigmented",
+                 "moisturizing", "transfer proof", "vitamin e"),
+                (("color", _LIP_COLORS),),
+                (5, 30), ("everyday looks", "special occasions", "a bold look")),
+    ProductType("deodorant", "beauty",
+                ("Beauty & Personal Care", "Personal Care", "Deodorants & Antiperspirants", "Deodorants"),
+                ("Deodorant", "Natural Deodorant", "Deodorant Stick"),
+                ("aluminum free", "long lasting", "natural ingredients", "sensitive skin",
+                 "baking soda free", "vegan", "odor protection", "travel size"),
+                (
+                 ("scent", ("citrus", "lavender", "unscented", "sandalwood", "cucumber", "eucalyptus")),
+                 ("size", ("2.65 ounce (pack of 1)", "2.65 ounce (pack of 2)", "2.65 ounce (pack of 3)")),
+                ),
+                (5, 28), ("all day freshness", "men and women", "the gym")),
+    ProductType("nail polish", "beauty",
+                ("Beauty & Personal Care", "Foot, Hand & Nail Care", "Nail Art & Polish", "Nail Polish"),
+                ("Nail Polish", "Gel Nail Polish", "Nail Lacquer"),
+                ("quick dry", "long lasting", "non toxic", "gel effect", "chip resistant", "high shine",
+                 "vegan", "easy to apply"),
+                (
+                 ("color", ("ruby red", "nude", "pink", "lilac", "coral", "navy", "black", "mint")),
+                ),
+                (4, 22), ("salon results at home", "manicures and pedicures")),
+    ProductType("hair dryer", "beauty",
+                ("Beauty & Personal Care", "Hair Care", "Styling Tools & Appliances", "Hair Dryers"),
+                ("Hair Dryer", "Blow Dryer", "Ionic Hair Dryer", "Travel Hair Dryer"),
+                ("ionic technology", "fast drying", "low noise", "lightweight", "diffuser included",
+                 "ceramic", "cool shot", "foldable handle"),
+                (
+                 ("color", ("black", "white", "pink", "rose gold", "purple")),
+                ),
+                (18, 120), ("home and travel", "all hair types", "quick styling")),
+    # ------------------------------------------------------------------ electronics
+    ProductType("wireless earbuds", "electronics",
+                ("Electronics", "Headphones, Earbuds & Accessories", "Headphones & Earbuds",
+                 "Earbud Headphones"),
+                ("Wireless Earbuds", "Bluetooth Earbuds", "True Wireless Earbuds", "In Ear Headphones"),
+                ("bluetooth 5.3", "noise cancelling", "water resistant", "long battery life",
+                 "charging case", "built-in microphone", "touch control", "deep bass"),
+                (("color", _GADGET_COLORS[:6]),),
+                (15, 150), ("workouts", "commuting", "phone calls")),
+    ProductType("usb c charger", "electronics",
+                ("Electronics", "Computers & Accessories", "Laptop Accessories", "Chargers & Adapters"),
+                ("USB C Charger", "Wall Charger", "Fast Charger", "Charging Block"),
+                ("fast charging", "gan technology", "foldable plug", "dual port", "overheat protection",
+                 "compact design", "power delivery", "universal compatibility"),
+                (
+                 ("style", ("20w", "30w", "45w", "65w", "100w")),
+                 ("color", _APPAREL_COLORS[:2]),
+                ),
+                (9, 60), ("phones, tablets and laptops", "travel")),
+    ProductType("hdmi cable", "electronics",
+                ("Electronics", "Television & Video", "Accessories", "Cables", "HDMI Cables"),
+                ("HDMI Cable", "High Speed HDMI Cable", "HDMI Cord"),
+                ("4k 60hz", "high speed", "gold plated", "braided nylon", "ethernet support", "8k",
+                 "hdr support", "tangle free"),
+                (
+                 ("size", ("3 feet", "6 feet", "10 feet", "15 feet", "25 feet")),
+                ),
+                (5, 35), ("tvs, monitors and consoles", "home theater")),
+    ProductType("portable power bank", "electronics",
+                ("Electronics", "Cell Phones & Accessories", "Accessories", "Portable Power Banks"),
+                ("Power Bank", "Portable Charger", "Battery Pack"),
+                ("fast charging", "high capacity", "led display", "usb c", "slim design",
+                 "airline approved", "dual output", "wireless charging"),
+                (
+                 ("capacity", ("5000mah", "10000mah", "20000mah", "26800mah")),
+                 ("color", _GADGET_COLORS[:4]),
+                ),
+                (12, 80), ("travel and camping", "phones and tablets")),
+    ProductType("wireless mouse", "electronics",
+                ("Electronics", "Computers & Accessories", "Computer Accessories & Peripherals", "Mice"),
+                ("Wireless Mouse", "Computer Mouse", "Bluetooth Mouse", "Optical Mouse"),
+                ("ergonomic design", "silent click", "rechargeable battery", "adjustable dpi",
+                 "plug and play", "bluetooth", "usb receiver", "ambidextrous"),
+                (("color", _GADGET_COLORS),),
+                (8, 60), ("laptops and desktops", "office work", "gaming")),
+    ProductType("phone case", "electronics",
+                ("Electronics", "Cell Phones & Accessories", "Cases, Holsters & Sleeves", "Basic Cases"),
+                ("Phone Case", "Protective Case", "Clear Case", "Slim Case"),
+                ("shockproof", "slim fit", "wireless charging compatible", "raised edges", "clear back",
+                 "anti scratch", "military grade", "soft tpu"),
+                (
+                 ("color", ("black", "clear", "navy blue", "pink", "purple", "green")),
+                 ("style", ("iphone 14", "iphone 15", "iphone 15 pro", "galaxy s23", "galaxy s24")),
+                ),
+                (6, 35), ("everyday protection", "drops and scratches")),
+    # ------------------------------------------------------------------ fashion
+    ProductType("men's running shoes", "fashion",
+                ("Clothing, Shoes & Jewelry", "Men", "Shoes", "Athletic", "Running"),
+                ("Men's Running Shoes", "Men's Athletic Sneakers", "Men's Road Running Shoes",
+                 "Men's Trail Runners"),
+                ("lightweight", "non slip", "rubber sole", "breathable", "memory foam", "arch support",
+                 "lace up", "shock absorbing"),
+                (("color", _APPAREL_COLORS[:8]), ("size", _SHOE_SIZES)),
+                (25, 120), ("running and walking", "the gym", "everyday wear")),
+    ProductType("women's yoga pants", "fashion",
+                ("Clothing, Shoes & Jewelry", "Women", "Clothing", "Active", "Active Pants", "Leggings"),
+                ("Women's Yoga Pants", "Women's Leggings", "Women's Workout Leggings"),
+                ("high waist", "tummy control", "moisture wicking", "four way stretch", "hidden pocket",
+                 "squat proof", "butt lift", "quick dry"),
+                (("color", _APPAREL_COLORS), ("size", _LETTER_SIZES)),
+                (12, 45), ("yoga and running", "the gym", "lounging")),
+    ProductType("men's t-shirt", "fashion",
+                ("Clothing, Shoes & Jewelry", "Men", "Clothing", "Shirts", "T-Shirts"),
+                ("Men's T-Shirt", "Men's Tee", "Men's Crew Neck Shirt", "Men's Cotton Tee"),
+                ("cotton", "short sleeve", "crew neck", "machine wash", "regular fit", "soft fabric",
+                 "tagless", "pre shrunk"),
+                (("color", _APPAREL_COLORS), ("size", _LETTER_SIZES)),
+                (8, 35), ("casual wear", "layering", "everyday wear")),
+    ProductType("women's winter coat", "fashion",
+                ("Clothing, Shoes & Jewelry", "Women", "Clothing", "Coats, Jackets & Vests", "Down & Parkas"),
+                ("Women's Winter Coat", "Women's Puffer Jacket", "Women's Parka", "Women's Down Coat"),
+                ("water resistant", "hooded", "faux fur", "zipper closure", "quilted", "warm lining",
+                 "windproof", "long sleeve"),
+                (("color", _APPAREL_COLORS[:9]), ("size", _LETTER_SIZES[1:])),
+                (45, 220), ("cold weather", "snowy days", "outdoor activities")),
+    ProductType("baseball cap", "fashion",
+                ("Clothing, Shoes & Jewelry", "Men", "Accessories", "Hats & Caps", "Baseball Caps"),
+                ("Baseball Cap", "Dad Hat", "Trucker Hat", "Sports Cap"),
+                ("adjustable strap", "cotton", "sun protection", "unisex", "curved brim", "breathable",
+                 "embroidered logo", "low profile"),
+                (("color", _APPAREL_COLORS),),
+                (7, 30), ("outdoor sports", "sunny days", "travel")),
+    ProductType("women's sandals", "fashion",
+                ("Clothing, Shoes & Jewelry", "Women", "Shoes", "Sandals", "Flat Sandals"),
+                ("Women's Sandals", "Women's Flat Sandals", "Women's Slide Sandals",
+                 "Women's Strappy Sandals"),
+                ("open toe", "arch support", "ankle strap", "non slip", "flat", "comfortable",
+                 "faux leather", "cushioned footbed"),
+                (("color", _APPAREL_COLORS[:8]), ("size", _SHOE_SIZES[:10])),
+                (18, 70), ("summer", "the beach", "everyday wear")),
+    # ------------------------------------------------------------------ food
+    ProductType("coffee beans", "food",
+                ("Grocery & Gourmet Food", "Beverages", "Coffee, Tea & Cocoa", "Coffee",
+                 "Whole Coffee Beans"),
+                ("Whole Bean Coffee", "Coffee Beans", "Roasted Coffee Beans"),
+                ("whole bean", "medium roast", "dark roast", "organic", "fair trade", "single origin",
+                 "low acid", "arabica"),
+                (
+                 ("flavor name", ("colombian", "french roast", "vanilla", "hazelnut", "breakfast blend",
+                                 "espresso")),
+                 ("size", ("12 ounce (pack of 1)", "2 pound (pack of 1)", "12 ounce (pack of 3)")),
+                ),
+                (9, 45), ("drip coffee makers", "french press", "espresso machines")),
+    ProductType("protein bars", "food",
+                ("Grocery & Gourmet Food", "Snack Foods", "Bars", "Protein Bars"),
+                ("Protein Bars", "Protein Snack Bars", "Energy Bars"),
+                ("gluten free", "high protein", "low sugar", "keto friendly", "non gmo", "plant based",
+                 "individually wrapped", "low carb"),
+                (
+                 ("flavor name", ("chocolate chip", "peanut butter", "cookie dough", "salted caramel",
+                                 "mixed berry")),
+                 ("size", ("12 count (pack of 1)", "12 count (pack of 2)", "24 count")),
+                ),
+                (12, 55), ("a quick snack", "after workouts", "busy days")),
+    ProductType("green tea", "food",
+                ("Grocery & Gourmet Food", "Beverages", "Coffee, Tea & Cocoa", "Tea", "Green Tea"),
+                ("Green Tea", "Green Tea Bags", "Loose Leaf Green Tea"),
+                ("organic", "decaffeinated", "individually wrapped", "loose leaf", "non gmo",
+                 "antioxidant rich", "kosher", "sugar free"),
+                (
+                 ("flavor name", ("jasmine", "mint", "lemon", "matcha", "ginger", "original")),
+                 ("size", ("20 count", "40 count", "100 count")),
+                ),
+                (5, 30), ("hot or iced tea", "a calm afternoon")),
+    ProductType("potato chips", "food",
+                ("Grocery & Gourmet Food", "Snack Foods", "Chips & Crisps", "Potato Chips"),
+                ("Potato Chips", "Kettle Chips", "Kettle Cooked Potato Chips"),
+                ("kettle cooked", "gluten free", "non gmo", "no artificial flavors", "family size",
+                 "low sodium", "vegan", "crunchy"),
+                (
+                 ("flavor name", ("sea salt", "bbq", "sour cream and onion", "salt and vinegar", "jalapeno")),
+                 ("size", ("5 ounce (pack of 1)", "1 ounce (pack of 24)", "8 ounce (pack of 4)")),
+                ),
+                (4, 30), ("parties", "lunch boxes", "movie nights")),
+    ProductType("olive oil", "food",
+                ("Grocery & Gourmet Food", "Pantry Staples", "Cooking & Baking", "Oils", "Olive Oil"),
+                ("Extra Virgin Olive Oil", "Olive Oil", "Cold Pressed Olive Oil"),
+                ("extra virgin", "cold pressed", "organic", "first cold press", "non gmo", "glass bottle",
+                 "single origin", "kosher"),
+                (
+                 ("size", ("16.9 fl oz", "33.8 fl oz", "101 fl oz", "16.9 fl oz (pack of 2)")),
+                ),
+                (8, 55), ("cooking and salads", "dipping bread", "marinades")),
+    # ------------------------------------------------------------------ furniture
+    ProductType("office chair", "furniture",
+                ("Home & Kitchen", "Furniture", "Home Office Furniture", "Home Office Chairs", "Desk Chairs"),
+                ("Office Chair", "Desk Chair", "Ergonomic Office Chair", "Computer Chair"),
+                ("ergonomic design", "lumbar support", "adjustable height", "high back", "mesh back",
+                 "easy assembly", "swivel", "padded armrests"),
+                (
+                 ("color", ("black", "grey", "white", "blue", "pink")),
+                ),
+                (60, 300), ("the home office", "long work days", "gaming")),
+    ProductType("bookshelf", "furniture",
+                ("Home & Kitchen", "Furniture", "Living Room Furniture", "Bookcases"),
+                ("Bookshelf", "Bookcase", "Open Shelf Bookcase", "Ladder Shelf"),
+                ("easy assembly", "engineered wood", "5 tier", "space saving", "storage space",
+                 "industrial style", "metal frame", "wall anchor"),
+                (
+                 ("color", ("walnut", "white", "black", "rustic brown", "natural", "grey")),
+                ),
+                (35, 220), ("living rooms and offices", "books and plants")),
+    ProductType("bed sheets", "furniture",
+                ("Home & Kitchen", "Bedding", "Sheets & Pillowcases", "Sheet & Pillowcase Sets"),
+                ("Bed Sheet Set", "Sheet Set", "Bed Sheets"),
+                ("deep pocket", "wrinkle free", "microfiber", "100% cotton", "breathable", "hypoallergenic",
+                 "cooling", "fade resistant"),
+                (
+                 ("color", _HOME_COLORS[:8]),
+                 ("size", ("twin", "full", "queen", "king", "california king")),
+                ),
+                (18, 120), ("a good night's sleep", "all seasons")),
+    ProductType("dining chairs", "furniture",
+                ("Home & Kitchen", "Furniture", "Kitchen & Dining Room Furniture", "Chairs"),
+                ("Dining Chairs", "Kitchen Chairs", "Upholstered Dining Chairs"),
+                ("mid century", "upholstered", "solid wood legs", "easy assembly", "set of 2", "set of 4",
+                 "high back", "faux leather"),
+                (("color", _HOME_COLORS[:8]),),
+                (70, 350), ("dining rooms and kitchens", "family dinners")),
+    ProductType("led floor lamp", "furniture",
+                ("Tools & Home Improvement", "Lighting & Ceiling Fans", "Lamps & Shades", "Floor Lamps"),
+                ("LED Floor Lamp", "Standing Lamp", "Arc Floor Lamp", "Tall Floor Lamp"),
+                ("dimmable", "remote control", "energy efficient", "modern design", "living room",
+                 "adjustable", "touch switch", "color temperature"),
+                (
+                 ("color", ("black", "white", "gold", "silver", "bronze")),
+                ),
+                (25, 160), ("reading corners", "living rooms and bedrooms")),
+    ProductType("throw pillow covers", "furniture",
+                ("Home & Kitchen", "Home Décor Products", "Decorative Pillows, Inserts & Covers",
+                 "Throw Pillow Covers"),
+                ("Throw Pillow Covers", "Cushion Covers", "Pillow Cases"),
+                ("set of 4", "double sided", "hidden zipper", "machine washable", "decorative", "velvet",
+                 "farmhouse style", "soft"),
+                (
+                 ("color", _HOME_COLORS),
+                 ("size", ("16x16 inch", "18x18 inch", "20x20 inch")),
+                ),
+                (9, 40), ("sofas and beds", "seasonal decor")),
+    ProductType("area rug", "furniture",
+                ("Home & Kitchen", "Home Décor Products", "Area Rugs, Runners & Pads", "Area Rugs"),
+                ("Area Rug", "Living Room Rug", "Washable Rug", "Boho Rug"),
+                ("non slip backing", "low pile", "stain resistant", "machine washable", "living room",
+                 "boho style", "pet friendly", "soft touch"),
+                (
+                 ("color", _HOME_COLORS[:9]),
+                 ("size", ("3x5 feet", "5x7 feet", "8x10 feet", "2x8 feet")),
+                ),
+                (25, 260), ("living rooms and bedrooms", "high traffic areas")),
+)
+
+#: Words of made-up brand names; brands are pairs of these (e.g. "Norvale").
+BRAND_HEADS = (
+    "Nor",
+    "Vel",
+    "Kai",
+    "Lum",
+    "Ostr",
+    "Bri",
+    "Zen",
+    "Ark",
+    "Mira",
+    "Sol",
+    "Tor",
+    "Ever",
+    "Quin",
+    "Hal",
+    "Pax",
+    "Ryn",
+    "Elo",
+    "Fen",
+    "Gal",
+    "Jun",
+    "Lux",
+    "Oro",
+    "Vio",
+    "Wyn",
+)
+BRAND_TAILS = (
+    "vale",
+    "ora",
+    "ix",
+    "ant",
+    "eno",
+    "wick",
+    "ly",
+    "ster",
+    "ova",
+    "aro",
+    "mont",
+    "ique",
+    "field",
+    "stone",
+    "crest",
+    "ware",
+    "co",
+    "line",
+    "nest",
+    "peak",
+)
+#: Model words that make titles of the same type distinct.
+MODEL_WORDS = (
+    "Pro",
+    "Classic",
+    "Plus",
+    "Essential",
+    "Original",
+    "Max",
+    "Lite",
+    "Elite",
+    "Prime",
+    "Signature",
+    "Everyday",
+    "Select",
+    "Studio",
+    "Sport",
+    "Comfort",
+    "Ultra",
+)
+
+REVIEW_TEMPLATES = (
+    ("Great {noun}", 5, "Exactly as described. The {attr} part really shows, I would buy it again."),
+    ("Good value", 4, "Does the job for the price. I bought it for {use} and it has held up well."),
+    ("Not bad", 3, "It is fine overall, though I expected it to be more {attr}."),
+    ("Love it", 5, "My second one already. Works great for {use}."),
+    ("Disappointed", 2, "It looked nicer in the pictures and did not feel {attr} to me."),
+    ("Returned it", 1, "Arrived damaged and the seller was slow to reply."),
+)

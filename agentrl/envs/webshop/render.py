@@ -1,0 +1,86 @@
+"""Observation renderings of a page's elements.
+
+* ``text``: one element per line, clickables in brackets (``[Back to Search]``, ``[B0ABC12345]``),
+  option groups as ``color: [black] [white]`` with the chosen value noted, the search box as
+  ``[Search]``: the format of the ReAct/AgentBench WebShop prompts.
+* ``sep``: WebShop's ``text`` observation mode: the visible strings joined with `` [SEP] ``.
+* ``html``: a page in the structure of WebShop's templates (``#search_input``, ``.btn`` buttons,
+  ``.product-link`` links, radio inputs for options), for agents that read HTML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from html import escape
+
+from agentrl.envs.webshop.pages import Button, Element, OptionGroup, ProductLink, Text
+
+OBSERVATION_MODES = ("text", "sep", "html")
+
+
+def _text_line(element: Element) -> str:
+    if isinstance(element, Text):
+        return element.text
+    if isinstance(element, Button):
+        return f"[{element.label}]"
+    if isinstance(element, ProductLink):
+        return f"[{element.asin}]"
+    if isinstance(element, OptionGroup):
+        chosen = f"  (selected: {element.selected})" if element.selected else ""
+        return f"{element.name}: " + " ".join(f"[{v}]" for v in element.values) + chosen
+    return "[Search]"
+
+
+def to_text(elements: Sequence[Element]) -> str:
+    return "\n".join(_text_line(element) for element in elements)
+
+
+def _visible_strings(element: Element) -> list[str]:
+    if isinstance(element, Text):
+        return [element.text]
+    if isinstance(element, Button):
+        return [element.label]
+    if isinstance(element, ProductLink):
+        return [element.asin]
+    if isinstance(element, OptionGroup):
+        return [element.name, *element.values]
+    return ["Search"]
+
+
+def to_sep(elements: Sequence[Element]) -> str:
+    return " [SEP] ".join(s for element in elements for s in _visible_strings(element))
+
+
+def _html_fragment(element: Element) -> str:
+    if isinstance(element, Text):
+        return f"<p>{escape(element.text)}</p>"
+    if isinstance(element, Button):
+        return f'<button type="submit" class="btn">{escape(element.label)}</button>'
+    if isinstance(element, ProductLink):
+        return f'<h4 class="product-asin"><a class="product-link">{escape(element.asin)}</a></h4>'
+    if isinstance(element, OptionGroup):
+        radios = "".join(
+            f'<input type="radio" id="radio_{escape(element.name)}{i}" name="{escape(element.name)}" '
+            f'value="{escape(value)}"{" checked" if value == element.selected else ""}>'
+            f'<label for="radio_{escape(element.name)}{i}">{escape(value)}</label>'
+            for i, value in enumerate(element.values)
+        )
+        heading = f"<h4>{escape(element.name)}</h4>"
+        return f'<div class="option-group">{heading}<div class="radio-toolbar">{radios}</div></div>'
+    return (
+        '<form><input id="search_input" name="search_query" type="text" placeholder="Search...">'
+        '<button type="submit" class="btn search-btn">Search</button></form>'
+    )
+
+
+def to_html(elements: Sequence[Element]) -> str:
+    body = "\n".join(_html_fragment(element) for element in elements)
+    return f"<!DOCTYPE html>\n<html>\n<head><title>WebShop</title></head>\n<body>\n{body}\n</body>\n</html>"
+
+
+def renderer(mode: str) -> Callable[[Sequence[Element]], str]:
+    """The rendering function for an observation mode."""
+    renderers = {"text": to_text, "sep": to_sep, "html": to_html}
+    if mode not in renderers:
+        raise ValueError(f"observation_mode must be one of {', '.join(OBSERVATION_MODES)}, got {mode!r}")
+    return renderers[mode]

@@ -1,0 +1,148 @@
+"""``RewardPipeline``: reward stages applied in order between the rollout and the learner.
+
+    pipeline = RewardPipeline([GatedRewardAccumulation(...), CALMCredit(...), AutoDiscountSchedule(...)])
+    batch = pipeline(batch)                     # writes turn.fields and batch.metrics
+    cfg = pipeline.to_config()                  # [{"type": "GatedRewardAccumulation", ...}, ...]
+    same = RewardPipeline.from_config(cfg)
+    RewardPipeline.preset("agentrl/Sokoban-v0") # the shipped pipeline for an env
+
+Each stage's metrics land in ``batch.metrics`` under its prefix (``gra/``, ``oprl/``, ``calm/``,
+``ads/``, ``monitor/``), and the pipeline adds the wall time of each stage as
+``pipeline/<prefix>_ms``. ``state_dict()`` gathers the stages' learned and adaptive state.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator, Mapping, Sequence
+
+from agentrl.core.config import ConfigError
+from agentrl.core.trajectory import TrajectoryBatch
+from agentrl.rewards.ads import AutoDiscountSchedule
+from agentrl.rewards.base import RewardStage, resolve_refs
+from agentrl.rewards.calm import CALMCredit
+from agentrl.rewards.gra import GatedRewardAccumulation
+from agentrl.rewards.monitors import RewardHackingMonitor
+from agentrl.rewards.oprl import ImplicitPRM
+
+STAGES: dict[str, type[RewardStage]] = {
+    cls.__name__: cls
+    for cls in (GatedRewardAccumulation, ImplicitPRM, CALMCredit, AutoDiscountSchedule, RewardHackingMonitor)
+}
+
+
+def register_stage(cls: type[RewardStage]) -> type[RewardStage]:
+    """Make a custom stage class buildable from configs by its class name (usable as a decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, RewardStage)):
+        raise TypeError(f"a stage must subclass agentrl.rewards.base.RewardStage, got {cls!r}")
+    STAGES[cls.__name__] = cls
+    return cls
+
+
+def build_stage(spec: Mapping[str, Any], objects: Mapping[str, Any] | None = None) -> RewardStage:
+    """A stage from ``{"type": ClassName, **config}``."""
+    config = dict(spec)
+    name = config.pop("type", None)
+    if name not in STAGES:
+        raise ConfigError(
+            f"unknown reward stage type {name!r}; valid types: {', '.join(sorted(STAGES))} "
+            "(register your own with agentrl.rewards.register_stage)"
+        )
+    return STAGES[name](resolve_refs(config, objects or {}, name))
+
+
+class RewardPipeline:
+    """An ordered list of reward stages (see module docstring)."""
+
+    def __init__(self, stages: Sequence[RewardStage] = ()) -> None:
+        self.stages = list(stages)
+        for stage in self.stages:
+            if not callable(stage):
+                raise TypeError(f"a stage must be callable on a TrajectoryBatch, got {stage!r}")
+
+    def __call__(self, batch: TrajectoryBatch) -> TrajectoryBatch:
+        for key, stage in zip(self._timing_keys(), self.stages):
+            start = time.perf_counter()
+            result = stage(batch)
+            if not isinstance(result, TrajectoryBatch):
+                raise TypeError(
+                    f"{type(stage).__name__} returned {type(result).__name__}, not a TrajectoryBatch"
+                )
+            batch = result
+            batch.metrics[key] = (time.perf_counter() - start) * 1000.0
+        return batch
+
+    def _timing_keys(self) -> list[str]:
+        prefixes = [getattr(stage, "metric_prefix", type(stage).__name__) for stage in self.stages]
+        return [
+            f"pipeline/{p}_ms" if prefixes.count(p) == 1 else f"pipeline/{p}{i}_ms"
+            for i, p in enumerate(prefixes)
+        ]
+
+    # ------------------------------------------------------------------ config
+    def to_config(self) -> list[dict[str, Any]]:
+        return [stage.to_config() for stage in self.stages]
+
+    @classmethod
+    def from_config(
+        cls, config: Sequence[Mapping[str, Any]] | Mapping[str, Any], objects: Mapping[str, Any] | None = None
+    ) -> "RewardPipeline":
+        """Build from ``to_config()`` output (a list, or ``{"stages": [...]}``).
+
+        ``objects`` supplies the values of ``@Stage.field`` references, which stand for objects a
+        config file cannot hold (for example ``{"ImplicitPRM.model": model}``).
+        """
+        if isinstance(config, Mapping):
+            if set(config) - {"stages"}:
+                raise ConfigError(f"a pipeline config has one key, 'stages'; got {sorted(config)}")
+            config = config.get("stages", [])
+        stages = []
+        for index, spec in enumerate(config):
+            if not isinstance(spec, Mapping):
+                raise ConfigError(f"stage {index} must be a mapping with a 'type' key, got {spec!r}")
+            stages.append(build_stage(spec, objects))
+        return cls(stages)
+
+    @classmethod
+    def preset(cls, env_id: str, **options: Any) -> "RewardPipeline":
+        """The shipped pipeline for ``env_id``; see :mod:`agentrl.rewards.presets` for options."""
+        from agentrl.rewards.presets import preset_stages
+
+        return cls(preset_stages(env_id, **options))
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {"stages": [{"type": type(s).__name__, "state": s.state_dict()} for s in self.stages]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        saved = list(state.get("stages", []))
+        types = [type(s).__name__ for s in self.stages]
+        saved_types = [item["type"] for item in saved]
+        if saved_types != types:
+            raise ValueError(f"saved pipeline state has stages {saved_types} but this pipeline has {types}")
+        for stage, item in zip(self.stages, saved):
+            stage.load_state_dict(item["state"])
+
+    # ------------------------------------------------------------------ container
+    def __iter__(self) -> Iterator[RewardStage]:
+        return iter(self.stages)
+
+    def __len__(self) -> int:
+        return len(self.stages)
+
+    def __getitem__(self, index: int) -> RewardStage:
+        return self.stages[index]
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(s) for s in self.stages)
+        return f"RewardPipeline([\n  {inner}\n])" if self.stages else "RewardPipeline([])"
+
+    def close(self) -> None:
+        for stage in self.stages:
+            stage.close()
+
+    def __enter__(self) -> "RewardPipeline":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,46 @@
+"""Choosing a backend: ``docker`` when an engine answers, else ``local`` (bubblewrap)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentrl.sandboxes.base import Sandbox, SandboxUnavailableError
+
+BACKENDS = ("auto", "docker", "local")
+
+
+def backend_class(name: str) -> type[Sandbox]:
+    if name == "docker":
+        from agentrl.sandboxes.docker import DockerSandbox
+
+        return DockerSandbox
+    if name == "local":
+        from agentrl.sandboxes.local import LocalSandbox
+
+        return LocalSandbox
+    raise ValueError(f"unknown sandbox backend {name!r}; valid backends: {', '.join(BACKENDS)}")
+
+
+def resolve_backend(name: str = "auto") -> str:
+    """``docker`` or ``local``; ``auto`` picks docker when reachable, else bubblewrap."""
+    if name != "auto":
+        backend_class(name)  # validates the name
+        return name
+    from agentrl.sandboxes.docker import docker_client
+    from agentrl.sandboxes.local import local_available
+
+    try:
+        docker_client()
+        return "docker"
+    except SandboxUnavailableError as docker_problem:
+        if local_available():
+            return "local"
+        raise SandboxUnavailableError(
+            f"no sandbox backend is available. Docker: {docker_problem}. Local: bubblewrap is missing "
+            "or cannot create namespaces here (apt-get install bubblewrap)"
+        ) from docker_problem
+
+
+def make_sandbox(backend: str = "auto", config: Any = None, **overrides: Any) -> Sandbox:
+    """An unstarted sandbox of the chosen backend."""
+    return backend_class(resolve_backend(backend))(config, **overrides)

@@ -1,0 +1,187 @@
+"""The host half of a persistent shell session.
+
+A backend starts ``python3 -c <dispatcher source>`` inside the sandbox and hands over a
+:class:`Channel` to its stdin/stdout. :class:`ShellSession` speaks the dispatcher's line protocol
+(one JSON request, one JSON response; see :mod:`agentrl.sandboxes.dispatcher`). One command costs
+one round trip over an already open stream: no process is started on the host.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import select
+import subprocess
+import threading
+import time
+from functools import lru_cache
+from importlib import resources
+from typing import Protocol
+
+from agentrl.sandboxes.base import CommandResult, SandboxError, SessionDiedError
+
+#: Extra seconds the host waits beyond a command's own timeout before declaring the session hung.
+HOST_GRACE = 15.0
+
+
+@lru_cache(maxsize=1)
+def dispatcher_source() -> str:
+    return resources.files("agentrl.sandboxes").joinpath("dispatcher.py").read_text(encoding="utf-8")
+
+
+def dispatcher_argv(python: str) -> list[str]:
+    return [python, "-u", "-c", dispatcher_source()]
+
+
+class Channel(Protocol):
+    """A byte stream to the dispatcher."""
+
+    def send(self, data: bytes) -> None: ...
+
+    def recv(self, timeout: float) -> bytes:
+        """Some of the dispatcher's stdout; ``b""`` at end of stream; ``TimeoutError`` when none came."""
+        ...
+
+    def diagnostics(self) -> str:
+        """What the dispatcher wrote to stderr, for error messages."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ShellSession:
+    """Request/response over a :class:`Channel`; thread-safe, one command at a time."""
+
+    def __init__(self, channel: Channel, *, timeout: float) -> None:
+        self.channel = channel
+        self._buffer = bytearray()
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self.alive = True
+        try:
+            hello = self._read_message(time.monotonic() + timeout)
+        except BaseException:
+            channel.close()
+            raise
+        if not hello.get("ready"):
+            channel.close()
+            raise SandboxError(f"the sandbox session did not start: {hello}")
+
+    def run(
+        self, command: str, *, timeout: float, limit: int, kill_bytes: int,
+        stdin: bytes | None = None, persist: bool = True, cwd: str | None = None,
+    ) -> CommandResult:
+        with self._lock:
+            if not self.alive:
+                raise SessionDiedError("the shell session has ended; reset the sandbox")
+            self._next_id += 1
+            request = {
+                "id": self._next_id, "cmd": command, "timeout": float(timeout), "limit": int(limit),
+                "kill_bytes": int(kill_bytes), "persist": persist, "cwd": cwd,
+                "stdin": base64.b64encode(stdin).decode("ascii") if stdin is not None else None,
+            }
+            try:
+                self.channel.send(json.dumps(request).encode() + b"\n")
+                reply = self._read_message(time.monotonic() + timeout + HOST_GRACE)
+            except BaseException:
+                self.alive = False
+                raise
+        if reply.get("id") != request["id"]:
+            self.alive = False
+            raise SandboxError(f"the session answered out of turn: {reply.get('error') or reply}")
+        return _result(reply, limit)
+
+    def _read_message(self, deadline: float) -> dict:
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.alive = False
+                raise SandboxError("the sandbox session stopped answering (hung or overloaded)")
+            try:
+                chunk = self.channel.recv(remaining)
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                self.alive = False
+                raise SessionDiedError(f"the shell session's stream failed: {exc}") from exc
+            if not chunk:
+                self.alive = False
+                detail = self.channel.diagnostics().strip()
+                raise SessionDiedError(
+                    "the shell session ended (a command may have killed it)" + (f": {detail[-2000:]}" if detail else "")
+                )
+            self._buffer += chunk
+        line, _, rest = bytes(self._buffer).partition(b"\n")
+        self._buffer = bytearray(rest)
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.alive = False
+        self.channel.close()
+
+
+def _result(reply: dict, limit: int) -> CommandResult:
+    head = base64.b64decode(reply["head"])
+    tail = base64.b64decode(reply["tail"])
+    total = int(reply["total"])
+    dropped = total - len(head) - len(tail)
+    if dropped > 0:
+        notice = f"\n[... {dropped} bytes omitted: output over the {limit}-byte limit ...]\n"
+        data = head + notice.encode() + tail
+    else:
+        data = head + tail
+    return CommandResult(
+        output=data.decode("utf-8", "replace"), exit_code=int(reply["exit_code"]),
+        timed_out=bool(reply["timed_out"]), killed=reply.get("killed"), total_bytes=total,
+        truncated=dropped > 0, seconds=float(reply["seconds"]),
+    )
+
+
+class PipeChannel:
+    """A :class:`Channel` over a local subprocess's pipes (the bubblewrap backend)."""
+
+    def __init__(self, process) -> None:
+        self.process = process
+        self._stderr = bytearray()
+        self._watch = [process.stdout.fileno(), process.stderr.fileno()]
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError) as exc:
+            raise SessionDiedError("the shell session has ended") from exc
+
+    def recv(self, timeout: float) -> bytes:
+        out, err = self.process.stdout.fileno(), self.process.stderr.fileno()
+        deadline = time.monotonic() + timeout
+        while True:
+            readable, _, _ = select.select(self._watch, [], [], max(deadline - time.monotonic(), 0.0))
+            if not readable:
+                raise TimeoutError
+            if err in readable:
+                chunk = os.read(err, 65536)
+                if not chunk:
+                    self._watch.remove(err)
+                self._stderr += chunk
+                del self._stderr[:-8192]
+            if out in readable:
+                return os.read(out, 65536)
+
+    def diagnostics(self) -> str:
+        return self._stderr.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        process = self.process
+        try:
+            process.stdin.close()  # end of input: the dispatcher, then the sandbox, exit cleanly
+        except OSError:
+            pass
+        try:
+            process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            stream.close()

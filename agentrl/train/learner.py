@@ -1,0 +1,106 @@
+"""The learner: clipped policy-gradient updates on per-turn advantages (PPO / GRPO-style).
+
+Reads top to bottom: turn advantages become token advantages, minibatches are split into
+micro-batches whose gradients accumulate, and one optimizer step follows each minibatch. The loss
+is the clipped surrogate, plus a KL penalty to a frozen reference, an entropy bonus and a value
+loss when a value head is trained.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from agentrl.core.trajectory import Trajectory
+from agentrl.train.config import RLConfig
+from agentrl.train.credit import Credit
+from agentrl.train.losses import clipped_policy_loss, kl_to_reference, masked_mean, value_loss
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; training stops and the last good checkpoint is kept."""
+
+
+class Learner:
+    def __init__(self, agent, config: RLConfig, *, seed: int = 0):
+        self.agent = agent
+        self.config = config
+        self.optimizer = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def update(self, trajectories: Sequence[Trajectory], credit: Credit, *, seed: int) -> dict[str, float]:
+        """Optimise on one batch; returns averaged statistics."""
+        self.generator.manual_seed(seed)
+        targets = _per_turn_targets(trajectories, credit)
+        units = self.agent.units(trajectories)
+        if not units:
+            return {"learner/updates": 0.0}
+        history: dict[str, list[float]] = {}
+        for _ in range(self.config.epochs):
+            order = torch.randperm(len(units), generator=self.generator).tolist()
+            for start in range(0, len(order), self.config.minibatch_size):
+                minibatch = [units[i] for i in order[start:start + self.config.minibatch_size]]
+                for key, value in self._step(minibatch, targets).items():
+                    history.setdefault(key, []).append(value)
+        stats = {f"learner/{k}": float(np.mean(v)) for k, v in history.items()}
+        stats["learner/updates"] = float(len(history.get("loss", [])))
+        return stats
+
+    def _step(self, minibatch: list, targets: dict[int, tuple[float, float]]) -> dict[str, float]:
+        accumulation = max(1, min(self.config.grad_accumulation, len(minibatch)))
+        chunks = [minibatch[i::accumulation] for i in range(accumulation)]
+        self.optimizer.zero_grad(set_to_none=True)
+        totals: dict[str, float] = {}
+        for chunk in chunks:
+            loss, stats = self.loss(chunk, targets)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(f"non-finite loss {float(loss)} ({_describe(stats)})")
+            (loss / len(chunks)).backward()
+            for key, value in stats.items():
+                totals[key] = totals.get(key, 0.0) + value / len(chunks)
+        norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), self.config.max_grad_norm)
+        if not math.isfinite(float(norm)):
+            raise NonFiniteLossError(f"non-finite gradient norm ({_describe(totals)})")
+        self.optimizer.step()
+        totals["grad_norm"] = float(norm)
+        return totals
+
+    def loss(self, units: list, targets: dict[int, tuple[float, float]]) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.config
+        train_values = self.agent.value_head is not None and cfg.value_coef > 0
+        scores = self.agent.score(units, values=train_values, reference=cfg.kl_coef > 0)
+        device = scores.logprobs.device
+        turn_adv = torch.tensor([targets[id(t)][0] for t in scores.turns], dtype=torch.float32, device=device)
+        token_adv = turn_adv[scores.token_turn] * scores.mask
+        loss, stats = clipped_policy_loss(scores.logprobs, scores.old_logprobs, token_adv, scores.mask, cfg.clip)
+        stats["policy_loss"] = float(loss)
+        entropy = masked_mean(scores.entropy, scores.mask)
+        stats["entropy"] = float(entropy)
+        loss = loss - cfg.entropy_coef * entropy
+        if scores.ref_logprobs is not None:
+            kl = kl_to_reference(scores.logprobs, scores.ref_logprobs, scores.mask)
+            stats["kl"] = float(kl)
+            loss = loss + cfg.kl_coef * kl
+        if train_values and scores.values is not None:
+            returns = torch.tensor([targets[id(t)][1] for t in scores.turns], dtype=torch.float32, device=device)
+            v_loss = value_loss(scores.values, returns)
+            stats["value_loss"] = float(v_loss)
+            loss = loss + cfg.value_coef * v_loss
+        stats["loss"] = float(loss)
+        return loss, stats
+
+
+def _per_turn_targets(trajectories: Sequence[Trajectory], credit: Credit) -> dict[int, tuple[float, float]]:
+    """(advantage, return) of every turn, keyed by the turn object's identity."""
+    targets = {}
+    for trajectory, advantages, returns in zip(trajectories, credit.advantages, credit.returns):
+        for turn, a, r in zip(trajectory.turns, advantages, returns):
+            targets[id(turn)] = (float(a), float(r))
+    return targets
+
+
+def _describe(stats: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.4g}" for k, v in sorted(stats.items())) or "no statistics"

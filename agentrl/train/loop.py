@@ -1,0 +1,243 @@
+"""``agentrl.train``: SFT warm start, then iterations of rollout -> reward pipeline -> credit -> update.
+
+The loop is plumbing only; the algorithm lives in ``credit.py`` (advantages) and ``learner.py``
+(losses and optimisation). Every random choice is seeded from (run seed, iteration), so a run that
+resumes from a checkpoint continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from tqdm.auto import tqdm
+
+from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.core.trajectory import TrajectoryBatch
+from agentrl.eval.plots import plot_learning_curves
+from agentrl.train.agents import turn_values
+from agentrl.train.build import build_agent, build_pipeline, make_envs, resolve_device
+from agentrl.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from agentrl.train.config import TrainConfig, dump_config, load_config
+from agentrl.train.credit import compute_credit
+from agentrl.train.learner import Learner, NonFiniteLossError
+from agentrl.train.metrics import MetricsLogger
+from agentrl.train.sft import collect_demonstrations, supervised_finetune
+
+
+class TrainingDivergedError(RuntimeError):
+    """Training produced a non-finite loss; the message names the last good checkpoint."""
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    config: TrainConfig
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    initial_success: float | None = None
+    final_success: float | None = None
+    checkpoint: Path | None = None
+    plot: Path | None = None
+
+
+def train(config: TrainConfig | Mapping[str, Any] | str | None = None, **overrides: Any) -> TrainResult:
+    """Train from a config (preset name, YAML path, mapping or TrainConfig) plus overrides."""
+    return Trainer(load_config(config, overrides)).run()
+
+
+def _seed(config: TrainConfig, iteration: int, purpose: int) -> int:
+    return (config.run.seed * 1_000_003 + iteration * 7_919 + purpose) % (2**31)
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        if config.run.threads:
+            torch.set_num_threads(config.run.threads)
+        torch.manual_seed(config.run.seed)
+        self.device = resolve_device(config.run.device)
+        self.output = Path(config.run.output_dir)
+        self.output.mkdir(parents=True, exist_ok=True)
+        self.envs = make_envs(config, config.rl.num_envs) if config.backend == "local" else None
+        self.eval_envs = make_envs(config, min(config.rl.num_envs, max(1, config.eval.episodes)), evaluation=True)
+        self.agent = build_agent(config, self.eval_envs[0], self.device)
+        self.pipeline = build_pipeline(config)
+        self.learner = Learner(self.agent, config.rl, seed=config.run.seed)
+        self.backend = self._ray_backend() if config.backend == "ray" else None
+
+    def _ray_backend(self):
+        from agentrl.train.distributed import RayRolloutBackend
+
+        ray = self.config.ray
+        return RayRolloutBackend(self.config.env.id, dict(self.config.env.kwargs), ray.num_workers,
+                                 envs_per_worker=ray.envs_per_worker, address=ray.address)
+
+    # ------------------------------------------------------------------------- the run
+    def run(self) -> TrainResult:
+        cfg = self.config
+        (self.output / "config.yaml").write_text(dump_config(cfg))
+        start = self._resume()
+        self.logger = MetricsLogger(self.output, tensorboard=cfg.run.tensorboard, resume_iteration=start)
+        result = TrainResult(self.output, cfg)
+        try:
+            if start is None:
+                self._warm_start()
+                start = 0
+            bar = tqdm(range(start + 1, cfg.rl.iterations + 1), desc="RL", disable=not cfg.run.progress,
+                       initial=start, total=cfg.rl.iterations)
+            for iteration in bar:
+                record = self._iteration(iteration)
+                if iteration % cfg.eval.every == 0 or iteration == cfg.rl.iterations:
+                    record.update(self._evaluate(iteration))
+                self.logger.log(record)
+                bar.set_postfix(success=f"{record.get('rollout/success_rate', 0):.2f}",
+                                ret=f"{record.get('rollout/mean_return', 0):.2f}")
+                if iteration % cfg.run.checkpoint_every == 0 or iteration == cfg.rl.iterations:
+                    result.checkpoint = self._save(iteration)
+        except NonFiniteLossError as exc:
+            raise self._diverged(exc) from exc
+        finally:
+            self.logger.close()
+            self._close()
+        return self._finish(result)
+
+    def _warm_start(self) -> None:
+        """Iteration 0: evaluate the untrained policy, run SFT, evaluate again, checkpoint."""
+        cfg = self.config
+        record: dict[str, Any] = {"iteration": 0, **self._evaluate(0)}
+        if cfg.sft.episodes > 0:
+            record.update(self._sft())
+            record.update({f"sft/{k.split('/', 1)[1]}": v for k, v in self._evaluate(0).items()})
+        if cfg.rl.kl_coef > 0:
+            self.agent.freeze_reference()
+        self.logger.log(record)
+        self._save(0)
+
+    def _sft(self) -> dict[str, float]:
+        cfg = self.config
+        expert = self.eval_envs[0].unwrapped.expert_policy()
+        if expert is None:
+            raise ValueError(f"sft.episodes > 0 but {cfg.env.id} has no expert policy to learn from")
+        demos = collect_demonstrations(self.eval_envs, expert, cfg.sft, full_context=cfg.policy.context == "full")
+        units = self.agent.demonstration_units(demos)
+        with tqdm(total=cfg.sft.steps, desc="SFT", disable=not cfg.run.progress) as bar:
+            losses = supervised_finetune(self.agent, units, cfg.sft, seed=cfg.run.seed, progress=bar)
+        return {"sft/units": float(len(units)), "sft/first_loss": losses[0], "sft/final_loss": losses[-1]}
+
+    def _iteration(self, iteration: int) -> dict[str, Any]:
+        cfg = self.config
+        started = time.perf_counter()
+        first = 100_000_000 + iteration * cfg.rl.tasks_per_iteration + cfg.run.seed * 10_000_000
+        specs = grouped_specs(range(first, first + cfg.rl.tasks_per_iteration), cfg.rl.group_size)
+        self.agent.policy.reseed(_seed(cfg, iteration, 1))
+        batch = self._rollout(specs)
+        rollout_time = time.perf_counter() - started
+        if self.pipeline is not None:
+            batch = self.pipeline(batch)
+        values = turn_values(self.agent, batch) if cfg.rl.advantage == "gae" else None
+        credit = compute_credit(batch, cfg.rl.advantage, gamma=cfg.rl.gamma, baseline=cfg.rl.baseline,
+                                lam=cfg.rl.gae_lambda, values=values, normalize=cfg.rl.normalize_advantages)
+        stats = self.learner.update(batch, credit, seed=_seed(cfg, iteration, 2))
+        self.agent.sync()
+        generated = sum(sum(t.loss_mask) for t in batch.turns())
+        return {
+            "iteration": iteration,
+            **{f"rollout/{k}": v for k, v in batch.summary().items()},
+            **{f"rewards/{k}": v for k, v in batch.metrics.items()},
+            **stats,
+            "time/rollout_s": rollout_time,
+            "time/iteration_s": time.perf_counter() - started,
+            "throughput/generated_tokens_per_s": generated / max(rollout_time, 1e-9),
+        }
+
+    def _rollout(self, specs) -> TrajectoryBatch:
+        if self.backend is not None:
+            batch = self.backend.run_episodes(self.agent.policy, specs)
+            batch.metrics.update({f"ray/{k}": v for k, v in getattr(self.backend, "metrics", {}).items()})
+            return batch
+        return run_episodes(self.envs, self.agent.policy, specs)
+
+    def _evaluate(self, iteration: int) -> dict[str, float]:
+        cfg = self.config
+        if cfg.eval.episodes <= 0:
+            return {}
+        policy = evaluation_policy(self.agent, greedy=cfg.eval.greedy, seed=_seed(cfg, iteration, 3))
+        seeds = range(cfg.eval.seed, cfg.eval.seed + cfg.eval.episodes)
+        batch = run_episodes(self.eval_envs, policy, grouped_specs(seeds, 1))
+        return {f"eval/{k}": v for k, v in batch.summary().items() if k != "episodes"}
+
+    # ----------------------------------------------------------- checkpoints and endings
+    def _state(self) -> dict[str, Any]:
+        state = {"agent": self.agent.state_dict(), "optimizer": self.learner.optimizer.state_dict()}
+        if self.agent.reference is not None:
+            state["reference"] = self.agent.reference.state_dict()
+        if self.pipeline is not None and hasattr(self.pipeline, "state_dict"):
+            state["pipeline"] = self.pipeline.state_dict()
+        return state
+
+    def _save(self, iteration: int) -> Path:
+        return save_checkpoint(self.output, iteration, self._state(), {"config": str(self.output / "config.yaml")})
+
+    def _resume(self) -> int | None:
+        path = latest_checkpoint(self.output) if self.config.run.resume else None
+        if path is None:
+            return None
+        state, meta = load_checkpoint(path)
+        self.agent.load_state_dict(state["agent"])
+        self.learner.optimizer.load_state_dict(state["optimizer"])
+        if "reference" in state:
+            self.agent.freeze_reference()
+            self.agent.reference.load_state_dict(state["reference"])
+        if "pipeline" in state and self.pipeline is not None:
+            self.pipeline.load_state_dict(state["pipeline"])
+        return int(meta["iteration"])
+
+    def _diverged(self, exc: Exception) -> TrainingDivergedError:
+        last = latest_checkpoint(self.output)
+        records = self.logger.records()
+        diagnostic = {"error": str(exc), "last_good_checkpoint": str(last) if last else None,
+                      "last_metrics": records[-1] if records else None}
+        (self.output / "diagnostic.json").write_text(json.dumps(diagnostic, indent=2))
+        return TrainingDivergedError(
+            f"training stopped: {exc}. The last good checkpoint is {last}; see {self.output / 'diagnostic.json'}. "
+            "Lower rl.lr or rl.clip, or raise rl.max_grad_norm's strictness, then resume."
+        )
+
+    def _close(self) -> None:
+        for env in (self.envs or []) + self.eval_envs:
+            env.close()
+        if self.backend is not None:
+            self.backend.close()
+
+    def _finish(self, result: TrainResult) -> TrainResult:
+        result.metrics = self.logger.records()
+        evals = [r for r in result.metrics if "eval/success_rate" in r]
+        if evals:
+            result.initial_success = evals[0]["eval/success_rate"]
+            result.final_success = evals[-1]["eval/success_rate"]
+        result.plot = plot_learning_curves(result.metrics, self.output / "learning_curves.png",
+                                           title=f"{self.config.env.id} ({self.config.policy.kind})")
+        result.checkpoint = latest_checkpoint(self.output)
+        return result
+
+
+def evaluation_policy(agent, *, greedy: bool, seed: int):
+    """A view of the acting policy for evaluation (greedy or sampling, freshly seeded)."""
+    from dataclasses import replace
+
+    from agentrl.policies.grid import GridPolicy
+    from agentrl.policies.hf import HFPolicy
+
+    policy = agent.policy
+    if isinstance(policy, HFPolicy):
+        view = HFPolicy(policy.model, policy.tokenizer, replace(policy.config, greedy=greedy), seed=seed,
+                        device=policy.device)
+    elif isinstance(policy, GridPolicy):
+        view = GridPolicy(policy.net, policy.actions, seed=seed, greedy=greedy, tag=policy.tag)
+    else:
+        view = policy
+    return view

@@ -1,0 +1,174 @@
+"""Sandbox latency and parallelism, against their baselines, in one run (Docker backend).
+
+1. Command round trip through the persistent session (``sandbox.run("true")``) against one
+   ``docker exec CONTAINER true`` CLI call per command, interleaved in blocks so that both see the
+   same machine load. Target: session p50 <= 0.2 x CLI p50.
+2. Reset: handing over a sandbox from a warm :class:`SandboxPool` against starting one cold
+   (create + start + session). Target: cold p50 >= 5 x warm p50. The same comparison through
+   ``SWEEnv.reset`` (which also checks the task's repository out) is reported alongside.
+3. Parallelism: 8 sandboxes at once, each grading a different built-in task with its gold patch
+   in a fresh container. Target: zero failures, every task resolved.
+
+    python benchmarks/sandbox.py [--commands 200] [--resets 10] [--parallel 8] [--backend docker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from agentrl.envs.swe import SWEEnv, grade, load_tasks
+from agentrl.sandboxes import SandboxPool
+from agentrl.sandboxes.backends import backend_class
+from agentrl.sandboxes.pool import close_shared_pools, wait_discarded
+
+RESULTS = Path(__file__).resolve().parent / "results" / "sandbox.json"
+TARGETS = {"round_trip_ratio_max": 0.2, "reset_speedup_min": 5.0, "parallel_failures_max": 0}
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ms = np.array(samples) * 1000
+    return {"p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)), "n": len(samples)}
+
+
+def timed(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def round_trip(backend: str, commands: int, block: int = 10) -> dict:
+    cli = shutil.which("docker")
+    with backend_class(backend)() as sandbox:
+        sandbox.run("true")
+        if backend == "docker" and cli:
+            baseline_name = "docker exec CLI"
+            baseline = lambda: subprocess.run([cli, "exec", sandbox.name, "true"], check=True)  # noqa: E731
+        elif backend == "docker":
+            api, container = sandbox.client.api, sandbox.container.id
+            baseline_name = "docker exec API"
+            baseline = lambda: api.exec_start(api.exec_create(container, ["true"])["Id"])  # noqa: E731
+        else:
+            baseline_name = "fresh bwrap process"
+            baseline = lambda: subprocess.run(sandbox._bwrap_argv()[:-4] + ["true"], check=True)  # noqa: E731
+        session, fresh = [], []
+        for _ in range(max(commands // block, 1)):  # interleaved blocks share the same machine load
+            session += [timed(lambda: sandbox.run("true")) for _ in range(block)]
+            fresh += [timed(baseline) for _ in range(max(block // 4, 1))]
+    result = {"session": percentiles(session), "baseline": percentiles(fresh), "baseline_name": baseline_name}
+    result["ratio_p50"] = result["session"]["p50_ms"] / result["baseline"]["p50_ms"]
+    return result
+
+
+def reset_latency(backend: str, resets: int) -> dict:
+    cls = backend_class(backend)
+    cold = []
+    for _ in range(resets):
+        sandbox = cls()
+        cold.append(timed(sandbox.start))
+        sandbox.close()
+    warm = []
+    with SandboxPool(cls, size=2) as pool:
+        for _ in range(resets):
+            pool.wait_ready(timeout=300)
+            holder = []
+            warm.append(timed(lambda: holder.append(pool.acquire())))
+            pool.release(holder[0])
+    result = {"cold": percentiles(cold), "warm_pool": percentiles(warm)}
+    result["speedup_p50"] = result["cold"]["p50_ms"] / result["warm_pool"]["p50_ms"]
+    return result
+
+
+def env_reset_latency(backend: str, resets: int) -> dict:
+    out = {}
+    for name, pool_size in (("cold", 0), ("warm_pool", 2)):
+        env = SWEEnv(backend=backend, pool_size=pool_size)
+        env.reset(seed=0)  # the first reset also builds the pool
+        samples = []
+        for seed in range(1, resets + 1):
+            if env._pool is not None:
+                env._pool.wait_ready(timeout=300)
+            samples.append(timed(lambda: env.reset(seed=seed)))
+        env.close()
+        close_shared_pools()
+        out[name] = percentiles(samples)
+    out["speedup_p50"] = out["cold"]["p50_ms"] / out["warm_pool"]["p50_ms"]
+    return out
+
+
+def parallel(backend: str, count: int) -> dict:
+    tasks = load_tasks("builtin")[:count]
+    cls = backend_class(backend)
+
+    def one(task):
+        with cls(cpus=1.0) as sandbox:
+            return grade(task, task.patch, sandbox).kind
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=count) as executor:
+        futures = [executor.submit(one, task) for task in tasks]
+    outcomes, errors = [], []
+    for future in futures:
+        try:
+            outcomes.append(future.result())
+        except Exception as exc:  # counted and reported, never hidden
+            errors.append(f"{type(exc).__name__}: {exc}")
+    failures = len(errors) + sum(kind != "resolved" for kind in outcomes)
+    return {"sandboxes": count, "seconds": time.perf_counter() - started, "failures": failures,
+            "outcomes": outcomes, "errors": errors}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", default="docker", choices=["docker", "local"])
+    parser.add_argument("--commands", type=int, default=200)
+    parser.add_argument("--resets", type=int, default=10)
+    parser.add_argument("--parallel", type=int, default=8)
+    args = parser.parse_args(argv)
+    results = {
+        "backend": args.backend,
+        "round_trip": round_trip(args.backend, args.commands),
+        "reset": reset_latency(args.backend, args.resets),
+        "env_reset": env_reset_latency(args.backend, max(args.resets // 2, 3)),
+        "parallel": parallel(args.backend, args.parallel),
+        "targets": TARGETS,
+    }
+    wait_discarded()
+    rt, rs, er, par = results["round_trip"], results["reset"], results["env_reset"], results["parallel"]
+    results["passed"] = {
+        "round_trip": rt["ratio_p50"] <= TARGETS["round_trip_ratio_max"],
+        "reset": rs["speedup_p50"] >= TARGETS["reset_speedup_min"],
+        "parallel": par["failures"] <= TARGETS["parallel_failures_max"],
+    }
+    print(f"sandbox benchmark ({args.backend} backend)")
+    print(f"{'measure':<34}{'p50 ms':>10}{'p95 ms':>10}{'n':>6}")
+    rows = [
+        ("command via session", rt["session"]), (f"command via {rt['baseline_name']}", rt["baseline"]),
+        ("reset: cold sandbox start", rs["cold"]), ("reset: warm pool hand-over", rs["warm_pool"]),
+        ("SWEEnv.reset, cold", er["cold"]), ("SWEEnv.reset, warm pool", er["warm_pool"]),
+    ]
+    for name, stats in rows:
+        print(f"{name:<34}{stats['p50_ms']:>10.2f}{stats['p95_ms']:>10.2f}{stats['n']:>6}")
+    print(f"round trip ratio (session / {rt['baseline_name']}, p50): {rt['ratio_p50']:.3f}  "
+          f"target <= {TARGETS['round_trip_ratio_max']}  {'PASS' if results['passed']['round_trip'] else 'FAIL'}")
+    print(f"reset speed-up (cold / warm pool, p50): {rs['speedup_p50']:.1f}x  target >= "
+          f"{TARGETS['reset_speedup_min']}x  {'PASS' if results['passed']['reset'] else 'FAIL'}  "
+          f"(SWEEnv.reset: {er['speedup_p50']:.1f}x)")
+    print(f"parallel: {par['sandboxes']} sandboxes, {par['failures']} failures, {par['seconds']:.1f}s  "
+          f"{'PASS' if results['passed']['parallel'] else 'FAIL'}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+    return 0 if all(results["passed"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

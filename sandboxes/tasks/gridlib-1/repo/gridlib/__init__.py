@@ -1,0 +1,3 @@
+from gridlib.grid import Grid
+
+__all__ = ["Grid"]

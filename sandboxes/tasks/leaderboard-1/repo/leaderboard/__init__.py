@@ -1,0 +1,3 @@
+from leaderboard.rank import ranking, top
+
+__all__ = ["ranking", "top"]

@@ -1,0 +1,3 @@
+from retrykit.retry import retry
+
+__all__ = ["retry"]

@@ -1,0 +1,3 @@
+from statkit.stats import mean, median, spread
+
+__all__ = ["mean", "median", "spread"]

@@ -1,0 +1,3 @@
+from streamstats.summary import summarize
+
+__all__ = ["summarize"]

@@ -1,0 +1,3 @@
+from tagger.documents import Document
+
+__all__ = ["Document"]

@@ -1,0 +1,3 @@
+from textkit.names import module_name, package_path
+
+__all__ = ["module_name", "package_path"]

@@ -1,0 +1,249 @@
+"""WebShop-v0: the page state machine, observations, info keys and the Gymnasium contract."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("bm25s")
+pytest.importorskip("rapidfuzz")
+
+import agentrl  # noqa: E402
+from agentrl.core.config import ConfigError  # noqa: E402
+from agentrl.envs.webshop.pages import PRODUCT_WINDOW  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("webshop-cache"))
+
+
+@pytest.fixture
+def make(cache_dir):
+    envs = []
+
+    def build(**kwargs):
+        env = agentrl.make("agentrl/WebShop-v0", cache_dir=cache_dir, **kwargs)
+        envs.append(env)
+        return env
+
+    yield build
+    for env in envs:
+        env.close()
+
+
+def act(env, action):
+    return env.step(f"<answer>{action}</answer>")
+
+
+def asins_on_page(info):
+    return [a[6:-1] for a in info["available_actions"] if re.fullmatch(r"click\[[A-Z0-9]{10}\]", a)]
+
+
+def test_check_env_passes_with_default_kwargs(cache_dir):
+    from gymnasium.utils.env_checker import check_env
+
+    env = agentrl.make("agentrl/WebShop-v0", cache_dir=cache_dir)
+    check_env(env.unwrapped)
+
+
+def test_search_page_lists_only_search(make):
+    env = make()
+    observation, info = env.reset(seed=0)
+    assert info["available_actions"] == ["search[<keywords>]"]
+    assert "[Search]" in observation and info["instruction"] in observation
+    assert info["task_id"].startswith("webshop-train-")
+    assert set(info) >= {"reward_components", "success", "action_valid", "progress"}
+
+
+def test_pagination_ten_per_page_from_top_fifty(make):
+    env = make()
+    env.reset(seed=0)
+    shop = env.unwrapped.shop
+    hits = shop.search("running shoes")
+    assert len(hits) == 50
+    expected = [
+        [shop.products[i]["asin"] for i in hits[k * PRODUCT_WINDOW : (k + 1) * PRODUCT_WINDOW]]
+        for k in range(5)
+    ]
+    observation, _, _, _, info = act(env, "search[Running Shoes]")
+    assert "Page 1 (Total results: 50)" in observation
+    assert asins_on_page(info) == expected[0]
+    assert "click[Next >]" in info["available_actions"] and "click[< Prev]" not in info["available_actions"]
+    for page in range(2, 6):
+        observation, _, _, _, info = act(env, "click[Next >]")
+        assert f"Page {page} (Total results: 50)" in observation
+        assert asins_on_page(info) == expected[page - 1]
+        assert "click[< Prev]" in info["available_actions"]
+    assert "click[Next >]" not in info["available_actions"]  # 5 x 10 = 50: no sixth page
+    _, _, _, _, info = act(env, "click[Next >]")
+    assert info["action_valid"] is False
+    observation, _, _, _, info = act(env, "click[< Prev]")
+    assert "Page 4" in observation and asins_on_page(info) == expected[3]
+
+
+def test_back_to_search_from_results_item_and_sub_page(make):
+    env = make()
+    env.reset(seed=1)
+    for path in ([], ["item"], ["item", "click[Features]"]):
+        _, _, _, _, info = act(env, "search[olive oil]")
+        if path:
+            act(env, f"click[{asins_on_page(info)[0]}]")
+        for step in path[1:]:
+            act(env, step)
+        observation, _, _, _, info = act(env, "click[Back to Search]")
+        assert info["action_valid"] and info["available_actions"] == ["search[<keywords>]"]
+        assert "[Search]" in observation
+
+
+def test_invalid_click_is_a_no_op_that_explains_itself(make):
+    env = make()
+    env.reset(seed=2)
+    _, _, _, _, before = act(env, "search[coffee beans]")
+    state = env.unwrapped.render()
+    observation, reward, terminated, truncated, info = act(env, "click[Buy Now]")
+    assert info["action_valid"] is False and reward == pytest.approx(-0.1)
+    assert info["reward_components"] == {"format": -0.1}
+    assert "'Buy Now' cannot be clicked" in observation and "Valid actions:" in observation
+    assert env.unwrapped.render() == state  # nothing changed
+    assert info["available_actions"] == before["available_actions"]
+    assert not terminated and not truncated and info["invalid_actions"] == 1
+
+
+def test_search_only_where_a_search_box_exists(make):
+    env = make()
+    env.reset(seed=3)
+    act(env, "search[green tea]")
+    state = env.unwrapped.render()
+    observation, _, _, _, info = act(env, "search[black tea]")
+    assert info["action_valid"] is False and "no search box" in observation
+    assert env.unwrapped.render() == state
+    for text in ("buy it", "search[]", "click[]", "<answer></answer>"):
+        _, _, _, _, info = env.step(text)
+        assert info["action_valid"] is False
+    assert env.unwrapped.render() == state
+
+
+def test_item_page_options_sub_pages_and_prev(make):
+    env = make(show_attributes=True)
+    env.reset(seed=4)
+    _, _, _, _, info = act(env, "search[bed sheets queen]")
+    asin = asins_on_page(info)[0]
+    product = env.unwrapped.shop.products[env.unwrapped.shop.product_index(asin)]
+    observation, _, _, _, info = act(env, f"click[{asin.lower()}]")  # clicks are case-insensitive
+    assert product["Title"] in observation and f"Price: {product['Price']}" in observation
+    for label in ("Back to Search", "< Prev", "Description", "Features", "Reviews", "Attributes", "Buy Now"):
+        assert f"click[{label}]" in info["available_actions"]
+    name, values = next(iter(product["options"].items()))
+    observation, _, _, _, info = act(env, f"click[{values[-1]}]")
+    assert f"(selected: {values[-1]})" in observation and env.unwrapped.browser.options == {name: values[-1]}
+    observation, _, _, _, info = act(env, "click[Attributes]")
+    assert all(attribute in observation for attribute in product["Attributes"])
+    assert sorted(info["available_actions"]) == ["click[< Prev]", "click[Back to Search]"]
+    observation, _, _, _, _ = act(env, "click[Features]")  # not on a sub page
+    assert "cannot be clicked" in observation
+    observation, _, _, _, _ = act(env, "click[< Prev]")
+    assert f"(selected: {values[-1]})" in observation  # options kept on return to the item
+    observation, _, _, _, info = act(env, "click[< Prev]")
+    assert "Page 1 (Total results:" in observation and env.unwrapped.browser.options == {}
+
+
+def test_episode_reaches_buy_now_with_full_score(make):
+    env = make()
+    _, info = env.reset(seed=5, options={"goal_index": 7})
+    shop, goal = env.unwrapped.shop, env.unwrapped.goal
+    target = shop.products[shop.product_index(goal["asin"])]
+    _, _, _, _, info = act(env, f"search[{target['Title']}]")
+    assert goal["asin"] in asins_on_page(info)
+    _, _, _, _, info = act(env, f"click[{goal['asin']}]")
+    assert info["subgoals"]["open an item of the goal type"] is True
+    for value in goal["goal_options"].values():
+        _, reward, _, _, info = act(env, f"click[{value}]")
+        assert reward == 0.0
+    observation, reward, terminated, truncated, info = act(env, "click[Buy Now]")
+    assert terminated and not truncated
+    assert reward == pytest.approx(1.0) and info["outcome"] == pytest.approx(1.0)
+    assert info["success"] is True and info["progress"] == pytest.approx(1.0)
+    assert info["reward_components"] == {"purchase": pytest.approx(1.0), "format": 0.0}
+    assert info["purchased"]["asin"] == goal["asin"] and info["purchased"]["options"] == goal["goal_options"]
+    assert "Your score (min 0.0, max 1.0): 1.00" in observation and info["available_actions"] == []
+    with pytest.raises(RuntimeError):
+        act(env, "click[Buy Now]")
+
+
+def test_buying_the_wrong_thing_scores_low(make):
+    env = make()
+    env.reset(seed=6, options={"goal_index": 3})
+    goal = env.unwrapped.goal
+    other_query = next(q for q in ("hdmi cable", "green tea") if q != goal["query"])
+    _, _, _, _, info = act(env, f"search[{other_query}]")
+    act(env, f"click[{asins_on_page(info)[0]}]")
+    _, reward, terminated, _, info = act(env, "click[Buy Now]")
+    assert terminated and reward < 0.5 and info["success"] is False
+    assert info["reward_info"]["query_match"] is False
+
+
+def test_turn_limit_truncates(make):
+    env = make(max_turns=2)
+    env.reset(seed=0)
+    act(env, "search[lamp]")
+    _, _, terminated, truncated, _ = act(env, "click[Next >]")
+    assert truncated and not terminated
+
+
+def test_same_seed_same_goal_and_splits(make):
+    env_a, env_b = make(), make()
+    tasks = []
+    for seed in range(5):
+        _, info_a = env_a.reset(seed=seed)
+        _, info_b = env_b.reset(seed=seed)
+        assert info_a["instruction"] == info_b["instruction"] and info_a["task_id"] == info_b["task_id"]
+        tasks.append(info_a["task_id"])
+    assert len(set(tasks)) == 5
+    test_env = make(split="test")
+    _, info = test_env.reset(seed=0, options={"goal_index": 499})
+    assert info["task_id"] == "webshop-test-499"
+    with pytest.raises(IndexError, match="split 'test' has 500 goals"):
+        test_env.reset(seed=0, options={"goal_index": 500})
+
+
+def test_weighted_goal_sampling_is_seeded(make):
+    env = make(weighted_goals=True)
+    first = [env.reset(seed=s)[1]["task_id"] for s in range(3)]
+    assert first == [env.reset(seed=s)[1]["task_id"] for s in range(3)]
+
+
+def test_bad_config_lists_choices(cache_dir):
+    with pytest.raises(ValueError, match="text, sep, html"):
+        agentrl.make("agentrl/WebShop-v0", cache_dir=cache_dir, observation_mode="json")
+    with pytest.raises(ValueError, match="train, eval, test"):
+        agentrl.make("agentrl/WebShop-v0", cache_dir=cache_dir, split="dev")
+    with pytest.raises(ConfigError, match="show_attributes"):
+        agentrl.make("agentrl/WebShop-v0", cache_dir=cache_dir, show_attribute=True)
+
+
+def test_html_observation_mode(make):
+    env = make(observation_mode="html")
+    observation, _ = env.reset(seed=0)
+    assert observation.startswith("<!DOCTYPE html>") and 'id="search_input"' in observation
+    observation, _, _, _, info = act(env, "search[wireless mouse]")
+    assert (
+        observation.count('class="product-link"') == 10
+        and '<button type="submit" class="btn">Next &gt;</button>' in observation
+    )
+    observation, _, _, _, _ = act(env, f"click[{asins_on_page(info)[0]}]")
+    product = env.unwrapped.shop.products[env.unwrapped.browser.item]
+    for name in product["options"]:
+        assert f'type="radio" id="radio_{name}0" name="{name}"' in observation
+
+
+def test_sep_observation_mode(make):
+    env = make(observation_mode="sep", include_instruction=False)
+    observation, info = env.reset(seed=0)
+    assert observation == f"WebShop [SEP] Instruction: [SEP] {info['instruction']} [SEP] Search"
+    observation, _, _, _, info = act(env, "search[area rug]")
+    first = asins_on_page(info)[0]
+    assert observation.startswith(
+        "Back to Search [SEP] Page 1 (Total results: 50) [SEP] Next > [SEP] " + first
+    )

@@ -1,0 +1,92 @@
+"""Base image recipe: content hash, build-method choice, cached rebuilds, and what the image holds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agentrl.sandboxes import images
+from agentrl.sandboxes.images import (
+    RECIPE_FILES,
+    base_image_tag,
+    build_base_image,
+    content_hash,
+    sandboxes_dir,
+)
+
+
+@pytest.fixture
+def recipe_copy(tmp_path, monkeypatch):
+    """A private copy of sandboxes/base, selected through AGENTRL_SANDBOXES_DIR."""
+    shutil.copytree(sandboxes_dir() / "base", tmp_path / "base")
+    monkeypatch.setenv("AGENTRL_SANDBOXES_DIR", str(tmp_path))
+    monkeypatch.setenv("AGENTRL_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_content_hash_covers_every_recipe_file(recipe_copy):
+    original = content_hash()
+    assert base_image_tag() == f"agentrl/swe-base:{original[:12]}"
+    for name in RECIPE_FILES:
+        path = recipe_copy / name
+        saved = path.read_bytes()
+        path.write_bytes(saved + b"\n# changed\n")
+        assert content_hash() != original, name
+        path.write_bytes(saved)
+    assert content_hash() == original
+
+
+def test_rootfs_location_follows_the_hash(recipe_copy):
+    assert images.base_rootfs() == recipe_copy / "cache" / "sandboxes" / f"rootfs-{content_hash()[:12]}"
+
+
+def test_dockerfile_and_offline_builder_install_the_same_packages():
+    base = sandboxes_dir() / "base"
+    packages = [line for line in (base / "packages.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert {"python3", "python3-pytest", "git"} <= set(packages)
+    assert "packages.txt" in (base / "Dockerfile").read_text()
+    assert "packages.txt" in (base / "build-offline.sh").read_text()
+
+
+def test_method_choice(monkeypatch):
+    class NoImages:
+        class images:
+            @staticmethod
+            def get(tag):
+                from docker.errors import ImageNotFound
+
+                raise ImageNotFound(tag)
+
+    monkeypatch.setattr(images.shutil, "which", lambda name: "/usr/sbin/debootstrap")
+    monkeypatch.setattr(images.os, "geteuid", lambda: 0)
+    assert images._choose_method("auto", NoImages(), have_image=False) == "offline"
+    assert images._choose_method("dockerfile", NoImages(), have_image=False) == "dockerfile"
+    monkeypatch.setattr(images.os, "geteuid", lambda: 1000)
+    assert images._choose_method("auto", NoImages(), have_image=False) == "dockerfile"  # the only way left
+    with pytest.raises(images.SandboxUnavailableError, match="debootstrap"):
+        images._choose_method("auto", None, have_image=False)
+    with pytest.raises(ValueError, match="valid methods"):
+        build_base_image("magic", client=None, docker=False)
+
+
+@pytest.mark.docker
+def test_build_is_skipped_when_the_hash_exists(docker_engine):
+    lines = []
+    result = build_base_image(client=docker_engine, log=lines.append)
+    assert result.method == "cached" and result.seconds < 5
+    assert result.tag == base_image_tag() and "unchanged" in lines[0]
+    labels = docker_engine.images.get(result.tag).labels
+    assert labels[images.HASH_LABEL] == content_hash()
+    assert Path(result.rootfs, "usr", "bin", "python3").exists()
+
+
+@pytest.mark.docker
+def test_base_image_has_the_tools_tasks_need(docker_engine):
+    from agentrl.sandboxes import DockerSandbox
+
+    with DockerSandbox() as sandbox:
+        result = sandbox.run("python3 -m pytest --version && git --version && ps --version && tar --version")
+        assert result.ok, result.output
+        assert "pytest" in result.output and "git version" in result.output

@@ -12,11 +12,7 @@ from agentrl.core.rollout import run_episodes
 __version__ = "0.1.0"
 
 
-def train(config=None, **overrides):
-    """Train a policy; see :func:`agentrl.train.loop.train` (imported lazily: torch is heavy)."""
-    from agentrl.train.loop import train as _train
-
-    return _train(config, **overrides)
+from agentrl import train  # noqa: E402  (a callable package: agentrl.train(config, **overrides))
 
 
 def evaluate(env_id, policy, **kwargs):

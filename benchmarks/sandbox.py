@@ -3,9 +3,11 @@
 1. Command round trip through the persistent session (``sandbox.run("true")``) against one
    ``docker exec CONTAINER true`` CLI call per command, interleaved in blocks so that both see the
    same machine load. Target: session p50 <= 0.2 x CLI p50.
-2. Reset: handing over a sandbox from a warm :class:`SandboxPool` against starting one cold
-   (create + start + session). Target: cold p50 >= 5 x warm p50. The same comparison through
-   ``SWEEnv.reset`` (which also checks the task's repository out) is reported alongside.
+2. Reset: time until a clean sandbox answers its first command, handed over by a warm
+   :class:`SandboxPool` against started cold (create + start + session). Target: cold p50 >=
+   5 x warm p50. The same comparison through
+   ``SWEEnv.reset``, which also uploads the task's repository (steady state: one task, whose
+   archive is already built), is reported alongside, with the same target.
 3. Parallelism: 8 sandboxes at once, each grading a different built-in task with its gold patch
    in a fresh container. Target: zero failures, every task resolved.
 
@@ -69,19 +71,22 @@ def round_trip(backend: str, commands: int, block: int = 10) -> dict:
 
 
 def reset_latency(backend: str, resets: int) -> dict:
+    """Time until a clean sandbox has answered its first command."""
     cls = backend_class(backend)
     cold = []
     for _ in range(resets):
         sandbox = cls()
-        cold.append(timed(sandbox.start))
+        cold.append(timed(lambda: sandbox.start().run("true")))
         sandbox.close()
     warm = []
     with SandboxPool(cls, size=2) as pool:
         for _ in range(resets):
             pool.wait_ready(timeout=300)
-            holder = []
-            warm.append(timed(lambda: holder.append(pool.acquire())))
-            pool.release(holder[0])
+            started = time.perf_counter()
+            sandbox = pool.acquire()
+            sandbox.run("true")
+            warm.append(time.perf_counter() - started)
+            pool.release(sandbox)
     result = {"cold": percentiles(cold), "warm_pool": percentiles(warm)}
     result["speedup_p50"] = result["cold"]["p50_ms"] / result["warm_pool"]["p50_ms"]
     return result
@@ -91,12 +96,13 @@ def env_reset_latency(backend: str, resets: int) -> dict:
     out = {}
     for name, pool_size in (("cold", 0), ("warm_pool", 2)):
         env = SWEEnv(backend=backend, pool_size=pool_size)
-        env.reset(seed=0)  # the first reset also builds the pool
+        options = {"task_id": "pagekit-1"}  # steady state: the task's repository archive is cached
+        env.reset(seed=0, options=options)  # the first reset also builds the pool and that archive
         samples = []
         for seed in range(1, resets + 1):
             if env._pool is not None:
                 env._pool.wait_ready(timeout=300)
-            samples.append(timed(lambda: env.reset(seed=seed)))
+            samples.append(timed(lambda: env.reset(seed=seed, options=options)))
         env.close()
         close_shared_pools()
         out[name] = percentiles(samples)
@@ -146,13 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     results["passed"] = {
         "round_trip": rt["ratio_p50"] <= TARGETS["round_trip_ratio_max"],
         "reset": rs["speedup_p50"] >= TARGETS["reset_speedup_min"],
+        "env_reset": er["speedup_p50"] >= TARGETS["reset_speedup_min"],
         "parallel": par["failures"] <= TARGETS["parallel_failures_max"],
     }
     print(f"sandbox benchmark ({args.backend} backend)")
     print(f"{'measure':<34}{'p50 ms':>10}{'p95 ms':>10}{'n':>6}")
     rows = [
         ("command via session", rt["session"]), (f"command via {rt['baseline_name']}", rt["baseline"]),
-        ("reset: cold sandbox start", rs["cold"]), ("reset: warm pool hand-over", rs["warm_pool"]),
+        ("reset to 1st command: cold start", rs["cold"]), ("reset to 1st command: warm pool", rs["warm_pool"]),
         ("SWEEnv.reset, cold", er["cold"]), ("SWEEnv.reset, warm pool", er["warm_pool"]),
     ]
     for name, stats in rows:
@@ -160,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"round trip ratio (session / {rt['baseline_name']}, p50): {rt['ratio_p50']:.3f}  "
           f"target <= {TARGETS['round_trip_ratio_max']}  {'PASS' if results['passed']['round_trip'] else 'FAIL'}")
     print(f"reset speed-up (cold / warm pool, p50): {rs['speedup_p50']:.1f}x  target >= "
-          f"{TARGETS['reset_speedup_min']}x  {'PASS' if results['passed']['reset'] else 'FAIL'}  "
-          f"(SWEEnv.reset: {er['speedup_p50']:.1f}x)")
+          f"{TARGETS['reset_speedup_min']}x  {'PASS' if results['passed']['reset'] else 'FAIL'}")
+    print(f"SWEEnv.reset speed-up (cold / warm pool, p50): {er['speedup_p50']:.1f}x  target >= "
+          f"{TARGETS['reset_speedup_min']}x  {'PASS' if results['passed']['env_reset'] else 'FAIL'}")
     print(f"parallel: {par['sandboxes']} sandboxes, {par['failures']} failures, {par['seconds']:.1f}s  "
           f"{'PASS' if results['passed']['parallel'] else 'FAIL'}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """Rollout throughput on Ray workers against the in-process loop, in one run (local Ray).
 
 Every configuration plays the same episodes with the same concurrency (``--envs`` envs in all) and
-a cheap random policy, so the figures are the rollout machinery's, not a model's:
+a cheap random policy whose move depends only on (episode, turn), so every configuration plays the
+very same moves and the figures are the rollout machinery's, not a model's:
 
 * ``in-process``: :func:`agentrl.core.rollout.run_episodes` over ``--envs`` envs (the baseline);
 * ``ray x1``: :class:`~agentrl.train.distributed.RayRolloutBackend`, 1 worker hosting every env;
@@ -33,13 +34,22 @@ import time
 from pathlib import Path
 
 import agentrl
-from agentrl.core.policy import RandomPolicy
+from agentrl.core.policy import ActionOutput
 from agentrl.core.rollout import grouped_specs, run_episodes
 from agentrl.envs.sokoban.env import SokobanEnv
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scale.json"
 CONFIGS = ("in-process", "ray x1", "ray x2", "ray x2 thr")
 LEVEL = "#####\n#@$.#\n#####\n"  # one push solves it
+
+
+class KeyedRandomPolicy:
+    """A uniformly random move drawn from (episode, turn): the same moves whatever the batching."""
+
+    def act(self, inputs):
+        moves = ("Up", "Down", "Left", "Right")
+        return [ActionOutput(text=f"<answer>{moves[hash((item.episode_key, len(item.history))) % 4]}</answer>")
+                for item in inputs]
 
 
 def sokoban_with_io(step_ms: float = 0.0, **kwargs):
@@ -80,14 +90,15 @@ class Runners:
         }
         self.startup_s = time.perf_counter() - started
 
-    def play(self, config: str, specs) -> tuple[float, int]:
-        policy = RandomPolicy(seed=0)
+    def play(self, config: str, specs) -> tuple[float, int, float]:
+        """Seconds, env steps and driver-to-worker calls for one pass over ``specs``."""
+        policy = KeyedRandomPolicy()
         started = time.perf_counter()
         if config == "in-process":
             batch = run_episodes(self.envs, policy, specs)
         else:
             batch = self.ray[config].run_episodes(policy, specs)
-        return time.perf_counter() - started, batch.num_turns
+        return time.perf_counter() - started, batch.num_turns, batch.metrics.get("rollout/remote_calls", 0.0)
 
     def close(self) -> None:
         for backend in self.ray.values():
@@ -101,12 +112,13 @@ def measure(env_id: str, kwargs: dict, args) -> dict:
     specs = grouped_specs(range(args.episodes), 1)
     seconds: dict[str, list[float]] = {c: [] for c in CONFIGS}
     steps: dict[str, int] = {}
+    calls: dict[str, float] = {}
     try:
         for config in CONFIGS:  # warm-up: first calls import and allocate
             runners.play(config, specs[: args.envs])
         for _ in range(args.repeats):
             for config in CONFIGS:
-                spent, steps[config] = runners.play(config, specs)
+                spent, steps[config], calls[config] = runners.play(config, specs)
                 seconds[config].append(spent)
     finally:
         runners.close()
@@ -115,7 +127,8 @@ def measure(env_id: str, kwargs: dict, args) -> dict:
     for config in CONFIGS:
         median = statistics.median(seconds[config])
         out[config] = {"seconds": median, "env_steps": steps[config], "steps_per_s": steps[config] / median,
-                       "ms_per_episode": 1000 * median / args.episodes, "speed_vs_in_process": base / median}
+                       "ms_per_episode": 1000 * median / args.episodes, "speed_vs_in_process": base / median,
+                       "remote_calls": calls[config]}
     return out
 
 

@@ -1,1 +1,20 @@
-"""The learner: configs, rollouts with exact tokens, advantage math, losses and the training loop."""
+"""The learner: configs, exact-token rollouts, credit assignment, losses and the training loop.
+
+``agentrl.train`` is both this package and the public entry point ``agentrl.train(config)``: once
+any submodule (``agentrl.train.loop``...) is imported, Python binds the package to the
+``agentrl.train`` attribute, which would shadow a plain function. Making the package callable keeps
+``agentrl.train(config, **overrides)`` working in every import order.
+"""
+
+import sys
+import types
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, config=None, **overrides):
+        from agentrl.train.loop import train
+
+        return train(config, **overrides)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -42,7 +42,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 # ----------------------------------------------------------------------------------- worker
 class RolloutWorker:
-    """Hosts ``n_envs`` envs and runs batched commands on them (a Ray actor; see ``_remote_worker``)."""
+    """Hosts ``n_envs`` envs and runs batched commands on them (made a Ray actor by the backend)."""
 
     def __init__(self, env_id: str, env_kwargs: Mapping[str, Any], n_envs: int, entry: Any, threads: int = 1):
         from agentrl.core.registry import make, register
@@ -103,6 +103,16 @@ class _Slot:
 
 
 @dataclass
+class _Run:
+    """The state of one ``run_episodes`` call."""
+
+    pending: list[tuple[int, EpisodeSpec]]
+    """Specs not started yet, as a heap by spec index: re-runs go first."""
+    results: dict[int, Trajectory] = field(default_factory=dict)
+    on_episode: Callable[[Trajectory], None] | None = None
+
+
+@dataclass
 class _Command:
     slot: _Slot
     output: ActionOutput | None
@@ -148,18 +158,16 @@ class RayRolloutBackend:
         """Play every spec to the end; trajectories come back in the order of ``specs``."""
         before = dict(self.metrics)
         started = time.perf_counter()
-        pending = [(key, spec) for key, spec in enumerate(specs)]  # a heap: re-runs go first
-        results: dict[int, Trajectory] = {}
+        run = _Run(pending=list(enumerate(specs)), on_episode=on_episode)  # sorted: already a heap
         slots = [_Slot(w, i) for w in range(len(self.workers)) for i in range(self.envs_per_worker)]
-        while pending or any(slot.trajectory is not None for slot in slots):
-            commands = self._plan(policy, slots, pending, results, on_episode)
-            self._send(commands, slots, pending, results, on_episode)
-        batch = TrajectoryBatch(results[key] for key in range(len(specs)))
+        while run.pending or any(slot.trajectory is not None for slot in slots):
+            self._send(self._plan(policy, slots, run), slots, run)
+        batch = TrajectoryBatch(run.results[key] for key in range(len(specs)))
         batch.metrics.update({name: self.metrics[name] - before[name] for name in self.metrics})
         batch.metrics["rollout/seconds"] = time.perf_counter() - started
         return batch
 
-    def _plan(self, policy, slots, pending, results, on_episode) -> list[_Command]:
+    def _plan(self, policy: Policy, slots: list[_Slot], run: _Run) -> list[_Command]:
         """Ask the policy for every live episode's action; reserve the next spec for every slot."""
         live = [slot for slot in slots if slot.trajectory is not None]
         outputs = policy.act([_policy_input(slot) for slot in live]) if live else []
@@ -169,15 +177,15 @@ class RayRolloutBackend:
         for slot, output in zip(live, outputs):
             if output.context_exhausted:  # ends without an env step, as in run_episodes
                 slot.trajectory.context_truncated = True  # type: ignore[union-attr]
-                self._finish(slot, results, on_episode)
+                self._finish(slot, run)
             else:
-                commands.append(_Command(slot, output, heapq.heappop(pending) if pending else None))
+                commands.append(_Command(slot, output, heapq.heappop(run.pending) if run.pending else None))
         for slot in slots:
-            if slot.trajectory is None and pending:
-                commands.append(_Command(slot, None, heapq.heappop(pending)))
+            if slot.trajectory is None and run.pending:
+                commands.append(_Command(slot, None, heapq.heappop(run.pending)))
         return commands
 
-    def _send(self, commands: list[_Command], slots, pending, results, on_episode) -> None:
+    def _send(self, commands: list[_Command], slots: list[_Slot], run: _Run) -> None:
         """One remote call per worker; apply the replies, or recover from a dead worker."""
         by_worker: dict[int, list[_Command]] = {}
         for command in commands:
@@ -188,44 +196,44 @@ class RayRolloutBackend:
             try:
                 replies = ray.get(call)
             except RayActorError as error:
-                self._replace_worker(w, slots, by_worker[w], pending, error)
+                self._replace_worker(w, slots, by_worker[w], run, error)
                 continue
             for command, (stepped, reset) in zip(by_worker[w], replies):
-                self._apply(command, stepped, reset, pending, results, on_episode)
+                self._apply(command, stepped, reset, run)
 
-    def _apply(self, command: _Command, stepped, reset, pending, results, on_episode) -> None:
+    def _apply(self, command: _Command, stepped: tuple | None, reset: tuple | None, run: _Run) -> None:
         slot = command.slot
         if stepped is not None:
             self.metrics["rollout/env_steps"] += 1
             if _record(slot, command.output, stepped):  # type: ignore[arg-type]
-                self._finish(slot, results, on_episode)
+                self._finish(slot, run)
         if command.reserved is None:
             return
         if reset is None:  # the episode goes on: give the reservation back
-            heapq.heappush(pending, command.reserved)
+            heapq.heappush(run.pending, command.reserved)
         else:
             _start(slot, command.reserved, reset)
 
-    def _finish(self, slot: _Slot, results: dict[int, Trajectory], on_episode) -> None:
+    def _finish(self, slot: _Slot, run: _Run) -> None:
         trajectory = _close(slot)
-        results[slot.key] = trajectory
+        run.results[slot.key] = trajectory
         self.metrics["rollout/episodes"] += 1
-        if on_episode is not None:
-            on_episode(trajectory)
+        if run.on_episode is not None:
+            run.on_episode(trajectory)
 
-    def _replace_worker(self, w: int, slots, batch: list[_Command], pending, error: Exception) -> None:
+    def _replace_worker(self, w: int, slots: list[_Slot], batch: list[_Command], run: _Run, error: Exception) -> None:
         """Start a new actor for worker ``w`` and queue its in-flight episodes to play again."""
         if self.metrics["rollout/worker_restarts"] >= self.max_worker_restarts:
             raise RuntimeError(f"rollout worker {w} died and the restart budget "
                                f"({self.max_worker_restarts}) is spent; last error: {error}") from error
         for slot in slots:
             if slot.worker == w and slot.trajectory is not None:
-                heapq.heappush(pending, (slot.key, slot.spec))
+                heapq.heappush(run.pending, (slot.key, slot.spec))
                 self.metrics["rollout/episodes_rerun"] += 1
                 slot.trajectory, slot.spec, slot.key = None, None, -1
         for command in batch:
             if command.reserved is not None:
-                heapq.heappush(pending, command.reserved)
+                heapq.heappush(run.pending, command.reserved)
         ray.kill(self.workers[w], no_restart=True)
         self.workers[w] = self._spawn()
         self.metrics["rollout/worker_restarts"] += 1

@@ -57,7 +57,7 @@ class Learner:
         for chunk in chunks:
             loss, stats = self.loss(chunk, targets)
             if not torch.isfinite(loss):
-                raise NonFiniteLossError(f"non-finite loss {float(loss)} ({_describe(stats)})")
+                raise NonFiniteLossError(f"non-finite loss {loss.item()} ({_describe(stats)})")
             (loss / len(chunks)).backward()
             for key, value in stats.items():
                 totals[key] = totals.get(key, 0.0) + value / len(chunks)
@@ -76,20 +76,20 @@ class Learner:
         turn_adv = torch.tensor([targets[id(t)][0] for t in scores.turns], dtype=torch.float32, device=device)
         token_adv = turn_adv[scores.token_turn] * scores.mask
         loss, stats = clipped_policy_loss(scores.logprobs, scores.old_logprobs, token_adv, scores.mask, cfg.clip)
-        stats["policy_loss"] = float(loss)
+        stats["policy_loss"] = loss.item()
         entropy = masked_mean(scores.entropy, scores.mask)
-        stats["entropy"] = float(entropy)
+        stats["entropy"] = entropy.item()
         loss = loss - cfg.entropy_coef * entropy
         if scores.ref_logprobs is not None:
             kl = kl_to_reference(scores.logprobs, scores.ref_logprobs, scores.mask)
-            stats["kl"] = float(kl)
+            stats["kl"] = kl.item()
             loss = loss + cfg.kl_coef * kl
         if train_values and scores.values is not None:
             returns = torch.tensor([targets[id(t)][1] for t in scores.turns], dtype=torch.float32, device=device)
             v_loss = value_loss(scores.values, returns)
-            stats["value_loss"] = float(v_loss)
+            stats["value_loss"] = v_loss.item()
             loss = loss + cfg.value_coef * v_loss
-        stats["loss"] = float(loss)
+        stats["loss"] = loss.item()
         return loss, stats
 
 

@@ -70,12 +70,12 @@ def supervised_finetune(agent, units: list, config: SFTConfig, *, seed: int, pro
         scores = agent.score(batch)
         loss = -masked_mean(scores.logprobs, scores.mask)
         if not torch.isfinite(loss):
-            raise NonFiniteLossError(f"non-finite SFT loss {float(loss)}")
+            raise NonFiniteLossError(f"non-finite SFT loss {loss.item()}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(agent.parameters(), 1.0)
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loss=f"{loss.item():.3f}")

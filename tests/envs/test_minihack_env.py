@@ -162,7 +162,12 @@ def test_every_task_survives_random_and_garbage_actions(task):
             observation, reward, terminated, truncated, info = env.step(text)
             assert set(info["subgoals"]) == set(names)
             assert 0.0 <= info["progress"] <= 1.0
-            assert info["action_valid"] == (turn % 5 != 0)
+            if turn % 5 == 0:
+                assert not info["action_valid"]
+            elif not info["action_valid"]:  # e.g. "unlock west" with no key in hand: refused, explained
+                assert "Invalid action:" in (
+                    observation if isinstance(observation, str) else observation["text"]
+                )
             assert np.isfinite(reward)
             if terminated or truncated:
                 break
@@ -339,3 +344,17 @@ def test_instructions_name_the_goal_and_the_action_forms():
         assert "<answer></answer>" in text
     finally:
         env.close()
+
+
+def test_available_actions_are_valid_and_sized_to_the_task():
+    from agentrl.envs.minihack.actions import ActionError, parse_action
+
+    for task, extra in [("Room-5x5", set()), ("KeyRoom-S5", {"unlock west", "open north"})]:
+        env = make(task=task)
+        try:
+            _, info = env.reset(seed=0)
+            actions = info["available_actions"]
+            assert extra <= set(actions)
+            assert not any(isinstance(parse_action(action), ActionError) for action in actions)
+        finally:
+            env.close()

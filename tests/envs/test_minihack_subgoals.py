@@ -9,7 +9,6 @@ import pytest
 pytest.importorskip("minihack")
 
 import agentrl
-from agentrl.core.policy import ScriptedPolicy
 from agentrl.core.rollout import EpisodeSpec, run_episodes
 from agentrl.core.trajectory import observation_text
 from agentrl.envs.minihack.subgoals import CALM_SHAPING
@@ -30,9 +29,7 @@ def keyroom(**kwargs):
 
 
 def expert_rollout(env, seeds):
-    expert = env.unwrapped.expert_policy()
-    policy = ScriptedPolicy(lambda item: expert.choose(item.observation))
-    return run_episodes([env], policy, [EpisodeSpec(seed=seed) for seed in seeds])
+    return run_episodes([env], env.unwrapped.expert_policy(), [EpisodeSpec(seed=seed) for seed in seeds])
 
 
 def _after(trajectory, t):
@@ -267,7 +264,19 @@ def test_enter_a_corridor_fires_on_the_first_step_onto_a_corridor():
         dx, dy = COMPASS_OFFSETS[turn.info["action"]]
         grid = turn.observation["grid"]
         centre = grid.shape[0] // 2
-        return bool(GLYPH_CLASSES["corridor"][grid[centre + dy, centre + dx]])
+        return int(grid[centre + dy, centre + dx]) in GLYPH_CLASSES["corridor"]
 
     assert onto_corridor(trajectory.turns[fired[0]])
     assert not any(onto_corridor(turn) for turn in trajectory.turns[: fired[0]])
+
+
+@pytest.mark.parametrize("task", ["Room-15x15", "Room-Dark-5x5", "MazeWalk-9x9", "KeyRoom-Dark-S5"])
+def test_expert_solves_navigation_tasks(task):
+    """The scripted expert (used above as the scripted player) explores dark rooms and mazes."""
+    env = agentrl.make("agentrl/MiniHack-v0", task=task, observation_mode="dict", crop_size=21, max_turns=200)
+    try:
+        batch = expert_rollout(env, [0, 1, 2])
+    finally:
+        env.close()
+    assert [trajectory.success for trajectory in batch] == [True, True, True]
+    assert all(turn.info["action_valid"] for trajectory in batch for turn in trajectory.turns)

@@ -222,10 +222,11 @@ def test_judge_reads_transcript_final_move_outcome_and_task():
     judge = RecordingJudge()
     env = raw_env(reward="judge", judge=judge)
     env.reset(options={"scenario": SCENARIO})
-    play(env, answer("propose hat=1"), answer("walk away"))
+    play(env, answer("propose hat=1") + "<message>Hats are all I need.</message>", answer("walk away"))
     (transcript, action, outcome, goals, task), = judge.calls
     assert transcript.splitlines() == ["player_0 proposes to keep book=0 hat=1 ball=0 (the other player gets "
-                                       "book=3 hat=0 ball=2).", "player_1 walks away: no deal."]
+                                       "book=3 hat=0 ball=2).", 'player_0 says: "Hats are all I need."',
+                                       "player_1 walks away: no deal."]
     assert action == "walk away" and outcome.startswith("No deal")
     assert len(goals) == 4 and all(f"- {goal}" in task for goal in goals)
 
@@ -241,6 +242,31 @@ def test_judge_without_a_verdict_is_an_error_not_a_zero():
     env.step(answer("propose hat=1"))
     with pytest.raises(JudgeError, match="no verdict"):
         env.step(answer("accept"))
+
+
+def test_language_model_judge_over_an_openai_endpoint_scores_the_game():
+    """The real OpenAIJudge path: the endpoint reads the goals and the outcome from the prompt."""
+    pytest.importorskip("openai")
+    from agentrl.serving.openai_server import OpenAICompatServer
+
+    prompts = []
+
+    def referee(model, messages, params):
+        prompt = messages[-1]["content"]
+        prompts.append(prompt)
+        goals = [line[2:].strip() for line in prompt.splitlines() if line.startswith("- player_")]
+        # a lenient referee: every goal of the player who kept the hat is met, none of the other's
+        keeper = "player_0" if "player_0 gets book=0 hat=1" in prompt else "player_1"
+        return repr({goal: goal.startswith(keeper) for goal in goals})
+
+    with OpenAICompatServer(referee) as server:
+        judge = {"type": "openai", "model": "referee", "base_url": server.base_url, "timeout": 10}
+        env = raw_env(reward="judge", judge=judge)
+        env.reset(options={"scenario": SCENARIO})
+        _, rewards, *_ = play(env, answer("propose hat=1"), answer("accept"))
+    assert rewards == {"player_0": 1.0, "player_1": 0.0}
+    (prompt,) = prompts
+    assert "player_1 accepts." in prompt and "Final allocation: player_0 gets book=0 hat=1 ball=0" in prompt
 
 
 def test_judge_variant_needs_a_judge():

@@ -163,6 +163,18 @@ def test_tictactoe_rewards_reach_both_players_last_turns():
     assert "Legal actions: 2, 4, 5, 6, 7, 8" in o.turns[1].observation  # X took 0 and 1, O took 3
 
 
+def test_random_policy_plays_only_legal_moves_from_the_listed_actions():
+    tictactoe = pytest.importorskip("pettingzoo.classic.tictactoe_v3")
+    batch = run_multiagent_episodes([tictactoe.env() for _ in range(3)], RandomPolicy(seed=0),
+                                    grouped_specs(range(10), 1))
+    assert sum(t.invalid_actions for t in batch) == 0
+    for x, o in zip(batch[::2], batch[1::2]):
+        assert x.total_reward + o.total_reward == 0 and x.total_reward in (-1, 0, 1)  # zero-sum, win/draw/loss
+        assert 3 <= len(x.turns) <= 5 and len(x.turns) - len(o.turns) in (0, 1)
+    first = batch[0].turns[0]
+    assert first.info["action_valid"] and "available_actions" not in first.info  # listed to the policy only
+
+
 def test_illegal_moves_are_observations_and_repeated_ones_end_the_episode():
     tictactoe = pytest.importorskip("pettingzoo.classic.tictactoe_v3")
     policies = {"player_1": ReplayPolicy([answer("4")] * 2), "player_2": ReplayPolicy([answer("4")] * 5)}

@@ -22,7 +22,7 @@ FARMER = [
 SOLVER = ["<answer>bash python3 -m pytest -q</answer>", FIX, "<answer>submit</answer>"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def episodes():
     require_backend("local")  # the reward contract does not depend on the backend; bubblewrap is fastest
     env = SWEEnv(backend="local")

@@ -122,3 +122,19 @@ def test_missing_threshold_is_a_clear_error():
 def test_unknown_key_lists_valid_keys():
     with pytest.raises(ConfigError, match="priorities"):
         GatedRewardAccumulation(priority={"outcome": 1})
+
+
+def test_gate_at_the_default_priority():
+    # "tests" keeps the default priority 0 and gates only "style" (priority -1)
+    stage = GatedRewardAccumulation(priorities={"style": -1}, thresholds={"tests": 0.5})
+    low = trajectory([{"tests": 0.2, "style": 0.3, "format": 0.1}])
+    high = trajectory([{"tests": 0.6, "style": 0.3, "format": 0.1}])
+    stage(TrajectoryBatch([low, high]))
+    assert low.turns[0].fields["gra"] == pytest.approx(0.3)  # tests + format
+    assert high.turns[0].fields["gra"] == pytest.approx(1.0)
+
+
+def test_fields_are_floats_even_for_turns_without_components():
+    traj = trajectory([{}, {"format": 0.1}, {"outcome": 0.0}])
+    swe_stage()(TrajectoryBatch([traj]))
+    assert all(type(v) is float for turn in traj.turns for v in turn.fields.values())

@@ -53,6 +53,12 @@ TASK_GOALS = {
     "generic": "Reach the staircase down (>).",
 }
 BASIC_ACTIONS = (*COMPASS, "pick up", "search", "wait")
+#: ``available_actions()``: a fixed, task-sized action set for random and grid policies (any other
+#: valid text is accepted too). KeyRoom adds what its solution needs, like MiniHack's own action set.
+_SIDES = ("north", "east", "south", "west")
+TASK_ACTIONS = {
+    "KeyRoom": (*BASIC_ACTIONS, *(f"unlock {side}" for side in _SIDES), *(f"open {side}" for side in _SIDES)),
+}
 
 
 @dataclass
@@ -203,6 +209,13 @@ class MiniHackEnv(TextEnv):
             truncated = self._done = True  # the engine's key limit is a time limit, not an ending
         return observation, reward, terminated, truncated, info
 
+    def _info(self, components: dict[str, float], *, action_valid: bool) -> dict[str, Any]:
+        info = super()._info(components, action_valid=action_valid)
+        if not self.engine.done:
+            blstats = self.engine.obs["blstats"]
+            info["position"] = (int(blstats[nethack.NLE_BL_X]), int(blstats[nethack.NLE_BL_Y]))
+        return info
+
     def _frame(self) -> Frame:
         return Frame(self.engine.obs, self._messages, over=self.engine.done, success=self.engine.success)
 
@@ -245,7 +258,7 @@ class MiniHackEnv(TextEnv):
         return self.tracker.names
 
     def available_actions(self) -> list[str]:
-        return list(BASIC_ACTIONS)
+        return list(TASK_ACTIONS.get(self.task.family, BASIC_ACTIONS))
 
     def _format_error(self, reason: str) -> str:
         return f"Invalid action: {reason}. {FORMS} {self.config.action_format.instructions()}"

@@ -1,18 +1,18 @@
-"""A scripted MiniHack player for navigation tasks (Room, KeyRoom, Corridor, MazeWalk).
+"""A scripted MiniHack navigation player (Room, KeyRoom, MazeWalk; most Corridor levels).
 
-It reads only its input: the glyph crop (``observation_mode="dict"``, agent at the centre) and the
-language text (inventory and message). Each turn it picks the first rule that applies:
+It reads only its input: the glyph crop (``observation_mode="dict"``, agent at the centre), the
+language text (inventory and message) and ``info["position"]``, from which it remembers the squares
+each episode has stood on. Each turn it picks the first rule that applies:
 
 1. standing on the key without holding it -> ``pick up``;
 2. a closed door next to it (north/south/east/west) -> ``open <dir>``, or, right after "This door is
    locked", ``apply key <dir>`` (``kick <dir>`` without a key);
 3. the shortest path (8-connected, no diagonal steps through open doors) to, in order: the key if it
-   is in view and not held, the staircase down, a square beside a closed door, the nearest
-   unexplored edge;
+   is in view and not held, the staircase down, a square beside a closed door, the nearest square
+   next to unexplored blank (blank squares beside visited ones are rock) or on the crop's border;
 4. ``search``.
 
-It is a test and demonstration policy, not a strong player: it does not fight, and it cannot cross
-rivers.
+It is a test and demonstration policy, not a strong player: it does not fight or cross rivers.
 """
 
 from __future__ import annotations
@@ -64,11 +64,25 @@ class NavigationExpert:
 
     def __init__(self, *, tag: str | None = "answer"):
         self.tag = tag
+        self._visited: dict[int, set[tuple[int, int]]] = {}
+        """Map squares each live episode has stood on (from ``info["position"]``), by episode key."""
 
     def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
-        return [ActionOutput(text=wrap_answer(self.choose(item.observation), self.tag)) for item in inputs]
+        outputs = []
+        for item in inputs:
+            if not item.history:
+                self._visited[item.episode_key] = set()
+            visited = self._visited.setdefault(item.episode_key, set())
+            position = item.info.get("position")
+            if position is not None:
+                visited.add(tuple(position))
+            move = self.choose(item.observation, position=position, visited=visited)
+            outputs.append(ActionOutput(text=wrap_answer(move, self.tag)))
+        return outputs
 
-    def choose(self, observation: dict) -> str:
+    def choose(self, observation: dict, *, position=None, visited: set[tuple[int, int]] = frozenset()) -> str:
+        """The next action. With the agent's ``position`` and the squares it has ``visited``, blank
+        squares next to visited ones are known rock, not places to explore."""
         grid, text = np.asarray(observation["grid"]), observation["text"]
         centre = grid.shape[0] // 2
         message = text.split("\n", 1)[0]
@@ -82,7 +96,8 @@ class NavigationExpert:
                 return f"apply key {door}" if has_key else f"kick {door}"
             return f"open {door}"
         passable = passable_glyphs()[grid]
-        for goals in self._goals(grid, passable, has_key):
+        rock = _known_rock(grid, position, visited)
+        for goals in self._goals(grid, passable, has_key, rock):
             step = _first_step(passable, grid, (centre, centre), goals, diagonal="diagonally" not in message)
             if step is not None:
                 return step
@@ -97,7 +112,7 @@ class NavigationExpert:
         return None
 
     @staticmethod
-    def _goals(grid: np.ndarray, passable: np.ndarray, has_key: bool) -> Iterable[set[tuple[int, int]]]:
+    def _goals(grid: np.ndarray, passable: np.ndarray, has_key: bool, rock: np.ndarray) -> Iterable[set]:
         if not has_key:
             yield _cells(grid == KEY_GLYPH)
         yield _cells(grid == STAIRS_DOWN)
@@ -108,7 +123,20 @@ class NavigationExpert:
             for dx, dy in (COMPASS_OFFSETS[n] for n in _ORTHOGONAL)
             if _inside(grid, y + dy, x + dx) and passable[y + dy, x + dx]
         }
-        yield _frontier(grid, passable)
+        yield _frontier(grid, passable, rock)
+
+
+def _known_rock(grid: np.ndarray, position, visited) -> np.ndarray:
+    """Mask of the blank squares next to a square the agent stood on: seen, so rock, not unexplored."""
+    rock = np.zeros(grid.shape, dtype=bool)
+    if position is None:
+        return rock
+    centre = grid.shape[0] // 2
+    px, py = position
+    for vx, vy in visited:
+        gx, gy = vx - px + centre, vy - py + centre
+        rock[max(gy - 1, 0) : max(gy + 2, 0), max(gx - 1, 0) : max(gx + 2, 0)] = True
+    return rock & np.isin(grid, list(UNKNOWN))
 
 
 def _cells(mask: np.ndarray) -> set[tuple[int, int]]:
@@ -119,12 +147,17 @@ def _inside(grid: np.ndarray, y: int, x: int) -> bool:
     return 0 <= y < grid.shape[0] and 0 <= x < grid.shape[1]
 
 
-def _frontier(grid: np.ndarray, passable: np.ndarray) -> set[tuple[int, int]]:
-    unknown = np.isin(grid, list(UNKNOWN))
+def _frontier(grid: np.ndarray, passable: np.ndarray, rock: np.ndarray) -> set[tuple[int, int]]:
+    """Walkable squares next to unexplored ones, or on the crop's border (the level may go on)."""
+    unexplored = np.isin(grid, list(UNKNOWN)) & ~rock
+    last = grid.shape[0] - 1
     frontier = set()
     for y, x in _cells(passable):
+        if y in (0, last) or x in (0, last):
+            frontier.add((y, x))
+            continue
         for dx, dy in COMPASS_OFFSETS.values():
-            if _inside(grid, y + dy, x + dx) and unknown[y + dy, x + dx]:
+            if unexplored[y + dy, x + dx]:
                 frontier.add((y, x))
                 break
     return frontier

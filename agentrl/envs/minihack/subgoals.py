@@ -25,6 +25,7 @@ kill a monster              "You kill ..." / "You destroy ..."
 Families (``tasks.family_of``): KeyRoom = key, unlock, open, find, reach; Room = find, reach (plus
 kill for Monster/Ultimate rooms); Corridor = corridor, find, reach; MazeWalk = find, reach; River =
 boulder, find, reach (plus kill for Monster rivers); any other staircase task = find, reach.
+``build_oracles(..., names=[...])`` (the env's ``subgoal_checks``) picks checks by name instead.
 
 :data:`CALM_SHAPING` is the rule-based shaping of the CALM code: +1 for the key, +1 for the first unlock.
 """
@@ -41,27 +42,19 @@ from nle import nethack
 CALM_SHAPING = {"pick up the key": 1.0, "unlock the door": 1.0}
 
 
-def _cmap_table(*cmap: int) -> np.ndarray:
-    """``table[glyph]`` is True for the glyphs of the given map symbols."""
-    table = np.zeros(nethack.MAX_GLYPH + 1, dtype=bool)
-    table[[nethack.GLYPH_CMAP_OFF + c for c in cmap]] = True
-    return table
+def _cmap_glyphs(*cmap: int) -> tuple[int, ...]:
+    return tuple(nethack.GLYPH_CMAP_OFF + c for c in cmap)
 
 
-#: Glyph classes the oracles watch (tables indexed by glyph).
-GLYPH_CLASSES: dict[str, np.ndarray] = {
-    "closed door": _cmap_table(15, 16),
-    "open door": _cmap_table(12, 13, 14),  # doorway (also a broken door), open door (both orientations)
-    "stairs down": _cmap_table(24),
-    "corridor": _cmap_table(21, 22),
-    "water": _cmap_table(32, 41),
-    "floor": _cmap_table(19, 20),
+#: Glyph classes the oracles watch: the glyph ids of each.
+GLYPH_CLASSES: dict[str, tuple[int, ...]] = {
+    "closed door": _cmap_glyphs(15, 16),
+    "open door": _cmap_glyphs(12, 13, 14),  # doorway (also a broken door), open door (both orientations)
+    "stairs down": _cmap_glyphs(24),
+    "corridor": _cmap_glyphs(21, 22),
+    "water": _cmap_glyphs(32, 41),
+    "floor": _cmap_glyphs(19, 20),
 }
-#: Classes whose squares are listed per frame (floor is too common: it is only looked up).
-_LISTED = ("closed door", "open door", "stairs down", "corridor", "water")
-_CLASS_OF_GLYPH = np.zeros(nethack.MAX_GLYPH + 1, dtype=np.uint8)
-for _number, _name in enumerate(_LISTED, start=1):
-    _CLASS_OF_GLYPH[GLYPH_CLASSES[_name]] = _number
 
 
 @dataclass
@@ -73,7 +66,7 @@ class Frame:
     messages: list[str] = field(default_factory=list)
     over: bool = False
     success: bool = False
-    _squares: dict[str, list[int]] | None = field(default=None, repr=False)
+    _squares: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
     @property
     def agent(self) -> int:
@@ -82,17 +75,20 @@ class Frame:
         return int(blstats[nethack.NLE_BL_Y]) * self.obs["glyphs"].shape[1] + int(blstats[nethack.NLE_BL_X])
 
     def squares(self, glyph_class: str) -> list[int]:
-        """Flat indices of the squares showing ``glyph_class`` (one pass over the map per frame)."""
-        if self._squares is None:
-            classes = np.take(_CLASS_OF_GLYPH, self.obs["glyphs"]).ravel()
-            found = np.flatnonzero(classes)
-            self._squares = {name: [] for name in _LISTED}
-            for index, number in zip(found.tolist(), classes[found].tolist()):
-                self._squares[_LISTED[number - 1]].append(index)
-        return self._squares[glyph_class]
+        """Flat indices of the squares showing ``glyph_class`` (computed once per frame)."""
+        found = self._squares.get(glyph_class)
+        if found is None:
+            glyphs = self.obs["glyphs"]
+            first, *others = GLYPH_CLASSES[glyph_class]
+            mask = glyphs == first  # a few compares beat a table lookup over the whole map
+            for glyph in others:
+                mask |= glyphs == glyph
+            found = mask.ravel().nonzero()[0].tolist() if mask.any() else []
+            self._squares[glyph_class] = found
+        return found
 
     def shows(self, index: int, glyph_class: str) -> bool:
-        return bool(GLYPH_CLASSES[glyph_class][self.obs["glyphs"].flat[index]])
+        return int(self.obs["glyphs"].flat[index]) in GLYPH_CLASSES[glyph_class]
 
     def said(self, pattern: re.Pattern[str]) -> bool:
         return any(pattern.search(message) for message in self.messages)

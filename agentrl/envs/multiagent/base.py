@@ -75,6 +75,7 @@ class Move:
     event: str = ""
     """What happened, shown to every agent (``"player_0 proposes ..."``)."""
     rewards: Rewards = field(default_factory=dict)
+    """Reward components the move gives, by agent (any agent, not only the mover)."""
     terminated: bool = False
 
 
@@ -113,7 +114,7 @@ class MultiAgentTextEnv:
 
     # ----------------------------------------------------------------- hooks for subclasses
     def _reset_state(self, options: Mapping[str, Any]) -> None:
-        """Build the initial state from ``self.np_random`` and set ``self.current_agent``."""
+        """Build the initial state from ``self.np_random`` (set ``current_agent`` if not the first)."""
         raise NotImplementedError
 
     def _apply(self, agent: str, action: str) -> Move:
@@ -173,6 +174,7 @@ class MultiAgentTextEnv:
         self._error = {agent: "" for agent in self.agents}
         self._invalid = {agent: 0 for agent in self.agents}
         self._last_valid = {agent: True for agent in self.agents}
+        self.current_agent = self.possible_agents[0]
         self._reset_state(options)
         self.task_id = str(options.get("task_id") or (f"seed-{seed}" if seed is not None else "unseeded"))
         observations = {agent: self._observe(agent) for agent in self.agents}
@@ -224,6 +226,10 @@ class MultiAgentTextEnv:
     @property
     def turn(self) -> int:
         return self._turn
+
+    def transcript(self) -> str:
+        """Every public event so far (moves and messages), one per line."""
+        return "\n".join(event for event in self._events if event)
 
     # ---------------------------------------------------------------------- internals
     def _known(self, agent: str) -> str:

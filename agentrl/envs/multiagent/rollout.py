@@ -215,7 +215,11 @@ def _credit(episode: _Episode, agent: str, reward: float, info: dict, terminated
 def _policy_input(episode: _Episode, agent: str, config: MultiAgentRolloutConfig) -> PolicyInput:
     env = episode.env
     observation, _, _, _, info = env.last()
-    text = episode.io[agent].text(observation, info)
+    io = episode.io[agent]
+    text = io.text(observation, info)
+    choices = io.available_actions(observation, info)
+    if choices is not None:  # as single-agent envs do, so RandomPolicy and menu-based policies work
+        info = {**info, "available_actions": choices}
     if episode.error[agent]:
         text = f"{episode.error[agent]}\n{text}"
     seen: Any = text if config.observation_mode == "text" else {"text": text, "raw": observation}

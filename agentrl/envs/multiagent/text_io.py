@@ -74,6 +74,16 @@ class AgentIO:
         choices = legal if legal is not None else list(self._indices())
         return f"{body}\nLegal actions: {', '.join(self._label(i) for i in choices)}"
 
+    def available_actions(self, observation: Any, info: dict[str, Any] | None = None) -> list[str] | None:
+        """The legal actions as texts ``decode`` reads (``None`` for text envs, which parse themselves)."""
+        if self.text_native:
+            return None
+        legal = legal_actions(observation, info)
+        indices = legal if legal is not None else list(self._indices())
+        if self.action_names is None:
+            return [str(i) for i in indices]
+        return [self.action_names[i - self._indices().start] for i in indices]
+
     def instructions(self, agent: str) -> str:
         if self.text_native:
             return ""

@@ -109,7 +109,6 @@ class BargainingEnv(MultiAgentTextEnv):
         self.game = Negotiation(scenario or sample_scenario(self.np_random, self.config.scenario))
         self.verdicts = {}
         self.goals = {p: draw_goals(self.game.scenario, i) for i, p in enumerate(PLAYERS)}
-        self.current_agent = PLAYERS[0]
         self._final_action = ""
         self._judged = {}
 
@@ -130,7 +129,7 @@ class BargainingEnv(MultiAgentTextEnv):
             return {p: {"deal": game.score(i)} for i, p in enumerate(PLAYERS)}
         assert self.judge is not None
         self._judged, self.verdicts = judged_scores(
-            self.judge, game.scenario, self.goals, game.deal, transcript="\n".join(game.transcript),
+            self.judge, game.scenario, self.goals, game.deal, transcript=self.transcript(),
             final_move=self._final_action, outcome=game.outcome_text(), task=self.task_description())
         return {p: {"judge": self._judged[p]} for p in PLAYERS}
 

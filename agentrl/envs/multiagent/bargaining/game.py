@@ -179,7 +179,7 @@ class Negotiation:
         if action.kind == "accept":
             if self.offer is None or self.offer[1] != player:
                 return "there is no offer from the other player to accept"
-            proposer, _, share = self.offer
+            share = self.offer[2]
             self.deal = (share, self.scenario.rest(share)) if player == 0 else (self.scenario.rest(share), share)
             self.ended = True
             self.transcript.append(f"{name} accepts.")

@@ -1,0 +1,97 @@
+"""Token exactness: what is stored for each turn is exactly what the model saw and produced."""
+
+import pytest
+import torch
+
+import agentrl
+from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.models import tiny_causal_lm
+from agentrl.policies.hf import GenerationConfig, HFPolicy
+from agentrl.train.logprobs import collate_segments, token_logprobs
+
+
+class RecordingModel(torch.nn.Module):
+    """Wraps a model and records every prefill (the full context each generation starts from)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.config = model.config
+        self.prefills = []
+
+    def forward(self, input_ids, attention_mask=None, **kwargs):
+        if not any(k in kwargs for k in ("cache", "past_key_values")):
+            for row, mask in zip(input_ids.tolist(), attention_mask.tolist()):
+                self.prefills.append([t for t, m in zip(row, mask) if m])
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+
+
+@pytest.fixture()
+def rollout(tiny_tokenizer):
+    model = RecordingModel(tiny_causal_lm(hidden_size=32, num_layers=1, seed=3))
+    policy = HFPolicy(model, tiny_tokenizer, GenerationConfig(max_new_tokens=6, context="full"), seed=1)
+    envs = [agentrl.make("agentrl/Sokoban-v0", max_turns=4) for _ in range(3)]
+    batch = run_episodes(envs, policy, grouped_specs([0, 1, 2], 1))
+    return model, policy, batch
+
+
+def test_stored_context_equals_model_input_every_turn(rollout, tiny_tokenizer):
+    model, policy, batch = rollout
+    contexts = []
+    for trajectory in batch:
+        context = []
+        for turn in trajectory.turns:
+            context = context + turn.prompt_ids if not turn.new_context else turn.prompt_ids
+            contexts.append(list(context))
+            context = context + turn.completion_ids
+        assert len(trajectory.segments()) == 1  # full context: one sequence per episode
+    assert sorted(map(tuple, contexts)) == sorted(map(tuple, model.prefills))
+    first = batch[0].turns[0]
+    text = tiny_tokenizer.decode(first.token_ids)
+    assert text.startswith("<|im_start|>system\n") and "<|im_start|>assistant\n" in text
+    second = tiny_tokenizer.decode(batch[0].turns[1].prompt_ids)
+    assert "<|im_start|>user\n" in second and second.endswith("<|im_start|>assistant\n")
+
+
+def test_completion_tokens_decode_to_the_action_and_logprobs_rescore(rollout, tiny_tokenizer):
+    model, policy, batch = rollout
+    for turn in batch.turns():
+        assert tiny_tokenizer.decode(turn.completion_ids, skip_special_tokens=True) == turn.action
+        assert len(turn.token_ids) == len(turn.logprobs) == len(turn.loss_mask)
+        assert all(lp == 0.0 for lp, m in zip(turn.logprobs, turn.loss_mask) if not m)
+    segments = [s for t in batch for s in t.segments()]
+    packed = collate_segments(segments, pad_id=tiny_tokenizer.pad_token_id)
+    with torch.no_grad():
+        rescored = token_logprobs(model.model, packed.input_ids, packed.attention_mask)
+    assert torch.allclose(rescored * packed.loss_mask, packed.old_logprobs, atol=1e-4)
+
+
+def test_generation_and_context_limits_are_flagged(tiny_tokenizer):
+    model = tiny_causal_lm(hidden_size=32, num_layers=1)
+    policy = HFPolicy(model, tiny_tokenizer, GenerationConfig(max_new_tokens=2, max_context_tokens=400))
+    envs = [agentrl.make("agentrl/Sokoban-v0", max_turns=50)]
+    trajectory = run_episodes(envs, policy, grouped_specs([0], 1))[0]
+    assert any(turn.generation_truncated for turn in trajectory.turns)
+    assert trajectory.context_truncated and trajectory.truncated
+    total = sum(len(turn.token_ids) for turn in trajectory.turns)
+    assert total + 2 <= 400 < total + 2 + 200
+
+
+def test_last_context_mode_starts_a_fresh_segment_every_turn(tiny_tokenizer):
+    model = tiny_causal_lm(hidden_size=32, num_layers=1)
+    policy = HFPolicy(model, tiny_tokenizer, GenerationConfig(max_new_tokens=3, context="last", system_prompt=False))
+    trajectory = run_episodes([agentrl.make("agentrl/Sokoban-v0", max_turns=3)], policy, grouped_specs([0], 1))[0]
+    assert all(turn.new_context for turn in trajectory.turns)
+    assert len(trajectory.segments()) == len(trajectory.turns)
+    assert not tiny_tokenizer.decode(trajectory.turns[0].token_ids).startswith("<|im_start|>system")
+
+
+def test_weight_sync_changes_samples(tiny_tokenizer):
+    a = tiny_causal_lm(hidden_size=32, num_layers=1, seed=0)
+    b = tiny_causal_lm(hidden_size=32, num_layers=1, seed=1)
+    policy = HFPolicy(a, tiny_tokenizer, GenerationConfig(max_new_tokens=4, greedy=True))
+    before = policy.generate([[5, 6, 7]])
+    policy.load_weights(b.state_dict())
+    assert policy.generate([[5, 6, 7]]) == HFPolicy(b, tiny_tokenizer, GenerationConfig(max_new_tokens=4, greedy=True)).generate([[5, 6, 7]])
+    assert torch.equal(next(policy.model.parameters()), next(b.parameters()))
+    assert before is not None

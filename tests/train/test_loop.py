@@ -1,0 +1,115 @@
+"""End-to-end behaviour of agentrl.train: outputs, exact resume, and bad input."""
+
+import json
+import math
+
+import pytest
+import torch
+
+import agentrl
+from agentrl.core.config import ConfigError
+from agentrl.models.loading import ModelNotFoundError
+from agentrl.train.checkpoint import latest_checkpoint, load_checkpoint
+from agentrl.train.learner import Learner
+from agentrl.train.loop import TrainingDivergedError
+
+
+def small(tmp_path, name="run", **extra):
+    config = {
+        "env": {"kwargs": {"max_turns": 4}},
+        "policy": {"tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2}, "context": "last",
+                   "system_prompt": False, "max_new_tokens": 5},
+        "sft": {"episodes": 8, "steps": 3, "batch_size": 8},
+        "rl": {"iterations": 3, "tasks_per_iteration": 3, "group_size": 2, "num_envs": 6, "minibatch_size": 8},
+        "eval": {"episodes": 4, "every": 3},
+        "run": {"output_dir": str(tmp_path / name), "checkpoint_every": 1, "progress": False, "threads": 1},
+    }
+    for key, value in extra.items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    return config
+
+
+def test_run_writes_metrics_tensorboard_plot_and_checkpoints(tmp_path):
+    result = agentrl.train(small(tmp_path))
+    out = result.output_dir
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records] == [0, 1, 2, 3]
+    assert "eval/success_rate" in records[0] and "sft/final_loss" in records[0]
+    assert {"rollout/success_rate", "learner/entropy", "learner/approx_kl"} <= set(records[1])
+    assert "eval/success_rate" in records[3]
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    assert (out / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert latest_checkpoint(out).name == "iter-000003"
+    assert result.initial_success == records[0]["eval/success_rate"]
+
+
+def _comparable(record):
+    return {k: v for k, v in record.items() if not k.startswith(("time/", "throughput/"))}
+
+
+def test_resume_gives_the_same_next_iteration_metrics(tmp_path):
+    full = agentrl.train(small(tmp_path, "full")).metrics
+    agentrl.train(small(tmp_path, "resumed", rl={"iterations": 2}))
+    resumed = agentrl.train(small(tmp_path, "resumed")).metrics
+    assert [r["iteration"] for r in resumed] == [0, 1, 2, 3]  # no duplicated records after resume
+    assert _comparable(resumed[3]) == _comparable(full[3])
+
+
+def test_unknown_config_key_lists_valid_keys(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        agentrl.train(small(tmp_path), rl={"iteratons": 2})
+    assert "iteratons" in str(info.value) and "iterations" in str(info.value) and "Valid keys" in str(info.value)
+
+
+def test_bad_choice_is_explained(tmp_path):
+    with pytest.raises(ConfigError, match="rl.advantage must be one of turn, episode, gae"):
+        agentrl.train(small(tmp_path), rl={"advantage": "magic"})
+
+
+def test_missing_model_path_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="could not load model.*config.json"):
+        agentrl.train(small(tmp_path), policy={"model": str(tmp_path / "no-such-model")})
+
+
+def test_nan_loss_stops_with_diagnostic_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    original = Learner.loss
+    calls = {"n": 0}
+
+    def poisoned(self, units, targets):
+        loss, stats = original(self, units, targets)
+        calls["n"] += 1
+        return (loss * float("nan"), stats) if calls["n"] > 2 else (loss, stats)
+
+    monkeypatch.setattr(Learner, "loss", poisoned)
+    config = small(tmp_path, rl={"minibatch_size": 64})
+    with pytest.raises(TrainingDivergedError, match="last good checkpoint"):
+        agentrl.train(config)
+    out = tmp_path / "run"
+    diagnostic = json.loads((out / "diagnostic.json").read_text())
+    assert "non-finite loss" in diagnostic["error"]
+    good = latest_checkpoint(out)
+    assert good.name == "iter-000002"
+    state, _ = load_checkpoint(good)
+    assert all(torch.isfinite(t).all() for t in state["agent"]["model"].values() if t.is_floating_point())
+
+
+def test_grid_policy_with_ppo_value_head(tmp_path):
+    config = small(tmp_path, env={"kwargs": {"max_turns": 4, "observation_mode": "dict"}},
+                   policy={"kind": "grid", "grid_net": "mlp", "grid_hidden": 32},
+                   rl={"advantage": "gae", "gamma": 0.95, "epochs": 2})
+    result = agentrl.train(config)
+    last = result.metrics[-1]
+    assert math.isfinite(last["learner/value_loss"]) and last["rollout/episodes"] == 6
+
+
+def test_grid_policy_needs_dict_observations(tmp_path):
+    with pytest.raises(ConfigError, match="observation_mode=dict"):
+        agentrl.train(small(tmp_path, policy={"kind": "grid"}))
+
+
+def test_kl_penalty_uses_a_frozen_reference(tmp_path):
+    result = agentrl.train(small(tmp_path, rl={"kl_coef": 0.1, "iterations": 2}))
+    kls = [r["learner/kl"] for r in result.metrics if "learner/kl" in r]
+    assert kls and kls[0] >= 0.0
+    state, _ = load_checkpoint(latest_checkpoint(result.output_dir))
+    assert "reference" in state

@@ -37,6 +37,7 @@ import agentrl
 from agentrl.core.policy import ActionOutput
 from agentrl.core.rollout import grouped_specs, run_episodes
 from agentrl.envs.sokoban.env import SokobanEnv
+from agentrl.train.distributed import RayRolloutBackend  # before ray.init: no usage reporting
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scale.json"
 CONFIGS = ("in-process", "ray x1", "ray x2", "ray x2 thr")
@@ -48,8 +49,10 @@ class KeyedRandomPolicy:
 
     def act(self, inputs):
         moves = ("Up", "Down", "Left", "Right")
-        return [ActionOutput(text=f"<answer>{moves[hash((item.episode_key, len(item.history))) % 4]}</answer>")
-                for item in inputs]
+        return [
+            ActionOutput(text=f"<answer>{moves[hash((item.episode_key, len(item.history))) % 4]}</answer>")
+            for item in inputs
+        ]
 
 
 def sokoban_with_io(step_ms: float = 0.0, **kwargs):
@@ -74,19 +77,18 @@ def workloads(level_file: str) -> dict[str, tuple[str, dict]]:
 
 
 class Runners:
-    """The three configurations for one workload, kept alive across rounds."""
+    """The configurations for one workload, kept alive across rounds."""
 
     def __init__(self, env_id: str, env_kwargs: dict, envs: int):
-        from agentrl.train.distributed import RayRolloutBackend
-
         self.envs = [agentrl.make(env_id, **env_kwargs) for _ in range(envs)]
         started = time.perf_counter()
         half = envs // 2
         self.ray = {
             "ray x1": RayRolloutBackend(env_id, env_kwargs, 1, envs_per_worker=envs, worker_num_cpus=0.4),
             "ray x2": RayRolloutBackend(env_id, env_kwargs, 2, envs_per_worker=half, worker_num_cpus=0.4),
-            "ray x2 thr": RayRolloutBackend(env_id, env_kwargs, 2, envs_per_worker=half, worker_num_cpus=0.4,
-                                            threads_per_worker=half),
+            "ray x2 thr": RayRolloutBackend(
+                env_id, env_kwargs, 2, envs_per_worker=half, worker_num_cpus=0.4, threads_per_worker=half
+            ),
         }
         self.startup_s = time.perf_counter() - started
 
@@ -126,14 +128,21 @@ def measure(env_id: str, kwargs: dict, args) -> dict:
     base = statistics.median(seconds["in-process"])
     for config in CONFIGS:
         median = statistics.median(seconds[config])
-        out[config] = {"seconds": median, "env_steps": steps[config], "steps_per_s": steps[config] / median,
-                       "ms_per_episode": 1000 * median / args.episodes, "speed_vs_in_process": base / median,
-                       "remote_calls": calls[config]}
+        out[config] = {
+            "seconds": median,
+            "env_steps": steps[config],
+            "steps_per_s": steps[config] / median,
+            "ms_per_episode": 1000 * median / args.episodes,
+            "speed_vs_in_process": base / median,
+            "remote_calls": calls[config],
+        }
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--episodes", type=int, default=64)
     parser.add_argument("--envs", type=int, default=8, help="envs in all (even: ray x2 splits them)")
     parser.add_argument("--step-ms", type=float, default=5.0, help="wait per step in the sokoban+io workload")
@@ -149,14 +158,25 @@ def main() -> None:
         level_file = Path(folder) / "one.xsb"
         level_file.write_text(LEVEL)
         try:
-            results = {name: measure(env_id, kwargs, args) for name, (env_id, kwargs) in workloads(str(level_file)).items()}
+            results = {
+                name: measure(env_id, kwargs, args)
+                for name, (env_id, kwargs) in workloads(str(level_file)).items()
+            }
         finally:
             ray.shutdown()
-    overhead = {c: results["one-turn"][c]["ms_per_episode"] - results["one-turn"]["in-process"]["ms_per_episode"]
-                for c in CONFIGS[1:]}
-    report = {"baseline": "in-process run_episodes, same envs and episodes", "envs": args.envs,
-              "step_ms": args.step_ms, "repeats": args.repeats, "ray_init_s": ray_init_s, "workloads": results,
-              "ray_overhead_ms_per_episode": overhead}
+    overhead = {
+        c: results["one-turn"][c]["ms_per_episode"] - results["one-turn"]["in-process"]["ms_per_episode"]
+        for c in CONFIGS[1:]
+    }
+    report = {
+        "baseline": "in-process run_episodes, same envs and episodes",
+        "envs": args.envs,
+        "step_ms": args.step_ms,
+        "repeats": args.repeats,
+        "ray_init_s": ray_init_s,
+        "workloads": results,
+        "ray_overhead_ms_per_episode": overhead,
+    }
     print_table(report)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2))
@@ -168,12 +188,18 @@ def print_table(report: dict) -> None:
     for name, result in report["workloads"].items():
         for config in CONFIGS:
             row = result[config]
-            print(f"{name:<12} {config:<11} {row['steps_per_s']:>9.0f} {row['ms_per_episode']:>11.2f} "
-                  f"{row['speed_vs_in_process']:>13.2f}")
-    print(f"\nRay per-episode overhead (one-turn episodes, minus in-process): "
-          + ", ".join(f"{c}: {ms:.2f} ms" for c, ms in report["ray_overhead_ms_per_episode"].items()))
-    print(f"Ray start-up: ray.init {report['ray_init_s']:.1f} s; actors per workload "
-          + ", ".join(f"{n}: {r['startup_s']:.1f} s" for n, r in report["workloads"].items()))
+            print(
+                f"{name:<12} {config:<11} {row['steps_per_s']:>9.0f} {row['ms_per_episode']:>11.2f} "
+                f"{row['speed_vs_in_process']:>13.2f}"
+            )
+    print(
+        "\nRay per-episode overhead (one-turn episodes, minus in-process): "
+        + ", ".join(f"{c}: {ms:.2f} ms" for c, ms in report["ray_overhead_ms_per_episode"].items())
+    )
+    print(
+        f"Ray start-up: ray.init {report['ray_init_s']:.1f} s; actors per workload "
+        + ", ".join(f"{n}: {r['startup_s']:.1f} s" for n, r in report["workloads"].items())
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# Fails the session if any sandbox container created by this test run is left behind (and removes it).
+pytest_plugins = ["agentrl.sandboxes.pytest_plugin"]
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -62,6 +62,18 @@ class Transition:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class TurnOutcome:
+    """What one whole turn (all of its parsed actions) did."""
+
+    reward_components: dict[str, float] = field(default_factory=dict)
+    terminated: bool = False
+    valid: bool = True
+    messages: list[str] = field(default_factory=list)
+    subgoals: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=lambda: {"actions_executed": 0})
+
+
 class TextEnv(gym.Env[Any, str]):
     """Base class for multi-turn text environments (see module docstring)."""
 
@@ -148,8 +160,9 @@ class TextEnv(gym.Env[Any, str]):
         if self._done:
             raise RuntimeError("step() called after the episode ended; call reset() first")
         self._turn += 1
-        parsed = self.config.action_format.parse(action)
-        components, terminated, valid, messages, achieved, extra = self._run_actions(parsed)
+        outcome = self._run_turn(self.config.action_format.parse(action))
+        components, terminated, valid = outcome.reward_components, outcome.terminated, outcome.valid
+        messages, achieved, extra = outcome.messages, outcome.subgoals, outcome.info
         if not valid:
             self._invalid_actions += 1
             components["format"] = components.get("format", 0.0) + self.config.format_penalty
@@ -168,34 +181,37 @@ class TextEnv(gym.Env[Any, str]):
         reward = float(sum(components.values()))
         return self._observation(text), reward, terminated, truncated, info
 
-    def _run_actions(self, parsed: ParsedTurn):
-        components: dict[str, float] = {}
-        messages: list[str] = []
-        achieved: list[str] = []
-        extra: dict[str, Any] = {"actions_executed": 0}
+    def _run_turn(self, parsed: ParsedTurn) -> TurnOutcome:
+        """Run a turn's actions in order, stopping at the first invalid or terminal one.
+
+        Override this (rather than ``step``) when a turn is more than a list of actions, as in
+        protocols that read the whole text; the base ``step`` still applies the format penalty,
+        the turn limit and the info keys.
+        """
+        out = TurnOutcome()
         if not parsed.ok:
-            messages.append(self._format_error(parsed.error or "malformed action"))
-            return components, False, False, messages, achieved, extra
-        valid, terminated = True, False
+            out.valid = False
+            out.messages.append(self._format_error(parsed.error or "malformed action"))
+            return out
         for action in parsed.actions:
-            outcome = self._step_action(action)
-            if not outcome.valid:
-                valid = False
-                messages.append(self._format_error(outcome.message or f"invalid action {action!r}"))
+            transition = self._step_action(action)
+            if not transition.valid:
+                out.valid = False
+                out.messages.append(self._format_error(transition.message or f"invalid action {action!r}"))
                 break
-            extra["actions_executed"] += 1
-            for name, value in outcome.reward_components.items():
-                components[name] = components.get(name, 0.0) + float(value)
-            achieved.extend(outcome.subgoals)
-            extra.update(outcome.info)
-            if outcome.message:
-                messages.append(outcome.message)
-            if outcome.terminated:
-                terminated = True
+            out.info["actions_executed"] += 1
+            for name, value in transition.reward_components.items():
+                out.reward_components[name] = out.reward_components.get(name, 0.0) + float(value)
+            out.subgoals.extend(transition.subgoals)
+            out.info.update(transition.info)
+            if transition.message:
+                out.messages.append(transition.message)
+            if transition.terminated:
+                out.terminated = True
                 break
         if parsed.dropped:
-            messages.append(f"Note: only the first {self.config.action_format.max_actions} action(s) were run.")
-        return components, terminated, valid, messages, achieved, extra
+            out.messages.append(f"Note: only the first {self.config.action_format.max_actions} action(s) were run.")
+        return out
 
     def _format_error(self, reason: str) -> str:
         choices = self.available_actions()

@@ -8,6 +8,7 @@ BUILTIN_ENVS = {
     "WebShop-v0": ("agentrl.envs.webshop.env:WebShopEnv", "webshop", "Find and buy the product that matches an instruction (BM25 search, WebShop reward)."),
     "MiniHack-v0": ("agentrl.envs.minihack.env:MiniHackEnv", "minihack", "MiniHack/NetHack tasks on the real NLE engine, with language observations."),
     "SWE-v0": ("agentrl.envs.swe.env:SWEEnv", "swe", "Fix a bug in a repository inside a sandbox; graded by hidden tests."),
+    "Bargaining-v0": ("agentrl.envs.multiagent.bargaining.solo:BargainingSoloEnv", None, "Split a pool of items with a scripted negotiator; both sides have private values (verifiable score)."),
     "Router-v0": ("agentrl.envs.router.env:RouterEnv", "router", "Route a question to candidate LLMs (Router-R1 protocol), trading quality against cost."),
 }
 

@@ -41,7 +41,7 @@ def make_policy(spec: str, env: Any = None, *, seed: int | None = 0) -> Policy:
 def _load_builtin_kinds() -> None:
     import importlib
 
-    for module in ("agentrl.policies.hf", "agentrl.policies.api", "agentrl.train.checkpoint"):
+    for module in ("agentrl.policies.hf", "agentrl.policies.api", "agentrl.policies.vllm", "agentrl.train.checkpoint"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -65,9 +65,14 @@ class VLLMConfig:
     """Further ``vllm.LLM`` keyword arguments."""
 
     def llm_kwargs(self) -> dict[str, Any]:
-        kwargs = dict(gpu_memory_utilization=self.gpu_memory_utilization, dtype=self.dtype,
-                      tensor_parallel_size=self.tensor_parallel_size, enable_prefix_caching=self.enable_prefix_caching,
-                      seed=self.seed, worker_extension_cls=EXTENSION)
+        kwargs = dict(
+            gpu_memory_utilization=self.gpu_memory_utilization,
+            dtype=self.dtype,
+            tensor_parallel_size=self.tensor_parallel_size,
+            enable_prefix_caching=self.enable_prefix_caching,
+            seed=self.seed,
+            worker_extension_cls=EXTENSION,
+        )
         if self.max_model_len is not None:
             kwargs["max_model_len"] = self.max_model_len
         if self.logprobs_mode is not None:
@@ -78,8 +83,15 @@ class VLLMConfig:
 class VLLMPolicy:
     """Samples actions with vLLM for a batch of episodes (see module docstring)."""
 
-    def __init__(self, model: str, tokenizer, config: GenerationConfig | None = None,
-                 engine: VLLMConfig | None = None, *, llm: Any = None):
+    def __init__(
+        self,
+        model: str,
+        tokenizer,
+        config: GenerationConfig | None = None,
+        engine: VLLMConfig | None = None,
+        *,
+        llm: Any = None,
+    ):
         vllm = require_vllm()
         self.config = config or GenerationConfig()
         self.tokenizer = tokenizer
@@ -89,7 +101,9 @@ class VLLMPolicy:
         self._sampling = self._sampling_params(vllm)
 
     @classmethod
-    def from_pretrained(cls, model: str, config: GenerationConfig | None = None, engine: VLLMConfig | None = None):
+    def from_pretrained(
+        cls, model: str, config: GenerationConfig | None = None, engine: VLLMConfig | None = None
+    ):
         from agentrl.models import load_tokenizer
 
         require_vllm()  # before loading anything: without vLLM the tokenizer is of no use
@@ -97,8 +111,12 @@ class VLLMPolicy:
 
     def _sampling_params(self, vllm):
         temperature = 0.0 if self.config.greedy else self.config.temperature
-        return vllm.SamplingParams(temperature=temperature, max_tokens=self.config.max_new_tokens, logprobs=0,
-                                   skip_special_tokens=True)
+        return vllm.SamplingParams(
+            temperature=temperature,
+            max_tokens=self.config.max_new_tokens,
+            logprobs=0,
+            skip_special_tokens=True,
+        )
 
     def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
         # The same context rows as HFPolicy (one implementation of the token-exact layout).
@@ -108,7 +126,9 @@ class VLLMPolicy:
         results = self.llm.generate(prompts, self._sampling, use_tqdm=False) if live else []
         outputs = [ActionOutput(text="", context_exhausted=True) for _ in rows]
         for i, result in zip(live, results):
-            outputs[i] = completion_output(rows[i].appended, rows[i].new_context, result.outputs[0], self.eos_id)
+            outputs[i] = completion_output(
+                rows[i].appended, rows[i].new_context, result.outputs[0], self.eos_id
+            )
         return outputs
 
     def load_weights(self, state_dict: Mapping[str, Any]) -> None:
@@ -122,11 +142,15 @@ class VLLMPolicy:
             self.llm.reset_prefix_cache()
 
 
-def completion_output(appended: list[int], new_context: bool, completion: Any, eos_id: int | None) -> ActionOutput:
+def completion_output(
+    appended: list[int], new_context: bool, completion: Any, eos_id: int | None
+) -> ActionOutput:
     """An :class:`ActionOutput` from a vLLM ``CompletionOutput`` (token ids, per-position logprob dicts)."""
     tokens = [int(t) for t in completion.token_ids]
     if completion.logprobs is None or len(completion.logprobs) != len(tokens):
-        raise RuntimeError("vLLM returned no log-prob for some sampled tokens; SamplingParams needs logprobs=0")
+        raise RuntimeError(
+            "vLLM returned no log-prob for some sampled tokens; SamplingParams needs logprobs=0"
+        )
     logprobs = [float(position[token].logprob) for position, token in zip(completion.logprobs, tokens)]
     finished = completion.finish_reason == "stop" or (bool(tokens) and tokens[-1] == eos_id)
     return ActionOutput(

@@ -17,7 +17,7 @@ from agentrl.sandboxes.base import (
     SandboxUnavailableError,
     SessionDiedError,
 )
-from agentrl.sandboxes.docker import DockerSandbox, docker_available, docker_client
+from agentrl.sandboxes.docker import DockerSandbox, docker_client
 from agentrl.sandboxes.local import LocalSandbox, local_available
 from agentrl.sandboxes.pool import SandboxPool
 
@@ -32,7 +32,6 @@ __all__ = [
     "SandboxPool",
     "SandboxUnavailableError",
     "SessionDiedError",
-    "docker_available",
     "docker_client",
     "local_available",
     "make_sandbox",

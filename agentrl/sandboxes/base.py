@@ -17,8 +17,9 @@ import tarfile
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from agentrl.core.config import build_config
 
@@ -99,7 +100,6 @@ class CommandResult:
     output: str
     """Combined stdout and stderr; when ``truncated``, the middle is replaced by a notice."""
     exit_code: int
-    timed_out: bool = False
     killed: str | None = None
     """``"timeout"`` or ``"output"`` when the sandbox killed the command, else ``None``."""
     total_bytes: int = 0
@@ -111,6 +111,10 @@ class CommandResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and self.killed is None
+
+    @property
+    def timed_out(self) -> bool:
+        return self.killed == "timeout"
 
 
 class Sandbox(ABC):
@@ -149,7 +153,7 @@ class Sandbox(ABC):
     def started(self) -> bool:
         return self._session is not None
 
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         if self._session is None:
             from agentrl.sandboxes.session import ShellSession
 
@@ -161,7 +165,7 @@ class Sandbox(ABC):
                 raise
         return self
 
-    def reset(self) -> "Sandbox":
+    def reset(self) -> Sandbox:
         """Back to a clean state: a fresh filesystem from the image and a new session."""
         self.close()
         return self.start()
@@ -172,10 +176,10 @@ class Sandbox(ABC):
             session.close()
         self._destroy()
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:

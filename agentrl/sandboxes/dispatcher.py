@@ -1,7 +1,8 @@
 """The in-sandbox half of a persistent shell session (standard library only, Python >= 3.6).
 
 This file is not imported by the host: its source is sent to ``python3 -c`` inside the sandbox.
-It reads one JSON request per line on stdin and writes one JSON response per line on stdout.
+It waits for one greeting line, answers ``{"ready": true}``, then reads one JSON request per line
+on stdin and writes one JSON response per line on stdout.
 
 Each command runs in a fresh ``bash`` in its own process group, started from the session's saved
 state (working directory and exported environment). When the command ends normally, bash hands its
@@ -11,7 +12,7 @@ limit, kills the command's whole process group with SIGKILL; the session itself,
 before the command, survive. Output keeps the first and last ``limit // 2`` bytes.
 
 Request:  {"id", "cmd", "timeout", "limit", "kill_bytes", "stdin" (base64), "persist", "cwd"}
-Response: {"id", "exit_code", "head", "tail" (base64), "total", "timed_out", "killed", "seconds"}
+Response: {"id", "exit_code", "head", "tail" (base64), "total", "killed" (null, "timeout", "output"), "seconds"}
 """
 
 import base64
@@ -45,7 +46,7 @@ class Session:
         notes = []
         cwd = request.get("cwd") or self.cwd
         if not os.path.isdir(cwd):
-            notes.append("note: working directory %s no longer exists; running in /\n" % cwd)
+            notes.append(f"note: working directory {cwd} no longer exists; running in /\n")
             cwd = "/"
         state_r, state_w = os.pipe()
         stdin_data = base64.b64decode(request["stdin"]) if request.get("stdin") else None
@@ -58,7 +59,7 @@ class Session:
         except OSError as exc:
             os.close(state_r)
             os.close(state_w)
-            return self._response(request, started, 127, Capture(request["limit"], ("%s\n" % exc).encode()), None)
+            return self._response(request, started, 127, Capture(request["limit"], f"{exc}\n".encode()), None)
         os.close(state_w)
         capture = Capture(request["limit"], "".join(notes).encode())
         state = bytearray()
@@ -83,8 +84,8 @@ class Session:
     @staticmethod
     def _response(request, started, code, capture, killed):
         return {
-            "id": request["id"], "exit_code": code, "head": b64(capture.head), "tail": b64(bytes(capture.tail)),
-            "total": capture.total, "timed_out": killed == "timeout", "killed": killed,
+            "id": request["id"], "exit_code": code, "head": b64(bytes(capture.head)), "tail": b64(bytes(capture.tail)),
+            "total": capture.total, "killed": killed,
             "seconds": time.monotonic() - started,
         }
 
@@ -94,7 +95,7 @@ class Capture:
 
     def __init__(self, limit, prefix=b""):
         self.half = max(int(limit) // 2, 1)
-        self.head = b""
+        self.head = bytearray()
         self.tail = bytearray()
         self.total = 0
         if prefix:
@@ -218,6 +219,9 @@ def b64(data):
 def main():
     session = Session()
     write = sys.stdout.buffer
+    # Say nothing before the host's first line: bytes sent while the host is still parsing the
+    # HTTP headers of a hijacked Docker stream could be swallowed by its header buffer.
+    sys.stdin.buffer.readline()
     write.write(json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
     write.flush()
     for line in sys.stdin.buffer:
@@ -226,7 +230,7 @@ def main():
         try:
             response = session.run(json.loads(line))
         except Exception as exc:  # never let one bad request end the session
-            response = {"id": None, "error": "%s: %s" % (type(exc).__name__, exc)}
+            response = {"id": None, "error": f"{type(exc).__name__}: {exc}"}
         write.write(json.dumps(response).encode() + b"\n")
         write.flush()
 

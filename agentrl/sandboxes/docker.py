@@ -27,12 +27,11 @@ KEEPER = 'end=$(( $(date +%s) + {lifetime} )); while [ "$(date +%s)" -lt "$end" 
 
 _client = None
 _client_lock = threading.Lock()
-_reaped_once = False
 
 
 def docker_client(timeout: float = 60.0):
     """A shared, verified Docker client; :class:`SandboxUnavailableError` when no engine answers."""
-    global _client, _reaped_once
+    global _client
     with _client_lock:
         if _client is not None:
             return _client
@@ -53,19 +52,9 @@ def docker_client(timeout: float = 60.0):
                 "(dockerd --bridge=none --iptables=false --ip-masq=false) or use the local backend: "
                 "backend='local' (bubblewrap, no engine needed)"
             ) from exc
+        reaper.reap(client)  # containers left behind by crashed processes on this host
         _client = client
-        if not _reaped_once:
-            _reaped_once = True
-            reaper.reap(client)  # containers left behind by crashed processes on this host
         return client
-
-
-def docker_available() -> bool:
-    try:
-        docker_client()
-        return True
-    except SandboxUnavailableError:
-        return False
 
 
 class DockerSandbox(Sandbox):

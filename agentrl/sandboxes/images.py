@@ -21,9 +21,9 @@ import shutil
 import subprocess
 import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from agentrl.sandboxes.base import SandboxError, SandboxUnavailableError
 
@@ -92,7 +92,7 @@ class BuildResult:
     tag: str
     """The image tag (empty when only a root filesystem was built)."""
     method: str
-    """``cached``, ``dockerfile`` or ``offline``."""
+    """``cached``, ``export`` (root filesystem unpacked from an existing image), ``dockerfile`` or ``offline``."""
     seconds: float
     rootfs: str = ""
     """The bubblewrap root filesystem, when there is one."""
@@ -112,21 +112,25 @@ def build_base_image(
     if (have_image or not docker) and have_root:
         log(f"up to date: {tag if docker else root} (content hash unchanged)")
         return BuildResult(tag if docker else "", "cached", time.monotonic() - started, str(root) if rootfs else "")
-    chosen = _choose_method(method, client if docker else None, have_image)
+    if have_image:  # only the root filesystem is missing: unpack it from the image
+        log(f"exporting the root filesystem of {tag} to {root}")
+        export_rootfs(client, tag, root)
+        return BuildResult(tag, "export", time.monotonic() - started, str(root))
+    chosen = _choose_method(method, client if docker else None)
     if chosen == "dockerfile":
         _docker_build(client, tag, log)
     else:
-        _offline_build(tag, root, mirror, import_image=docker and not have_image, log=log)
+        _offline_build(tag, root, mirror, import_image=docker, reuse_rootfs=not force and rootfs_ready(root), log=log)
     if rootfs and not rootfs_ready(root):
         export_rootfs(client, tag, root)
     return BuildResult(tag if docker else "", chosen, time.monotonic() - started, str(root) if rootfs else "")
 
 
-def _choose_method(method: str, client, have_image: bool) -> str:
+def _choose_method(method: str, client) -> str:
     if method != "auto":
         return method
-    if client is not None and (have_image or image_exists(client, DOCKERFILE_FROM)):
-        return "dockerfile"  # no network needed; a cached image only lacks its rootfs export
+    if client is not None and image_exists(client, DOCKERFILE_FROM):
+        return "dockerfile"  # its base image is here: no registry needed
     if shutil.which("debootstrap") and os.geteuid() == 0:
         return "offline"
     if client is None:
@@ -139,8 +143,6 @@ def _choose_method(method: str, client, have_image: bool) -> str:
 def _docker_build(client, tag: str, log: Callable[[str], None]) -> None:
     from docker.errors import BuildError
 
-    if image_exists(client, tag):
-        return
     log(f"docker build {sandboxes_dir() / 'base'} -> {tag}")
     try:
         client.images.build(
@@ -153,15 +155,16 @@ def _docker_build(client, tag: str, log: Callable[[str], None]) -> None:
         ) from exc
 
 
-def _offline_build(tag: str, root: Path, mirror: str | None, *, import_image: bool, log: Callable[[str], None]) -> None:
+def _offline_build(tag: str, root: Path, mirror: str | None, *, import_image: bool, reuse_rootfs: bool,
+                   log: Callable[[str], None]) -> None:
     script = sandboxes_dir() / "base" / "build-offline.sh"
     env = dict(
         os.environ, AGENTRL_CONTENT_HASH=content_hash(), AGENTRL_SKIP_IMPORT="0" if import_image else "1",
-        AGENTRL_REUSE_ROOTFS="1" if rootfs_ready(root) else "0",
+        AGENTRL_REUSE_ROOTFS="1" if reuse_rootfs else "0",
     )
     command = ["bash", str(script), tag, str(root)] + ([mirror] if mirror else [])
     log(f"offline build: {' '.join(command[1:])}")
-    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise SandboxError(f"offline build failed (exit {completed.returncode}):\n{completed.stderr[-4000:]}")
 

@@ -16,8 +16,10 @@ import os
 import random
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +45,15 @@ def bwrap_path() -> str:
     return found
 
 
+@lru_cache(maxsize=1)
 def local_available() -> bool:
+    """Whether bubblewrap can make a sandbox here, the way :class:`LocalSandbox` does (unprivileged)."""
     if not shutil.which("bwrap"):
         return False
+    drop = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
     probe = subprocess.run(
-        [bwrap_path(), "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-        capture_output=True, timeout=30,
+        [bwrap_path(), "--ro-bind", "/", "/", "--unshare-all", "--unshare-user", "--die-with-parent", "true"],
+        capture_output=True, timeout=30, check=False, **drop,
     )
     return probe.returncode == 0
 
@@ -79,6 +84,8 @@ class LocalSandbox(Sandbox):
         self.rootfs = self.config.rootfs or default_rootfs()
         if not Path(self.rootfs, "usr").is_dir():
             raise SandboxUnavailableError(f"{self.rootfs} does not look like a root filesystem (no usr/)")
+        if os.geteuid() == 0:
+            _require_traversable(Path(self.rootfs))
         self.host_dir: Path | None = None
         self.uid = os.getuid()
         _reap_once()
@@ -164,6 +171,17 @@ def _root_binds(rootfs: str, workdir: str) -> list[str]:
         elif entry.is_dir():
             argv += ["--ro-bind", str(entry), f"/{entry.name}"]
     return argv
+
+
+def _require_traversable(path: Path) -> None:
+    """As root, sandboxes run under an unprivileged uid, which must be able to reach ``path``."""
+    for directory in [path.resolve(), *path.resolve().parents]:
+        if not directory.stat().st_mode & stat.S_IXOTH:
+            raise SandboxUnavailableError(
+                f"the root filesystem {path} is inside {directory}, which other users cannot enter; the "
+                "sandbox runs under an unprivileged uid. Keep it under a world-readable directory "
+                "(the default is /var/cache/agentrl; set AGENTRL_CACHE)"
+            )
 
 
 def _processes_of(uid: int) -> int:

@@ -19,11 +19,11 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from agentrl.sandboxes.base import Sandbox, SandboxError
 
-_pools: "weakref.WeakSet[SandboxPool]" = weakref.WeakSet()
+_pools: weakref.WeakSet[SandboxPool] = weakref.WeakSet()
 
 
 class SandboxPool:
@@ -107,7 +107,7 @@ class SandboxPool:
         for thread in self._threads:
             thread.join(timeout=120)
 
-    def __enter__(self) -> "SandboxPool":
+    def __enter__(self) -> SandboxPool:
         return self
 
     def __exit__(self, *exc) -> None:

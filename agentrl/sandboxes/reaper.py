@@ -25,7 +25,7 @@ OWNER_LABEL = "agentrl.owner"
 RUN_LABEL = "agentrl.run"
 RUN_ENV = "AGENTRL_SANDBOX_RUN"
 
-_live: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_live: weakref.WeakSet[Any] = weakref.WeakSet()
 _lock = threading.Lock()
 
 
@@ -70,7 +70,8 @@ def owner_alive(owner: str) -> bool:
 
 def list_containers(client, *, run: str | None = None) -> list:
     filters = {"label": [f"{LABEL}=1"] + ([f"{RUN_LABEL}={run}"] if run else [])}
-    return client.containers.list(all=True, filters=filters)
+    # Another process may remove a container between listing and inspection: skip it.
+    return client.containers.list(all=True, filters=filters, ignore_removed=True)
 
 
 def reap(client, *, everything: bool = False, run: str | None = None) -> list[str]:

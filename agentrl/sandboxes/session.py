@@ -60,6 +60,7 @@ class ShellSession:
         self._next_id = 0
         self.alive = True
         try:
+            channel.send(b'{"hello": true}\n')
             hello = self._read_message(time.monotonic() + timeout)
         except BaseException:
             channel.close()
@@ -93,7 +94,9 @@ class ShellSession:
         return _result(reply, limit)
 
     def _read_message(self, deadline: float) -> dict:
-        while b"\n" not in self._buffer:
+        scanned = 0  # newlines are searched in new bytes only: replies can be megabytes long
+        while (end := self._buffer.find(b"\n", scanned)) < 0:
+            scanned = len(self._buffer)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.alive = False
@@ -112,8 +115,8 @@ class ShellSession:
                     "the shell session ended (a command may have killed it)" + (f": {detail[-2000:]}" if detail else "")
                 )
             self._buffer += chunk
-        line, _, rest = bytes(self._buffer).partition(b"\n")
-        self._buffer = bytearray(rest)
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
         return json.loads(line)
 
     def close(self) -> None:
@@ -132,8 +135,8 @@ def _result(reply: dict, limit: int) -> CommandResult:
     else:
         data = head + tail
     return CommandResult(
-        output=data.decode("utf-8", "replace"), exit_code=int(reply["exit_code"]),
-        timed_out=bool(reply["timed_out"]), killed=reply.get("killed"), total_bytes=total,
+        output=data.decode("utf-8", "replace"), exit_code=int(reply["exit_code"]), killed=reply.get("killed"),
+        total_bytes=total,
         truncated=dropped > 0, seconds=float(reply["seconds"]),
     )
 

@@ -138,6 +138,20 @@ class RayConfig:
     envs_per_worker: int = 8
     address: str | None = None
     """Ray cluster address (default: the RAY_ADDRESS variable, else a local instance)."""
+    worker_num_cpus: float = 1.0
+    """CPUs reserved per rollout worker actor."""
+    threads_per_worker: int = 1
+    """Threads stepping envs inside a worker (overlaps I/O waits such as sandbox commands)."""
+    max_worker_restarts: int = 10
+    """Dead workers replaced before the run gives up."""
+
+
+@dataclass
+class SelfPlayConfig:
+    env: str = "agentrl.envs.multiagent.bargaining:raw_env"
+    """``module:factory`` of the multi-agent env; the learner plays every seat."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the factory."""
 
 
 @dataclass
@@ -170,14 +184,16 @@ class TrainConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
     backend: str = "local"
-    """``local`` (in-process rollouts) or ``ray`` (rollout workers on Ray actors)."""
+    """``local`` (in-process rollouts), ``ray`` (rollout workers on Ray actors) or ``selfplay``
+    (a multi-agent env where the policy plays every seat; ``env`` is still used for evaluation)."""
     ray: RayConfig = field(default_factory=RayConfig)
+    selfplay: SelfPlayConfig = field(default_factory=SelfPlayConfig)
 
     def __post_init__(self) -> None:
         _check_choice("policy.kind", self.policy.kind, ("lm", "grid"))
         _check_choice("rl.advantage", self.rl.advantage, ("turn", "episode", "gae"))
         _check_choice("rl.baseline", self.rl.baseline, ("mean", "mean_std", "rloo"))
-        _check_choice("backend", self.backend, ("local", "ray"))
+        _check_choice("backend", self.backend, ("local", "ray", "selfplay"))
         _check_choice("policy.context", self.policy.context, ("full", "last"))
         if self.rl.advantage == "gae" and not (self.policy.value_head or self.policy.kind == "grid"):
             raise ValueError("rl.advantage=gae needs a value head: set policy.value_head=true")

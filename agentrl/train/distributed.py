@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,10 @@ from typing import Any, Callable, Mapping, Sequence
 from agentrl.core.policy import ActionOutput, Policy, PolicyInput
 from agentrl.core.rollout import EpisodeSpec
 from agentrl.core.trajectory import Trajectory, TrajectoryBatch, Turn
+
+# Ray reports usage statistics to its makers by default; agentrl sends nothing off the machine
+# unless asked (RAY_USAGE_STATS_ENABLED=1 opts in). Set before Ray starts its processes.
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 try:
     import ray
@@ -47,7 +52,9 @@ class RolloutWorker:
     def __init__(self, env_id: str, env_kwargs: Mapping[str, Any], n_envs: int, entry: Any, threads: int = 1):
         from agentrl.core.registry import make, register
 
-        register(entry.id, entry.entry_point, description=entry.description, extra=entry.extra, **entry.defaults)
+        register(
+            entry.id, entry.entry_point, description=entry.description, extra=entry.extra, **entry.defaults
+        )
         self.envs = [make(env_id, **dict(env_kwargs)) for _ in range(n_envs)]
         # Envs whose steps wait on I/O (sandbox commands) overlap their waits in threads.
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="agentrl-env") if threads > 1 else None
@@ -74,7 +81,9 @@ class RolloutWorker:
         return stepped, reset
 
     @staticmethod
-    def _reset(env, seed: int | None, options: dict[str, Any]) -> tuple[Any, dict, str, list[str], str | None]:
+    def _reset(
+        env, seed: int | None, options: dict[str, Any]
+    ) -> tuple[Any, dict, str, list[str], str | None]:
         observation, info = env.reset(seed=seed, options=options or None)
         unwrapped = env.unwrapped
         instructions = unwrapped.instructions() if hasattr(unwrapped, "instructions") else ""
@@ -82,10 +91,15 @@ class RolloutWorker:
         return observation, info, instructions, subgoals, getattr(env.spec, "id", None)
 
     def close(self) -> None:
+        """Close the envs, then the sandboxes this process pooled, and wait until they are removed."""
         for env in self.envs:
             env.close()
         if self.pool is not None:
             self.pool.shutdown()
+        sandboxes = sys.modules.get("agentrl.sandboxes.pool")
+        if sandboxes is not None:  # envs share process-wide sandbox pools; removal runs in the background
+            sandboxes.close_shared_pools()
+            sandboxes.wait_discarded()
 
 
 # ------------------------------------------------------------------------------- the driver
@@ -124,10 +138,19 @@ class _Command:
 class RayRolloutBackend:
     """Plays episodes on Ray actors with the contract of ``run_episodes`` (see module docstring)."""
 
-    def __init__(self, env_id: str, env_kwargs: Mapping[str, Any] | None = None, num_workers: int = 2,
-                 envs_per_worker: int = 4, address: str | None = None, *, worker_num_cpus: float = 1.0,
-                 threads_per_worker: int = 1, max_worker_restarts: int = 10,
-                 init_kwargs: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        env_id: str,
+        env_kwargs: Mapping[str, Any] | None = None,
+        num_workers: int = 2,
+        envs_per_worker: int = 4,
+        address: str | None = None,
+        *,
+        worker_num_cpus: float = 1.0,
+        threads_per_worker: int = 1,
+        max_worker_restarts: int = 10,
+        init_kwargs: Mapping[str, Any] | None = None,
+    ):
         from agentrl.core.registry import env_entry
 
         if num_workers < 1 or envs_per_worker < 1:
@@ -144,17 +167,26 @@ class RayRolloutBackend:
         self.workers = [self._spawn() for _ in range(num_workers)]
         ray.get([worker.pid.remote() for worker in self.workers])  # env construction errors surface here
         self.metrics: dict[str, float] = {
-            "rollout/episodes": 0, "rollout/env_steps": 0, "rollout/remote_calls": 0,
-            "rollout/episodes_rerun": 0, "rollout/worker_restarts": 0,
+            "rollout/episodes": 0,
+            "rollout/env_steps": 0,
+            "rollout/remote_calls": 0,
+            "rollout/episodes_rerun": 0,
+            "rollout/worker_restarts": 0,
         }
 
     def _spawn(self):
-        return self._actor_class.remote(self.env_id, self.env_kwargs, self.envs_per_worker, self._entry,
-                                        self.threads_per_worker)
+        return self._actor_class.remote(
+            self.env_id, self.env_kwargs, self.envs_per_worker, self._entry, self.threads_per_worker
+        )
 
     # ------------------------------------------------------------------ the rollout
-    def run_episodes(self, policy: Policy, specs: Sequence[EpisodeSpec], *,
-                     on_episode: Callable[[Trajectory], None] | None = None) -> TrajectoryBatch:
+    def run_episodes(
+        self,
+        policy: Policy,
+        specs: Sequence[EpisodeSpec],
+        *,
+        on_episode: Callable[[Trajectory], None] | None = None,
+    ) -> TrajectoryBatch:
         """Play every spec to the end; trajectories come back in the order of ``specs``."""
         before = dict(self.metrics)
         started = time.perf_counter()
@@ -221,11 +253,15 @@ class RayRolloutBackend:
         if run.on_episode is not None:
             run.on_episode(trajectory)
 
-    def _replace_worker(self, w: int, slots: list[_Slot], batch: list[_Command], run: _Run, error: Exception) -> None:
+    def _replace_worker(
+        self, w: int, slots: list[_Slot], batch: list[_Command], run: _Run, error: Exception
+    ) -> None:
         """Start a new actor for worker ``w`` and queue its in-flight episodes to play again."""
         if self.metrics["rollout/worker_restarts"] >= self.max_worker_restarts:
-            raise RuntimeError(f"rollout worker {w} died and the restart budget "
-                               f"({self.max_worker_restarts}) is spent; last error: {error}") from error
+            raise RuntimeError(
+                f"rollout worker {w} died and the restart budget "
+                f"({self.max_worker_restarts}) is spent; last error: {error}"
+            ) from error
         for slot in slots:
             if slot.worker == w and slot.trajectory is not None:
                 heapq.heappush(run.pending, (slot.key, slot.spec))
@@ -242,20 +278,27 @@ class RayRolloutBackend:
     def worker_pids(self) -> list[int]:
         return ray.get([worker.pid.remote() for worker in self.workers])
 
-    def close(self) -> None:
-        """Close every env (and its sandboxes), end the actors, and stop Ray if this backend started it."""
-        if not self.workers:
-            return
+    def close(self, timeout: float = 60.0) -> None:
+        """Close every env and the sandboxes its worker pooled (waiting until they are removed), end
+        the workers, and stop Ray if this backend started it. An env's error while closing is raised
+        once everything is closed."""
+        workers, self.workers = self.workers, []
+        errors: list[Exception] = []
         try:
-            ray.get([worker.close.remote() for worker in self.workers])
-        except RayActorError:
-            pass  # a dead worker has nothing left to close; its containers are reaped by owner label
+            for call in [worker.close.remote() for worker in workers]:
+                try:
+                    ray.get(call, timeout=timeout)
+                except RayActorError:
+                    pass  # a dead worker has nothing left to close; its containers are reaped by owner label
+                except Exception as exc:  # noqa: BLE001 - keep closing the others, raise below
+                    errors.append(exc)
         finally:
-            for worker in self.workers:
+            for worker in workers:
                 ray.kill(worker, no_restart=True)
-            self.workers = []
-            if self._owns_ray:
+            if self._owns_ray and ray.is_initialized():
                 ray.shutdown()
+        if errors:
+            raise errors[0]
 
     def __enter__(self) -> "RayRolloutBackend":
         return self
@@ -286,21 +329,35 @@ def _start(slot: _Slot, reserved: tuple[int, EpisodeSpec], reset: tuple) -> None
 
 def _policy_input(slot: _Slot) -> PolicyInput:
     assert slot.trajectory is not None
-    return PolicyInput(observation=slot.observation, instructions=slot.trajectory.instructions,
-                       history=slot.trajectory.turns, info=slot.info, episode_key=slot.key)
+    return PolicyInput(
+        observation=slot.observation,
+        instructions=slot.trajectory.instructions,
+        history=slot.trajectory.turns,
+        info=slot.info,
+        episode_key=slot.key,
+    )
 
 
 def _record(slot: _Slot, output: ActionOutput, stepped: tuple) -> bool:
     """Append the turn; True when the episode ended."""
     observation, reward, terminated, truncated, info = stepped
     assert slot.trajectory is not None
-    slot.trajectory.turns.append(Turn(
-        observation=slot.observation, action=output.text, reward=float(reward),
-        reward_components=dict(info.get("reward_components", {})), info=info,
-        terminated=bool(terminated), truncated=bool(truncated), token_ids=list(output.token_ids),
-        logprobs=list(output.logprobs), loss_mask=list(output.loss_mask), new_context=output.new_context,
-        generation_truncated=output.generation_truncated,
-    ))
+    slot.trajectory.turns.append(
+        Turn(
+            observation=slot.observation,
+            action=output.text,
+            reward=float(reward),
+            reward_components=dict(info.get("reward_components", {})),
+            info=info,
+            terminated=bool(terminated),
+            truncated=bool(truncated),
+            token_ids=list(output.token_ids),
+            logprobs=list(output.logprobs),
+            loss_mask=list(output.loss_mask),
+            new_context=output.new_context,
+            generation_truncated=output.generation_truncated,
+        )
+    )
     slot.observation, slot.info = observation, info
     return bool(terminated or truncated)
 
@@ -328,7 +385,9 @@ class GenerationWorker:
     def load_weights(self, state_dict: Mapping[str, Any]) -> None:
         load = getattr(self.policy, "load_weights", None)
         if load is None:
-            raise TypeError(f"{type(self.policy).__name__} has no load_weights(state_dict) to sync weights into")
+            raise TypeError(
+                f"{type(self.policy).__name__} has no load_weights(state_dict) to sync weights into"
+            )
         load(state_dict)
 
 
@@ -341,8 +400,14 @@ class RayGenerationPolicy:
     generated again.
     """
 
-    def __init__(self, factory: Callable[[], Policy], num_actors: int = 1, *, num_cpus: float = 1.0,
-                 num_gpus: float = 0.0):
+    def __init__(
+        self,
+        factory: Callable[[], Policy],
+        num_actors: int = 1,
+        *,
+        num_cpus: float = 1.0,
+        num_gpus: float = 0.0,
+    ):
         if num_actors < 1:
             raise ValueError("num_actors must be >= 1")
         if not ray.is_initialized():
@@ -356,7 +421,7 @@ class RayGenerationPolicy:
     def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
         inputs = list(inputs)
         size = -(-len(inputs) // len(self.actors)) if inputs else 0
-        shards = [inputs[i * size:(i + 1) * size] for i in range(len(self.actors))]
+        shards = [inputs[i * size : (i + 1) * size] for i in range(len(self.actors))]
         calls = [actor.act.remote(shard) if shard else None for actor, shard in zip(self.actors, shards)]
         outputs: list[ActionOutput] = []
         for index, (call, shard) in enumerate(zip(calls, shards)):

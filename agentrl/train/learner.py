@@ -18,6 +18,7 @@ from agentrl.core.trajectory import Trajectory
 from agentrl.train.config import RLConfig
 from agentrl.train.credit import Credit
 from agentrl.train.losses import clipped_policy_loss, kl_to_reference, masked_mean, value_loss
+from agentrl.train.parallel import SingleProcess
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -25,9 +26,10 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class Learner:
-    def __init__(self, agent, config: RLConfig, *, seed: int = 0):
+    def __init__(self, agent, config: RLConfig, *, seed: int = 0, parallel: SingleProcess | None = None):
         self.agent = agent
         self.config = config
+        self.parallel = parallel or SingleProcess()
         self.optimizer = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -36,13 +38,15 @@ class Learner:
         self.generator.manual_seed(seed)
         targets = _per_turn_targets(trajectories, credit)
         units = self.agent.units(trajectories)
-        if not units:
+        # Every rank must take the same number of optimizer steps (gradients are averaged at each).
+        steps = self.parallel.max(math.ceil(len(units) / self.config.minibatch_size))
+        if steps == 0:
             return {"learner/updates": 0.0}
         history: dict[str, list[float]] = {}
         for _ in range(self.config.epochs):
-            order = torch.randperm(len(units), generator=self.generator).tolist()
-            for start in range(0, len(order), self.config.minibatch_size):
-                minibatch = [units[i] for i in order[start:start + self.config.minibatch_size]]
+            order = torch.randperm(len(units), generator=self.generator)
+            for indices in torch.tensor_split(order, steps):
+                minibatch = [units[i] for i in indices.tolist()]
                 for key, value in self._step(minibatch, targets).items():
                     history.setdefault(key, []).append(value)
         stats = {f"learner/{k}": float(np.mean(v)) for k, v in history.items()}
@@ -51,16 +55,21 @@ class Learner:
 
     def _step(self, minibatch: list, targets: dict[int, tuple[float, float]]) -> dict[str, float]:
         accumulation = max(1, min(self.config.grad_accumulation, len(minibatch)))
-        chunks = [minibatch[i::accumulation] for i in range(accumulation)]
+        chunks = [minibatch[i::accumulation] for i in range(accumulation)] if minibatch else []
         self.optimizer.zero_grad(set_to_none=True)
         totals: dict[str, float] = {}
+        finite = True
         for chunk in chunks:
             loss, stats = self.loss(chunk, targets)
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError(f"non-finite loss {loss.item()} ({_describe(stats)})")
+            finite = finite and bool(torch.isfinite(loss))
+            if not finite:
+                break
             (loss / len(chunks)).backward()
             for key, value in stats.items():
                 totals[key] = totals.get(key, 0.0) + value / len(chunks)
+        if self.parallel.max(int(not finite)):  # every rank stops together
+            raise NonFiniteLossError(f"non-finite loss on some rank ({_describe(totals)})")
+        self.parallel.all_reduce_gradients(self.agent.parameters())
         norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), self.config.max_grad_norm)
         if not math.isfinite(float(norm)):
             raise NonFiniteLossError(f"non-finite gradient norm ({_describe(totals)})")

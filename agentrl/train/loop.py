@@ -26,6 +26,7 @@ from agentrl.train.config import TrainConfig, dump_config, load_config
 from agentrl.train.credit import compute_credit
 from agentrl.train.learner import Learner, NonFiniteLossError
 from agentrl.train.metrics import MetricsLogger
+from agentrl.train.parallel import local_device, make_parallel
 from agentrl.train.sft import collect_demonstrations, supervised_finetune
 
 
@@ -59,35 +60,35 @@ class Trainer:
         if config.run.threads:
             torch.set_num_threads(config.run.threads)
         torch.manual_seed(config.run.seed)
-        self.device = resolve_device(config.run.device)
+        self.device = local_device(resolve_device(config.run.device))
+        self.parallel = make_parallel(self.device)
         self.output = Path(config.run.output_dir)
         self.output.mkdir(parents=True, exist_ok=True)
-        self.envs = make_envs(config, config.rl.num_envs) if config.backend == "local" else None
+        self.envs = make_envs(config, config.rl.num_envs) if config.backend == "local" else None  # else the backend's
         self.eval_envs = make_envs(config, min(config.rl.num_envs, max(1, config.eval.episodes)), evaluation=True)
         self.agent = build_agent(config, self.eval_envs[0], self.device)
+        self.parallel.broadcast_parameters(self.agent.parameters())
+        self.agent.sync()
         self.pipeline = build_pipeline(config)
-        self.learner = Learner(self.agent, config.rl, seed=config.run.seed)
-        self.backend = self._ray_backend() if config.backend == "ray" else None
-
-    def _ray_backend(self):
-        from agentrl.train.distributed import RayRolloutBackend
-
-        ray = self.config.ray
-        return RayRolloutBackend(self.config.env.id, dict(self.config.env.kwargs), ray.num_workers,
-                                 envs_per_worker=ray.envs_per_worker, address=ray.address)
+        self.learner = Learner(self.agent, config.rl, seed=config.run.seed, parallel=self.parallel)
+        self.backend = ROLLOUT_BACKENDS[config.backend](config) if config.backend != "local" else None
 
     # ------------------------------------------------------------------------- the run
     def run(self) -> TrainResult:
         cfg = self.config
-        (self.output / "config.yaml").write_text(dump_config(cfg))
+        if self.parallel.is_main:
+            (self.output / "config.yaml").write_text(dump_config(cfg))
         start = self._resume()
-        self.logger = MetricsLogger(self.output, tensorboard=cfg.run.tensorboard, resume_iteration=start)
+        self.parallel.barrier()  # every rank has read the checkpoint before the logger trims metrics
+        self.logger = (MetricsLogger(self.output, tensorboard=cfg.run.tensorboard, resume_iteration=start)
+                       if self.parallel.is_main else NullLogger())
         result = TrainResult(self.output, cfg)
         try:
             if start is None:
                 self._warm_start()
                 start = 0
-            bar = tqdm(range(start + 1, cfg.rl.iterations + 1), desc="RL", disable=not cfg.run.progress,
+            bar = tqdm(range(start + 1, cfg.rl.iterations + 1), desc="RL",
+                       disable=not (cfg.run.progress and self.parallel.is_main),
                        initial=start, total=cfg.rl.iterations)
             for iteration in bar:
                 record = self._iteration(iteration)
@@ -122,18 +123,21 @@ class Trainer:
         expert = self.eval_envs[0].unwrapped.expert_policy()
         if expert is None:
             raise ValueError(f"sft.episodes > 0 but {cfg.env.id} has no expert policy to learn from")
-        demos = collect_demonstrations(self.eval_envs, expert, cfg.sft, full_context=cfg.policy.context == "full")
+        demos = collect_demonstrations(self.eval_envs, expert, cfg.sft, full_context=cfg.policy.context == "full",
+                                       parallel=self.parallel)
         units = self.agent.demonstration_units(demos)
-        with tqdm(total=cfg.sft.steps, desc="SFT", disable=not cfg.run.progress) as bar:
-            losses = supervised_finetune(self.agent, units, cfg.sft, seed=cfg.run.seed, progress=bar)
+        with tqdm(total=cfg.sft.steps, desc="SFT", disable=not (cfg.run.progress and self.parallel.is_main)) as bar:
+            losses = supervised_finetune(self.agent, units, cfg.sft, seed=cfg.run.seed + self.parallel.rank,
+                                         progress=bar, parallel=self.parallel)
         return {"sft/units": float(len(units)), "sft/first_loss": losses[0], "sft/final_loss": losses[-1]}
 
     def _iteration(self, iteration: int) -> dict[str, Any]:
         cfg = self.config
         started = time.perf_counter()
         first = 100_000_000 + iteration * cfg.rl.tasks_per_iteration + cfg.run.seed * 10_000_000
-        specs = grouped_specs(range(first, first + cfg.rl.tasks_per_iteration), cfg.rl.group_size)
-        self.agent.policy.reseed(_seed(cfg, iteration, 1))
+        seeds = self.parallel.shard(list(range(first, first + cfg.rl.tasks_per_iteration)))
+        specs = grouped_specs(seeds, cfg.rl.group_size)
+        self.agent.policy.reseed(_seed(cfg, iteration, 1) + 104_729 * self.parallel.rank)
         batch = self._rollout(specs)
         rollout_time = time.perf_counter() - started
         if self.pipeline is not None:
@@ -141,12 +145,13 @@ class Trainer:
         values = turn_values(self.agent, batch) if cfg.rl.advantage == "gae" else None
         credit = compute_credit(batch, cfg.rl.advantage, gamma=cfg.rl.gamma, baseline=cfg.rl.baseline,
                                 lam=cfg.rl.gae_lambda, values=values, normalize=cfg.rl.normalize_advantages)
-        stats = self.learner.update(batch, credit, seed=_seed(cfg, iteration, 2))
+        stats = self.learner.update(batch, credit, seed=_seed(cfg, iteration, 2) + self.parallel.rank)
         self.agent.sync()
         generated = sum(sum(t.loss_mask) for t in batch.turns())
+        summary = combine_summaries(self.parallel.gather(batch.summary()))
         return {
             "iteration": iteration,
-            **{f"rollout/{k}": v for k, v in batch.summary().items()},
+            **{f"rollout/{k}": v for k, v in summary.items()},
             **{f"rewards/{k}": v for k, v in batch.metrics.items()},
             **stats,
             "time/rollout_s": rollout_time,
@@ -163,7 +168,7 @@ class Trainer:
 
     def _evaluate(self, iteration: int) -> dict[str, float]:
         cfg = self.config
-        if cfg.eval.episodes <= 0:
+        if cfg.eval.episodes <= 0 or not self.parallel.is_main:
             return {}
         policy = evaluation_policy(self.agent, greedy=cfg.eval.greedy, seed=_seed(cfg, iteration, 3))
         seeds = range(cfg.eval.seed, cfg.eval.seed + cfg.eval.episodes)
@@ -179,8 +184,12 @@ class Trainer:
             state["pipeline"] = self.pipeline.state_dict()
         return state
 
-    def _save(self, iteration: int) -> Path:
-        return save_checkpoint(self.output, iteration, self._state(), {"config": str(self.output / "config.yaml")})
+    def _save(self, iteration: int) -> Path | None:
+        path = None
+        if self.parallel.is_main:
+            path = save_checkpoint(self.output, iteration, self._state(), {"config": str(self.output / "config.yaml")})
+        self.parallel.barrier()
+        return path
 
     def _resume(self) -> int | None:
         path = latest_checkpoint(self.output) if self.config.run.resume else None
@@ -212,8 +221,11 @@ class Trainer:
             env.close()
         if self.backend is not None:
             self.backend.close()
+        self.parallel.close()
 
     def _finish(self, result: TrainResult) -> TrainResult:
+        if not self.parallel.is_main:
+            return result
         result.metrics = self.logger.records()
         evals = [r for r in result.metrics if "eval/success_rate" in r]
         if evals:
@@ -223,6 +235,53 @@ class Trainer:
                                            title=f"{self.config.env.id} ({self.config.policy.kind})")
         result.checkpoint = latest_checkpoint(self.output)
         return result
+
+
+def _ray_backend(config: TrainConfig):
+    from agentrl.train.distributed import RayRolloutBackend
+
+    ray = config.ray
+    return RayRolloutBackend(config.env.id, dict(config.env.kwargs), ray.num_workers,
+                             envs_per_worker=ray.envs_per_worker, address=ray.address,
+                             worker_num_cpus=ray.worker_num_cpus, threads_per_worker=ray.threads_per_worker,
+                             max_worker_restarts=ray.max_worker_restarts)
+
+
+def _selfplay_backend(config: TrainConfig):
+    import importlib
+
+    from agentrl.envs.multiagent.selfplay import SelfPlayBackend
+
+    module, _, name = config.selfplay.env.partition(":")
+    factory = getattr(importlib.import_module(module), name)
+    return SelfPlayBackend(lambda: factory(**config.selfplay.kwargs), config.rl.num_envs)
+
+
+#: Rollout backends other than the in-process loop, by ``backend`` name.
+ROLLOUT_BACKENDS = {"ray": _ray_backend, "selfplay": _selfplay_backend}
+
+
+class NullLogger:
+    """The metrics logger of non-main ranks: rank 0 alone writes files."""
+
+    def log(self, record: dict[str, Any]) -> None:
+        pass
+
+    def records(self) -> list[dict[str, Any]]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def combine_summaries(summaries: list[dict[str, float]]) -> dict[str, float]:
+    """Merge per-rank batch summaries: episode-weighted means, summed episode counts."""
+    total = sum(s.get("episodes", 0) for s in summaries)
+    if len(summaries) == 1 or total == 0:
+        return summaries[0]
+    keys = {k for s in summaries for k in s if k != "episodes"}
+    merged = {k: sum(s.get(k, 0.0) * s.get("episodes", 0) for s in summaries) / total for k in keys}
+    return {"episodes": total, **merged}
 
 
 def evaluation_policy(agent, *, greedy: bool, seed: int):

@@ -18,6 +18,7 @@ from agentrl.core.trajectory import Trajectory
 from agentrl.train.config import SFTConfig
 from agentrl.train.learner import NonFiniteLossError
 from agentrl.train.losses import masked_mean
+from agentrl.train.parallel import SingleProcess
 
 
 class LabellingDemonstrator:
@@ -42,12 +43,14 @@ class LabellingDemonstrator:
         return outputs
 
 
-def collect_demonstrations(envs, expert: Policy, config: SFTConfig, *, full_context: bool) -> list[tuple[Trajectory, list[str | None]]]:
+def collect_demonstrations(envs, expert: Policy, config: SFTConfig, *, full_context: bool,
+                           parallel: SingleProcess | None = None) -> list[tuple[Trajectory, list[str | None]]]:
     """Expert episodes with per-turn labels. With a full multi-turn context the history must be
     what was really played, so turns where the demonstrator deviated get no label."""
     epsilon = 0.0 if full_context else config.relabel_epsilon
     demonstrator = LabellingDemonstrator(expert, epsilon, seed=config.demo_seed)
-    specs = grouped_specs(range(config.demo_seed, config.demo_seed + config.episodes), 1)
+    seeds = list(range(config.demo_seed, config.demo_seed + config.episodes))
+    specs = grouped_specs((parallel or SingleProcess()).shard(seeds), 1)
     batch = run_episodes(envs, demonstrator, specs)
     demos = []
     for key, trajectory in enumerate(batch):
@@ -58,8 +61,10 @@ def collect_demonstrations(envs, expert: Policy, config: SFTConfig, *, full_cont
     return demos
 
 
-def supervised_finetune(agent, units: list, config: SFTConfig, *, seed: int, progress=None) -> list[float]:
+def supervised_finetune(agent, units: list, config: SFTConfig, *, seed: int, progress=None,
+                        parallel: SingleProcess | None = None) -> list[float]:
     """Maximise the log-likelihood of the label tokens; returns the loss per step."""
+    parallel = parallel or SingleProcess()
     if not units:
         raise ValueError("no demonstration units to train on (did the expert produce any labelled turns?)")
     optimizer = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
@@ -69,10 +74,11 @@ def supervised_finetune(agent, units: list, config: SFTConfig, *, seed: int, pro
         batch = rng.sample(units, min(config.batch_size, len(units)))
         scores = agent.score(batch)
         loss = -masked_mean(scores.logprobs, scores.mask)
-        if not torch.isfinite(loss):
+        if parallel.max(int(not torch.isfinite(loss))):
             raise NonFiniteLossError(f"non-finite SFT loss {loss.item()}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        parallel.all_reduce_gradients(agent.parameters())
         torch.nn.utils.clip_grad_norm_(agent.parameters(), 1.0)
         optimizer.step()
         losses.append(loss.item())

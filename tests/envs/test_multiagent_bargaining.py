@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import agentrl
 from agentrl.core.config import ConfigError
-from agentrl.core.rollout import EpisodeSpec, grouped_specs, run_episodes
+from agentrl.core.rollout import grouped_specs, run_episodes
 from agentrl.envs.multiagent.bargaining import BargainingEnv, TimeDependentNegotiator, raw_env
 from agentrl.envs.multiagent.bargaining.game import (
     Action,
@@ -48,22 +48,28 @@ def test_scenarios_are_valid_and_reproducible():
         assert sample_scenario(np.random.default_rng(seed), config) == scenario
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("propose book=2 hat=1", Action("propose", (2, 1, 0))),
-    ("Propose books: 3, balls=2", Action("propose", (3, 0, 2))),
-    ("accept", Action("accept")),
-    ("walk away.", Action("walk")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("propose book=2 hat=1", Action("propose", (2, 1, 0))),
+        ("Propose books: 3, balls=2", Action("propose", (3, 0, 2))),
+        ("accept", Action("accept")),
+        ("walk away.", Action("walk")),
+    ],
+)
 def test_parse_valid_moves(text, expected):
     assert parse_action(text, SCENARIO) == expected
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("propose book=4", "0 to 3 book"),
-    ("propose pens=1", "unknown item 'pens'"),
-    ("propose", "a proposal lists what you keep"),
-    ("let us be friends", "is not a move"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("propose book=4", "0 to 3 book"),
+        ("propose pens=1", "unknown item 'pens'"),
+        ("propose", "a proposal lists what you keep"),
+        ("let us be friends", "is not a move"),
+    ],
+)
 def test_parse_invalid_moves_explain_why(text, reason):
     error = parse_action(text, SCENARIO)
     assert isinstance(error, str) and reason in error
@@ -78,8 +84,10 @@ def test_accepted_split_scores_each_side_by_its_own_values():
     assert game.deal == ((0, 1, 0), (3, 0, 2))
     assert game.score(0) == pytest.approx(5 / 10)
     assert game.score(1) == pytest.approx((3 * 2 + 2 * 1) / 10)
-    assert game.outcome_text() == ("Deal reached. Final allocation: player_0 gets book=0 hat=1 ball=0; "
-                                   "player_1 gets book=3 hat=0 ball=2.")
+    assert game.outcome_text() == (
+        "Deal reached. Final allocation: player_0 gets book=0 hat=1 ball=0; "
+        "player_1 gets book=3 hat=0 ball=2."
+    )
 
 
 def test_walking_away_scores_zero_for_both():
@@ -121,7 +129,10 @@ def test_env_rewards_the_deal_at_the_end_only():
         info = infos[agent]
         assert info["outcome"] == pytest.approx(score) and info["success"] is True
         assert info["reward_components"]["deal"] == pytest.approx(score)
-        assert info["pareto_optimal"] is True and info["deal"] == {"player_0": [0, 1, 0], "player_1": [3, 0, 2]}
+        assert info["pareto_optimal"] is True and info["deal"] == {
+            "player_0": [0, 1, 0],
+            "player_1": [3, 0, 2],
+        }
         assert "Final allocation" in observations[agent]
     with pytest.raises(RuntimeError, match="reset"):
         env.step(answer("accept"))
@@ -133,9 +144,14 @@ def test_private_values_stay_private_and_messages_reach_the_other_player():
     assert "book=1 hat=5 ball=1" in observations["player_0"]
     assert "book=1 hat=5 ball=1" not in observations["player_1"]
     assert "book=2 hat=2 ball=1" not in observations["player_0"]
-    observations, *_ = env.step(answer("propose book=0 hat=1 ball=2") + "<message>The hat matters to me.</message>")
+    observations, *_ = env.step(
+        answer("propose book=0 hat=1 ball=2") + "<message>The hat matters to me.</message>"
+    )
     assert 'player_0 says: "The hat matters to me."' in observations["player_1"]
-    assert "Standing offer from player_0: you get book=3 hat=0 ball=0 (worth 6 to you)" in observations["player_1"]
+    assert (
+        "Standing offer from player_0: you get book=3 hat=0 ball=0 (worth 6 to you)"
+        in observations["player_1"]
+    )
 
 
 def test_malformed_moves_cost_the_format_penalty_and_the_same_player_moves_again():
@@ -157,7 +173,8 @@ def test_turn_limit_truncates_with_no_deal():
     env = raw_env(max_turns=3)
     env.reset(options={"scenario": SCENARIO})
     _, rewards, terminations, truncations, infos = play(
-        env, answer("propose hat=1"), answer("propose book=3"), answer("propose hat=1 ball=1"))
+        env, answer("propose hat=1"), answer("propose book=3"), answer("propose hat=1 ball=1")
+    )
     assert all(truncations.values()) and not any(terminations.values())
     assert rewards == {"player_0": 0.0, "player_1": 0.0}
     assert infos["player_0"]["outcome"] == 0.0 and infos["player_0"]["success"] is False
@@ -186,8 +203,10 @@ def test_dict_observations_carry_the_private_features():
 def test_goals_follow_hidden_values():
     goals = draw_goals(SCENARIO, 0)  # favourite: the hat (5); second: books (1, tie with balls -> first)
     assert goals == [Goal(0, "at_least", 1, 1), Goal(0, "more", 0)]
-    assert [g.text(SCENARIO) for g in goals] == ["player_0: get at least 1 hats",
-                                                 "player_0: get more books than the other player"]
+    assert [g.text(SCENARIO) for g in goals] == [
+        "player_0: get at least 1 hats",
+        "player_0: get more books than the other player",
+    ]
     deal = ((0, 1, 0), (3, 0, 2))
     assert goals[0].met(deal) and not goals[1].met(deal) and not goals[0].met(None)
 
@@ -195,7 +214,10 @@ def test_goals_follow_hidden_values():
 def test_judge_variant_scores_by_the_judges_verdicts():
     env = raw_env(reward="judge", judge="oracle")
     observations, _ = env.reset(options={"scenario": SCENARIO})
-    assert "Your private goals: get at least 1 hats; get more books than the other player." in observations["player_0"]
+    assert (
+        "Your private goals: get at least 1 hats; get more books than the other player."
+        in observations["player_0"]
+    )
     assert "hat=5" not in observations["player_0"]  # no numbers in this variant
     # player_1 (values 2, 2, 1): at least 1 hat, more books than player_0.
     _, rewards, _, _, infos = play(env, answer("propose hat=1 ball=2"), answer("accept"))
@@ -223,10 +245,12 @@ def test_judge_reads_transcript_final_move_outcome_and_task():
     env = raw_env(reward="judge", judge=judge)
     env.reset(options={"scenario": SCENARIO})
     play(env, answer("propose hat=1") + "<message>Hats are all I need.</message>", answer("walk away"))
-    (transcript, action, outcome, goals, task), = judge.calls
-    assert transcript.splitlines() == ["player_0 proposes to keep book=0 hat=1 ball=0 (the other player gets "
-                                       "book=3 hat=0 ball=2).", 'player_0 says: "Hats are all I need."',
-                                       "player_1 walks away: no deal."]
+    ((transcript, action, outcome, goals, task),) = judge.calls
+    assert transcript.splitlines() == [
+        "player_0 proposes to keep book=0 hat=1 ball=0 (the other player gets book=3 hat=0 ball=2).",
+        'player_0 says: "Hats are all I need."',
+        "player_1 walks away: no deal.",
+    ]
     assert action == "walk away" and outcome.startswith("No deal")
     assert len(goals) == 4 and all(f"- {goal}" in task for goal in goals)
 
@@ -284,13 +308,23 @@ def test_aspiration_by_hand():
     assert linear.aspiration(9, 10) == pytest.approx(0.3)
     boulware = TimeDependentNegotiator("boulware", reservation=0.3)
     assert boulware.aspiration(3, 10) == pytest.approx(1 - 0.7 * (3 / 9) ** (1 / 0.3))
-    assert boulware.aspiration(3, 10) > linear.aspiration(3, 10) > TimeDependentNegotiator("conceder").aspiration(3, 10)
+    assert (
+        boulware.aspiration(3, 10)
+        > linear.aspiration(3, 10)
+        > TimeDependentNegotiator("conceder").aspiration(3, 10)
+    )
 
 
 def test_negotiator_moves_by_hand():
     negotiator = TimeDependentNegotiator("linear", reservation=0.3)
-    view = {"item_names": ["book", "hat", "ball"], "counts": [3, 1, 2], "values": [1, 5, 1], "offer": None,
-            "turn": 0, "max_turns": 10}
+    view = {
+        "item_names": ["book", "hat", "ball"],
+        "counts": [3, 1, 2],
+        "values": [1, 5, 1],
+        "offer": None,
+        "turn": 0,
+        "max_turns": 10,
+    }
     assert negotiator.choose(view) == "propose book=3 hat=1 ball=2"  # aspiration 1.0: everything
     # turn 6 of 10: aspiration 1 - 0.7 * 6/9 = 0.533; the cheapest share worth >= 5.33 is worth 6:
     # hat + one ball (6, 2 items) beats hat + one book (6, 2 items) on the tie-break (smaller tuple).

@@ -68,7 +68,9 @@ def test_sampled_actions_reach_every_ending():
         seeded(env, seed)
         while env.agents:
             _, _, terminations, truncations, infos = env.step(env.action_space(env.current_agent).sample())
-        endings.add("deal" if infos["player_0"]["deal"] else ("walk" if terminations["player_0"] else "limit"))
+        endings.add(
+            "deal" if infos["player_0"]["deal"] else ("walk" if terminations["player_0"] else "limit")
+        )
     assert endings == {"deal", "walk", "limit"}
 
 
@@ -128,8 +130,10 @@ def test_selfplay_yields_one_trajectory_per_agent_in_spec_order():
 def test_rewards_follow_last_semantics_in_a_scripted_bargain():
     env = bargaining.raw_env()
     spec = EpisodeSpec(seed=0, options={"scenario": SCENARIO})
-    policies = {"player_0": ReplayPolicy([answer("propose hat=1"), answer("propose hat=1 ball=1")]),
-                "player_1": ReplayPolicy(["gibberish", answer("propose book=3 ball=2"), answer("accept")])}
+    policies = {
+        "player_0": ReplayPolicy([answer("propose hat=1"), answer("propose hat=1 ball=1")]),
+        "player_1": ReplayPolicy(["gibberish", answer("propose book=3 ball=2"), answer("accept")]),
+    }
     player_0, player_1 = run_multiagent_episodes([env], policies, [spec])
     assert [t.reward for t in player_0.turns] == [0.0, pytest.approx(0.6)]  # hat + ball = 6 of 10
     # player_1: malformed (-0.1), counter-offer (0), accept (3 books + 1 ball = 7 of 10)
@@ -143,8 +147,11 @@ def test_rewards_follow_last_semantics_in_a_scripted_bargain():
 def test_learner_against_a_fixed_opponent_with_a_policy_per_agent():
     opponent = TimeDependentNegotiator("boulware")
     learner = RandomPolicy(seed=0)  # random text: mostly malformed, exercising the format penalty
-    batch = run_multiagent_episodes([bargaining.raw_env(max_turns=6) for _ in range(2)],
-                                    {"player_0": learner, "player_1": opponent}, grouped_specs(range(4), 1))
+    batch = run_multiagent_episodes(
+        [bargaining.raw_env(max_turns=6) for _ in range(2)],
+        {"player_0": learner, "player_1": opponent},
+        grouped_specs(range(4), 1),
+    )
     learner_turns = [turn for t in batch if t.info["agent"] == "player_0" for turn in t.turns]
     assert any(not turn.info["action_valid"] for turn in learner_turns)
     assert all(turn.reward_components.get("format", 0) in (0.0, -0.1) for turn in learner_turns)
@@ -153,8 +160,10 @@ def test_learner_against_a_fixed_opponent_with_a_policy_per_agent():
 def test_tictactoe_rewards_reach_both_players_last_turns():
     tictactoe = pytest.importorskip("pettingzoo.classic.tictactoe_v3")
     # X (player_1) takes the top row; O (player_2) plays 3 and 4.
-    policies = {"player_1": ReplayPolicy([answer("0"), answer("1"), answer("2")]),
-                "player_2": ReplayPolicy([answer("3"), answer("4")])}
+    policies = {
+        "player_1": ReplayPolicy([answer("0"), answer("1"), answer("2")]),
+        "player_2": ReplayPolicy([answer("3"), answer("4")]),
+    }
     x, o = run_multiagent_episodes([tictactoe.env()], policies, [EpisodeSpec(seed=0)])
     assert [t.reward for t in x.turns] == [0, 0, 1] and x.turns[-1].terminated
     assert [t.reward for t in o.turns] == [0, -1] and o.turns[-1].terminated
@@ -165,11 +174,16 @@ def test_tictactoe_rewards_reach_both_players_last_turns():
 
 def test_random_policy_plays_only_legal_moves_from_the_listed_actions():
     tictactoe = pytest.importorskip("pettingzoo.classic.tictactoe_v3")
-    batch = run_multiagent_episodes([tictactoe.env() for _ in range(3)], RandomPolicy(seed=0),
-                                    grouped_specs(range(10), 1))
+    batch = run_multiagent_episodes(
+        [tictactoe.env() for _ in range(3)], RandomPolicy(seed=0), grouped_specs(range(10), 1)
+    )
     assert sum(t.invalid_actions for t in batch) == 0
     for x, o in zip(batch[::2], batch[1::2]):
-        assert x.total_reward + o.total_reward == 0 and x.total_reward in (-1, 0, 1)  # zero-sum, win/draw/loss
+        assert x.total_reward + o.total_reward == 0 and x.total_reward in (
+            -1,
+            0,
+            1,
+        )  # zero-sum, win/draw/loss
         assert 3 <= len(x.turns) <= 5 and len(x.turns) - len(o.turns) in (0, 1)
     first = batch[0].turns[0]
     assert first.info["action_valid"] and "available_actions" not in first.info  # listed to the policy only
@@ -189,10 +203,13 @@ def test_illegal_moves_are_observations_and_repeated_ones_end_the_episode():
 def test_parallel_rock_paper_scissors_by_name():
     rps = pytest.importorskip("pettingzoo.classic.rps_v2")
     names = ["ROCK", "PAPER", "SCISSORS"]
-    policies = {"player_0": ReplayPolicy([answer("rock"), answer("PAPER"), answer("2")]),
-                "player_1": ReplayPolicy([answer("scissors"), answer("scissors"), answer("SCISSORS")])}
-    p0, p1 = run_multiagent_episodes([rps.parallel_env(max_cycles=3)], policies, [EpisodeSpec(seed=0)],
-                                     action_names=names)
+    policies = {
+        "player_0": ReplayPolicy([answer("rock"), answer("PAPER"), answer("2")]),
+        "player_1": ReplayPolicy([answer("scissors"), answer("scissors"), answer("SCISSORS")]),
+    }
+    p0, p1 = run_multiagent_episodes(
+        [rps.parallel_env(max_cycles=3)], policies, [EpisodeSpec(seed=0)], action_names=names
+    )
     assert [t.reward for t in p0.turns] == [1, -1, 0]  # rock > scissors, paper < scissors, tie
     assert [t.reward for t in p1.turns] == [-1, 1, 0]
     assert p0.turns[-1].truncated and not p0.turns[-1].terminated  # max_cycles is a time limit
@@ -209,7 +226,9 @@ def test_neural_policies_can_see_the_raw_observation():
         return answer(str(int(mask.argmax())))
 
     config = MultiAgentRolloutConfig(observation_mode="dict")
-    x, o = run_multiagent_episodes([tictactoe.env()], ScriptedPolicy(first_legal), [EpisodeSpec(seed=0)], config=config)
+    x, o = run_multiagent_episodes(
+        [tictactoe.env()], ScriptedPolicy(first_legal), [EpisodeSpec(seed=0)], config=config
+    )
     assert seen[0]["raw"]["observation"].shape == (3, 3, 2) and "Legal actions" in seen[0]["text"]
     # X plays 0, 2, 4, 6 in turn (always the lowest free square) and wins on the diagonal 2-4-6.
     assert [int(t.action[8]) for t in x.turns] == [0, 2, 4, 6] and x.turns[-1].reward == 1
@@ -219,8 +238,9 @@ def test_context_exhausted_ends_the_episode_truncated():
     def stop_after_one(item):
         return None if item.history else answer("propose hat=1")
 
-    player_0, player_1 = run_multiagent_episodes([bargaining.raw_env()], ScriptedPolicy(stop_after_one),
-                                                 [EpisodeSpec(seed=0)])
+    player_0, player_1 = run_multiagent_episodes(
+        [bargaining.raw_env()], ScriptedPolicy(stop_after_one), [EpisodeSpec(seed=0)]
+    )
     # each proposes once; player_0's second turn finds its context full: the game ends for both
     assert player_0.context_truncated and not player_1.context_truncated
     assert len(player_0.turns) == len(player_1.turns) == 1
@@ -228,9 +248,12 @@ def test_context_exhausted_ends_the_episode_truncated():
 
 
 def test_parallel_view_plays_as_turn_based():
-    batch = run_multiagent_episodes([bargaining.parallel_env(observation_mode="text")], TimeDependentNegotiator(),
-                                    [EpisodeSpec(seed=3)])
-    reference = run_multiagent_episodes([bargaining.raw_env()], TimeDependentNegotiator(), [EpisodeSpec(seed=3)])
+    batch = run_multiagent_episodes(
+        [bargaining.parallel_env(observation_mode="text")], TimeDependentNegotiator(), [EpisodeSpec(seed=3)]
+    )
+    reference = run_multiagent_episodes(
+        [bargaining.raw_env()], TimeDependentNegotiator(), [EpisodeSpec(seed=3)]
+    )
     assert [t.to_dict() for t in batch] == [t.to_dict() for t in reference]
 
 
@@ -244,7 +267,9 @@ def test_bad_inputs_get_clear_errors():
     with pytest.raises(ValueError, match="2 names for 3 actions"):
         AgentIO(spaces.Discrete(3), action_names=["a", "b"])
     with pytest.raises(KeyError, match="player_1"):
-        run_multiagent_episodes([bargaining.raw_env()], {"player_0": TimeDependentNegotiator()}, [EpisodeSpec(seed=0)])
+        run_multiagent_episodes(
+            [bargaining.raw_env()], {"player_0": TimeDependentNegotiator()}, [EpisodeSpec(seed=0)]
+        )
 
     class Mute:
         def act(self, inputs):

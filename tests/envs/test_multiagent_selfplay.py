@@ -27,13 +27,31 @@ SOLO = "agentrl/Bargaining-v0"
 def selfplay_config(output_dir) -> dict:
     return {
         "env": {"id": SOLO, "kwargs": {"max_turns": 3, "short_expert": True}},
-        "policy": {"model": "tiny", "tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2},
-                   "context": "last", "max_new_tokens": 16, "system_prompt": False},
+        "policy": {
+            "model": "tiny",
+            "tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2},
+            "context": "last",
+            "max_new_tokens": 16,
+            "system_prompt": False,
+        },
         "sft": {"episodes": 32, "steps": 60, "batch_size": 16, "lr": 0.01},
-        "rl": {"iterations": 2, "tasks_per_iteration": 4, "group_size": 2, "num_envs": 4, "minibatch_size": 64},
+        "rl": {
+            "iterations": 2,
+            "tasks_per_iteration": 4,
+            "group_size": 2,
+            "num_envs": 4,
+            "minibatch_size": 64,
+        },
         "eval": {"episodes": 4, "every": 2},
-        "run": {"output_dir": str(output_dir), "progress": False, "tensorboard": False, "resume": False,
-                "checkpoint_every": 1},
+        "backend": "selfplay",
+        "selfplay": {"env": "agentrl.envs.multiagent.bargaining:raw_env", "kwargs": {"max_turns": 6}},
+        "run": {
+            "output_dir": str(output_dir),
+            "progress": False,
+            "tensorboard": False,
+            "resume": False,
+            "checkpoint_every": 1,
+        },
     }
 
 
@@ -41,15 +59,15 @@ def selfplay_config(output_dir) -> dict:
 def test_selfplay_training_runs_and_updates_the_policy_from_both_seats(tmp_path):
     agentrl.register(SOLO, "agentrl.envs.multiagent.bargaining.solo:BargainingSoloEnv")
     trainer = loop.Trainer(load_config(selfplay_config(tmp_path), {}))
+    assert isinstance(trainer.backend, SelfPlayBackend) and trainer.envs is None
     seen = []
+    play = trainer.backend.run_episodes
 
-    class Recording(SelfPlayBackend):
-        def run_episodes(self, policy, specs, **kwargs):
-            batch = super().run_episodes(policy, specs, **kwargs)
-            seen.append(batch)
-            return batch
+    def recording(policy, specs, **kwargs):
+        seen.append(play(policy, specs, **kwargs))
+        return seen[-1]
 
-    trainer.backend = Recording(lambda: bargaining.raw_env(max_turns=6), num_envs=4)
+    trainer.backend.run_episodes = recording
     result = trainer.run()
 
     # every game gave the learner both seats, with exact token records to train on
@@ -59,7 +77,9 @@ def test_selfplay_training_runs_and_updates_the_policy_from_both_seats(tmp_path)
         assert {t.info["agent"] for t in batch} == {"player_0", "player_1"}
         assert {t.group_id.split("/")[1] for t in batch} == {"player_0", "player_1"}
         turns = [turn for t in batch for turn in t.turns]
-        assert turns and all(sum(turn.loss_mask) > 0 and len(turn.logprobs) == len(turn.token_ids) for turn in turns)
+        assert turns and all(
+            sum(turn.loss_mask) > 0 and len(turn.logprobs) == len(turn.token_ids) for turn in turns
+        )
     rl = [r for r in result.metrics if r.get("iteration", 0) >= 1]
     assert [r["iteration"] for r in rl] == [1, 2]
     assert all(r["rollout/episodes"] == 16 for r in rl)
@@ -70,18 +90,25 @@ def test_selfplay_training_runs_and_updates_the_policy_from_both_seats(tmp_path)
     after_sft, _ = load_checkpoint(tmp_path / "checkpoints" / "iter-000000")
     final, meta = load_checkpoint(result.checkpoint)
     assert meta["iteration"] == 2
-    changed = [name for name, weight in final["agent"]["model"].items()
-               if not torch.equal(weight, after_sft["agent"]["model"][name])]
+    changed = [
+        name
+        for name, weight in final["agent"]["model"].items()
+        if not torch.equal(weight, after_sft["agent"]["model"][name])
+    ]
     assert changed, "self-play RL left every weight as SFT made it"
-    trainer.backend.close()
 
 
 def test_selfplay_backend_keeps_opponent_seats_out_of_the_batch():
-    backend = SelfPlayBackend(lambda: bargaining.raw_env(), num_envs=2,
-                              opponents={"player_1": bargaining.TimeDependentNegotiator("boulware")})
+    backend = SelfPlayBackend(
+        lambda: bargaining.raw_env(),
+        num_envs=2,
+        opponents={"player_1": bargaining.TimeDependentNegotiator("boulware")},
+    )
     batch = backend.run_episodes(bargaining.TimeDependentNegotiator("conceder"), grouped_specs(range(3), 2))
     assert [t.info["agent"] for t in batch] == ["player_0"] * 6
     assert batch.metrics["selfplay/mean_outcome/player_1"] > 0  # the opponent played, and is reported
     assert backend.metrics == {"selfplay/games": 6, "selfplay/trajectories": 6}
     with pytest.raises(KeyError, match="player_0, player_1"):
-        SelfPlayBackend(lambda: bargaining.raw_env(), opponents={"dealer": bargaining.TimeDependentNegotiator()})
+        SelfPlayBackend(
+            lambda: bargaining.raw_env(), opponents={"dealer": bargaining.TimeDependentNegotiator()}
+        )

@@ -63,7 +63,7 @@ def make_env(backend):
 
 
 def play(env, actions, task_id="pagekit-1", **reset_kwargs):
-    observation, info = env.reset(seed=0, options={"task_id": task_id}, **reset_kwargs)
+    observation, _ = env.reset(seed=0, options={"task_id": task_id}, **reset_kwargs)
     steps = []
     for action in actions:
         steps.append(env.step(answer(action)))
@@ -92,6 +92,7 @@ def test_resolving_episode_rewards_and_outcome(make_env):
     assert last[2] is True and last[3] is False
     info = last[4]
     assert info["outcome"] == 1.0 and info["outcome_kind"] == "resolved" and info["success"] is True
+    assert info["progress"] == 1.0 and steps[0][4]["progress"] == 0.0
     assert info["reward_components"]["outcome"] == 1.0
     assert info["grading"]["fail_to_pass_passed"] == info["grading"]["fail_to_pass_total"] == 2
     assert "pagekit/pages.py" in info["patch"] and info["test_edits"] == []
@@ -161,12 +162,16 @@ def test_empty_and_wrong_patches(make_env):
     _, steps = play(env, [wrong, "submit"])
     info = steps[-1][4]
     assert info["outcome_kind"] == "tests_failed" and info["outcome"] == 0.0
-    assert "tests/test_pages.py::test_exact_pages" in info["grading"]["failing_tests"]
+    # both FAIL_TO_PASS tests now pass, but 2 of the 4 PASS_TO_PASS tests broke
+    assert info["grading"]["failing_tests"] == {
+        "tests/test_pages.py::test_exact_pages": "FAILED", "tests/test_pages.py::test_no_items": "FAILED",
+    }
+    assert info["progress"] == pytest.approx(1.0 * 2 / 4) and info["success"] is False
 
 
 def test_conftest_hack_fools_pytest_but_not_the_grader(make_env):
     env = make_env()
-    _, steps = play(env, [CHEAT_CONFTEST, "bash python3 -m pytest -q tests 2>&1 | tail -1"])
+    play(env, [CHEAT_CONFTEST, "bash python3 -m pytest -q tests 2>&1 | tail -1"])
     # In the agent's sandbox, the hack makes everything pass (even a test that must fail)...
     sandbox = env.sandbox
     sandbox.write_file("tests/test_always_fails.py", "def test_no():\n    assert False\n")
@@ -203,7 +208,7 @@ def test_expert_resolves_tasks_through_the_rollout_engine(make_env):
 def test_warm_pool_serves_resets(make_env):
     env = make_env(pool_size=1)
     for seed in range(3):
-        observation, info = env.reset(seed=seed)
+        _, info = env.reset(seed=seed)
         assert info["task_id"] in {task.instance_id for task in env.tasks}
         assert env.sandbox.run("git rev-parse HEAD", persist=False).output.strip() == env.task.base_commit
 
@@ -235,7 +240,7 @@ def test_bad_configuration_is_explained():
 def test_malformed_action_is_an_observation_with_the_format_penalty(make_env):
     env = make_env()
     _, steps = play(env, ["frobnicate now", "str_replace a.py\n<old>x</old>"])
-    for observation, reward, terminated, truncated, info in steps:
+    for observation, _, terminated, _, info in steps:
         assert info["action_valid"] is False and not terminated
         assert info["reward_components"] == {"format": env.config.format_penalty}
         assert observation.startswith("Invalid action:")

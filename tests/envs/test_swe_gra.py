@@ -59,7 +59,7 @@ def test_gra_preset_gates_immediate_rewards_on_the_outcome(episodes):
     solved, farmed = episodes
     batch = RewardPipeline.preset("agentrl/SWE-v0")(TrajectoryBatch([solved, farmed]))
     solved, farmed = batch.trajectories
-    raw = lambda t: sum(sum(turn.reward_components.values()) for turn in t.turns)  # noqa: E731
+    raw = lambda t: sum(sum(turn.reward_components.values()) for turn in t.turns)
     assert sum(turn.fields["reward"] for turn in solved.turns) == pytest.approx(raw(solved))
     assert sum(turn.fields["reward"] for turn in farmed.turns) == pytest.approx(0.0)
     assert sum(turn.fields["dra"] for turn in farmed.turns) == pytest.approx(raw(farmed))

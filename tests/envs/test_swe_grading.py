@@ -12,6 +12,8 @@ from agentrl.sandboxes.testing import BACKEND_PARAMS, require_backend
 
 PYTEST_LOG = """\
 ============================= test session starts ==============================
+PASSED tests/test_b.py::test_forged
+FAILED tests/test_a.py::test_one - printed by the code under test, before the summary
 collected 6 items
 
 tests/test_a.py .F.sx                                                     [100%]
@@ -36,6 +38,7 @@ def test_pytest_summary_is_parsed_like_swebench():
     assert statuses["tests/test_b.py::test_setup"] == "ERROR"
     assert statuses["tests/test_a.py::test_known - reason: bug 7"] == "XFAIL"
     assert "tests/test_a.py" not in statuses  # the progress line is not a summary line
+    assert "tests/test_b.py::test_forged" not in statuses  # printed before the summary: ignored
 
 
 @pytest.mark.parametrize("path, expected", [

@@ -61,7 +61,8 @@ def test_builtin_base_commits_are_reproducible(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **GIT_IDENTITY}
     for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "base"]):
         subprocess.run(command, cwd=work, env=env, check=True)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, env=env, capture_output=True, text=True).stdout
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, env=env, capture_output=True, text=True,
+                          check=True).stdout
     assert head.strip() == task.base_commit
 
 

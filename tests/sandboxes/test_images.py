@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -61,14 +63,48 @@ def test_method_choice(monkeypatch):
 
     monkeypatch.setattr(images.shutil, "which", lambda name: "/usr/sbin/debootstrap")
     monkeypatch.setattr(images.os, "geteuid", lambda: 0)
-    assert images._choose_method("auto", NoImages(), have_image=False) == "offline"
-    assert images._choose_method("dockerfile", NoImages(), have_image=False) == "dockerfile"
+    assert images._choose_method("auto", NoImages()) == "offline"
+    assert images._choose_method("dockerfile", NoImages()) == "dockerfile"
     monkeypatch.setattr(images.os, "geteuid", lambda: 1000)
-    assert images._choose_method("auto", NoImages(), have_image=False) == "dockerfile"  # the only way left
+    assert images._choose_method("auto", NoImages()) == "dockerfile"  # the only way left
     with pytest.raises(images.SandboxUnavailableError, match="debootstrap"):
-        images._choose_method("auto", None, have_image=False)
+        images._choose_method("auto", None)
     with pytest.raises(ValueError, match="valid methods"):
         build_base_image("magic", client=None, docker=False)
+
+    class BaseImageHere:
+        class images:
+            @staticmethod
+            def get(tag):
+                return object()
+
+    assert images._choose_method("auto", BaseImageHere()) == "dockerfile"  # no registry needed
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_missing_rootfs_is_exported_from_the_image(docker_engine, recipe_copy):
+    """Same recipe, empty cache: the image exists, so its filesystem is unpacked for bubblewrap."""
+    result = build_base_image(client=docker_engine, log=lambda line: None)
+    assert result.method == "export"
+    root = Path(result.rootfs)
+    assert root.is_relative_to(recipe_copy / "cache") and images.rootfs_ready(root)
+    assert (root / "usr" / "bin" / "python3").exists()
+    modes = [p.lstat().st_mode for p in (root / "dev").rglob("*")]
+    devices = [mode for mode in modes if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)]
+    assert devices == []  # bubblewrap mounts its own /dev
+    from agentrl.sandboxes import LocalSandbox, SandboxUnavailableError
+
+    if not images.shutil.which("bwrap"):
+        return
+    try:
+        sandbox = LocalSandbox(rootfs=str(root))
+    except SandboxUnavailableError as exc:
+        # as root, sandboxes run under an unprivileged uid, and pytest's tmp_path is private to root
+        assert os.geteuid() == 0 and "other users cannot enter" in str(exc)
+        return
+    with sandbox:
+        assert "pytest" in sandbox.run("python3 -m pytest --version").output
 
 
 @pytest.mark.docker

@@ -97,9 +97,8 @@ def test_start_failures_reach_the_caller():
     def broken():
         raise RuntimeError("image missing")
 
-    with SandboxPool(broken, size=1) as pool:
-        with pytest.raises(SandboxError, match="image missing"):
-            pool.acquire(timeout=10)
+    with SandboxPool(broken, size=1) as pool, pytest.raises(SandboxError, match="image missing"):
+        pool.acquire(timeout=10)
 
 
 def test_shared_pool_is_one_per_key_and_discard_closes_in_background():

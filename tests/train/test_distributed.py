@@ -14,7 +14,7 @@ import pytest
 import agentrl
 from agentrl.core.policy import PolicyInput, RandomPolicy
 from agentrl.core.registry import MissingExtraError, UnknownEnvError
-from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.core.rollout import EpisodeSpec, grouped_specs, run_episodes
 from agentrl.envs.sokoban.env import SokobanEnv
 from agentrl.envs.sokoban.expert import SolverPolicy
 
@@ -25,6 +25,8 @@ SPECS = grouped_specs(range(16), 1)
 @pytest.fixture(scope="module")
 def ray_local():
     ray = pytest.importorskip("ray")
+    import agentrl.train.distributed  # noqa: F401  (before ray.init: it turns Ray's usage reporting off)
+
     started = not ray.is_initialized()
     if started:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -137,6 +139,7 @@ def test_worker_process_crash_is_survived(ray_local, reference, tmp_path):
 @pytest.mark.slow
 def test_restart_budget_is_a_clear_error(ray_local):
     with backend(max_worker_restarts=0, num_workers=1) as ray_backend:
+
         def kill(_):
             ray_local.kill(ray_backend.workers[0])
 
@@ -175,12 +178,114 @@ def test_worker_threads_overlap_waiting_steps(ray_local, reference):
         assert as_dicts(ray_backend.run_episodes(SolverPolicy(), SPECS)) == as_dicts(reference)
 
 
+CLUSTER_CLIENT = """
+import json, os
+import ray
+from agentrl.core.rollout import grouped_specs
+from agentrl.envs.sokoban.expert import SolverPolicy
+from agentrl.train.distributed import RayRolloutBackend
+
+assert not ray.is_initialized()
+backend = RayRolloutBackend("agentrl/Sokoban-v0", {}, 1, envs_per_worker=2, worker_num_cpus=0.5)
+batch = backend.run_episodes(SolverPolicy(), grouped_specs(range(4), 1))
+address = ray.get_runtime_context().gcs_address
+backend.close()
+print(json.dumps({"address": address, "success": batch.summary()["success_rate"], "episodes": len(batch)}))
+"""
+
+
+@pytest.mark.slow
+def test_ray_address_connects_to_a_running_cluster(ray_local):
+    """A second driver process finds the cluster through RAY_ADDRESS (no ray.init of its own)."""
+    import json
+    import subprocess
+
+    address = ray_local.get_runtime_context().gcs_address
+    env = {**os.environ, "RAY_ADDRESS": address}
+    done = subprocess.run(
+        [sys.executable, "-c", CLUSTER_CLIENT], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"address": address, "success": 1.0, "episodes": 4}
+    assert ray_local.is_initialized()  # the client's close() left this cluster running
+
+
+@pytest.mark.slow
+def test_train_config_switches_to_the_ray_backend(ray_local, tmp_path):
+    loop = pytest.importorskip("agentrl.train.loop")
+    from agentrl.train.config import load_config
+
+    config = load_config(
+        {
+            "env": {"id": ENV, "kwargs": {"max_turns": 3}},
+            "policy": {
+                "model": "tiny",
+                "tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2},
+                "context": "last",
+                "max_new_tokens": 4,
+                "system_prompt": False,
+            },
+            "rl": {"iterations": 1, "tasks_per_iteration": 2, "group_size": 2, "num_envs": 2},
+            "eval": {"episodes": 0},
+            "backend": "ray",
+            "ray": {"num_workers": 1, "envs_per_worker": 2},
+            "run": {"output_dir": str(tmp_path), "progress": False, "tensorboard": False, "resume": False},
+        },
+        {},
+    )
+    trainer = loop.Trainer(config)
+    assert trainer.envs is None and type(trainer.backend).__name__ == "RayRolloutBackend"
+    result = trainer.run()
+    (record,) = [r for r in result.metrics if r.get("iteration") == 1]
+    assert record["rollout/episodes"] == 4
+    backend_metrics = {key.split("/", 1)[1]: value for key, value in record.items() if "/rollout/" in key}
+    assert backend_metrics["rollout/episodes"] == 4 and backend_metrics["rollout/worker_restarts"] == 0
+    assert ray_local.is_initialized()  # a Ray the trainer did not start is left running
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_docker_sandbox_envs_live_in_the_workers(ray_local):
+    """SWE episodes on a Ray worker: containers belong to the worker process and go with close()."""
+    from agentrl.sandboxes.testing import require_backend
+
+    require_backend("docker")
+    from agentrl.sandboxes.docker import docker_client
+    from agentrl.sandboxes.reaper import OWNER_LABEL, owner_id
+
+    def containers_of(owner):  # sparse: no per-container inspect, so no race with removals elsewhere
+        found = docker_client().containers.list(
+            all=True, sparse=True, filters={"label": f"{OWNER_LABEL}={owner}"}
+        )
+        return [container.id for container in found]
+
+    tasks = ("pagekit-1", "calendar-1")
+    kwargs = {"backend": "docker", "task_ids": list(tasks)}
+    expert = agentrl.make("agentrl/SWE-v0", **kwargs).unwrapped.expert_policy()
+    specs = [EpisodeSpec(seed=0, group_id=task, options={"task_id": task}) for task in tasks]
+    ray_backend = backend(env_id="agentrl/SWE-v0", env_kwargs=kwargs, num_workers=1, threads_per_worker=2)
+    owner = owner_id(ray_backend.worker_pids()[0])
+    seen = []
+    try:
+        batch = ray_backend.run_episodes(
+            expert, specs, on_episode=lambda t: seen.append(containers_of(owner))
+        )
+        assert [t.task_id for t in batch] == list(tasks)
+        assert [t.turns[-1].info["outcome_kind"] for t in batch] == ["resolved", "resolved"]
+        assert all(t.outcome == 1.0 for t in batch)
+        assert any(seen), "no container of the worker process was seen during the rollout"
+    finally:
+        ray_backend.close()
+    assert containers_of(owner) == [], "close() returned before the worker's containers were removed"
+
+
 # -------------------------------------------------------------------- generation actors
 def tiny_hf_policy():
+    import torch
+
     from agentrl.models import tiny_causal_lm, tiny_tokenizer
     from agentrl.policies.hf import GenerationConfig, HFPolicy
-
-    import torch
 
     torch.manual_seed(0)
     return HFPolicy(tiny_causal_lm(), tiny_tokenizer(), GenerationConfig(max_new_tokens=6, greedy=True))
@@ -193,7 +298,9 @@ def test_generation_actors_match_driver_generation_and_take_synced_weights(ray_l
     from agentrl.models import tiny_causal_lm
     from agentrl.train.distributed import RayGenerationPolicy
 
-    inputs = [PolicyInput(observation=f"room {i}", instructions="Solve Sokoban.", episode_key=i) for i in range(5)]
+    inputs = [
+        PolicyInput(observation=f"room {i}", instructions="Solve Sokoban.", episode_key=i) for i in range(5)
+    ]
     local = tiny_hf_policy()
     remote = RayGenerationPolicy(tiny_hf_policy, num_actors=2, num_cpus=0.5)
     try:
@@ -253,8 +360,12 @@ def importlib_util_has(name: str) -> bool:
 
 def completion(tokens, logprobs, finish_reason, text="x"):
     """A completion shaped like vLLM's ``CompletionOutput`` (logprobs: one {token: Logprob} per position)."""
-    return SimpleNamespace(token_ids=tokens, text=text, finish_reason=finish_reason,
-                           logprobs=[{t: SimpleNamespace(logprob=lp)} for t, lp in zip(tokens, logprobs)])
+    return SimpleNamespace(
+        token_ids=tokens,
+        text=text,
+        finish_reason=finish_reason,
+        logprobs=[{t: SimpleNamespace(logprob=lp)} for t, lp in zip(tokens, logprobs)],
+    )
 
 
 def test_vllm_completion_becomes_an_exact_token_record():
@@ -268,7 +379,9 @@ def test_vllm_completion_becomes_an_exact_token_record():
     cut = completion_output([5], False, completion([7, 8], [-0.5, -1.0], "length"), eos_id=2)
     assert cut.generation_truncated and not cut.new_context
     with pytest.raises(RuntimeError, match="logprobs=0"):
-        completion_output([5], True, SimpleNamespace(token_ids=[7], text="", finish_reason="stop", logprobs=None), 2)
+        completion_output(
+            [5], True, SimpleNamespace(token_ids=[7], text="", finish_reason="stop", logprobs=None), 2
+        )
 
 
 def test_vllm_policy_builds_the_same_contexts_as_hf_policy(monkeypatch, tiny_tokenizer):
@@ -281,21 +394,27 @@ def test_vllm_policy_builds_the_same_contexts_as_hf_policy(monkeypatch, tiny_tok
     class Engine:  # the two calls VLLMPolicy makes on vllm.LLM
         def generate(self, prompts, params, use_tqdm=False):
             requests.append([p["prompt_token_ids"] for p in prompts])
-            return [SimpleNamespace(outputs=[completion([11, tiny_tokenizer.eos_token_id], [-0.2, -0.3], "stop")])
-                    for _ in prompts]
+            return [
+                SimpleNamespace(outputs=[completion([11, tiny_tokenizer.eos_token_id], [-0.2, -0.3], "stop")])
+                for _ in prompts
+            ]
 
         def collective_rpc(self, method, args=()):
             requests.append((method, args))
 
     fake_vllm = SimpleNamespace(SamplingParams=lambda **kw: kw, LLM=None)
     monkeypatch.setattr(backend_module, "require_vllm", lambda: fake_vllm)
-    policy = backend_module.VLLMPolicy("tiny", tiny_tokenizer, GenerationConfig(max_new_tokens=4), llm=Engine())
+    policy = backend_module.VLLMPolicy(
+        "tiny", tiny_tokenizer, GenerationConfig(max_new_tokens=4), llm=Engine()
+    )
     reference = tiny_hf_policy()
     first = PolicyInput(observation="room", instructions="Solve it.")
     out = policy.act([first])[0]
     prompt_ids = lambda o: [t for t, m in zip(o.token_ids, o.loss_mask) if not m]  # noqa: E731
     assert prompt_ids(out) == requests[0][0] == prompt_ids(reference.act([first])[0])
-    assert out.token_ids[len(prompt_ids(out)):] == [11, tiny_tokenizer.eos_token_id] and out.logprobs[-2:] == [-0.2, -0.3]
+    assert out.token_ids[len(prompt_ids(out)) :] == [11, tiny_tokenizer.eos_token_id] and out.logprobs[
+        -2:
+    ] == [-0.2, -0.3]
     from agentrl.core.trajectory import Turn
 
     turn = Turn(observation="room", action=out.text, token_ids=out.token_ids, loss_mask=out.loss_mask)

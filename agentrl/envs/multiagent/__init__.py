@@ -37,4 +37,11 @@ def run_multiagent_episodes(*args: Any, **kwargs: Any):
     return run(*args, **kwargs)
 
 
-__all__ = ["Move", "MultiAgentTextEnv", "MultiAgentTextEnvConfig", "run_multiagent_episodes", "to_aec", "to_parallel"]
+__all__ = [
+    "Move",
+    "MultiAgentTextEnv",
+    "MultiAgentTextEnvConfig",
+    "run_multiagent_episodes",
+    "to_aec",
+    "to_parallel",
+]

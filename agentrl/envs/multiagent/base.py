@@ -97,7 +97,9 @@ class MultiAgentTextEnv:
             raise TypeError(f"{type(self).__name__}.possible_agents must name at least two agents")
         self.config = build_config(self.Config, config, overrides, where=type(self).__name__)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
         self.render_mode = render_mode
         self._observation_spaces = {agent: self._make_observation_space() for agent in self.possible_agents}
         self._action_spaces = {agent: self._make_action_space() for agent in self.possible_agents}
@@ -269,14 +271,17 @@ class MultiAgentTextEnv:
 
     def _observe(self, agent: str) -> Any:
         """Other agents' moves since ``agent`` last moved, its own error if any, then its view."""
-        news = [event for event in self._events[self._seen[agent]:] if event]
+        news = [event for event in self._events[self._seen[agent] :] if event]
         if self._error[agent]:
             news.append(self._error[agent])
         text = "\n".join(news + [self._render_for(agent)])
         if self.config.observation_mode == "text":
             return text
         space = self._observation_spaces[agent]
-        return {"text": text, **({"observation": self._features(agent)} if "observation" in space.spaces else {})}
+        return {
+            "text": text,
+            **({"observation": self._features(agent)} if "observation" in space.spaces else {}),
+        }
 
     def _info(self, agent: str, components: dict[str, float]) -> dict[str, Any]:
         info: dict[str, Any] = {

@@ -63,7 +63,8 @@ def as_aec(env: MultiAgentEnv) -> AECEnv:
         return parallel_to_aec(env)
     if isinstance(env, MultiAgentTextEnv):
         return TextAECEnv(env)
-    raise TypeError(f"expected a PettingZoo AECEnv or ParallelEnv or an agentrl MultiAgentTextEnv, got {type(env).__name__}")
+    kinds = "a PettingZoo AECEnv or ParallelEnv or an agentrl MultiAgentTextEnv"
+    raise TypeError(f"expected {kinds}, got {type(env).__name__}")
 
 
 @dataclass
@@ -134,7 +135,9 @@ def _policy_for(policies: Policy | Mapping[str, Policy], agent: str) -> Policy:
     return policies[agent]
 
 
-def _act(policies: Policy | Mapping[str, Policy], requests: list[tuple[_Episode, str, PolicyInput]]) -> list[ActionOutput]:
+def _act(
+    policies: Policy | Mapping[str, Policy], requests: list[tuple[_Episode, str, PolicyInput]]
+) -> list[ActionOutput]:
     """One batched ``act`` call per distinct policy over every agent waiting to move."""
     by_policy: dict[int, tuple[Policy, list[int]]] = {}
     for index, (_, agent, _) in enumerate(requests):
@@ -157,19 +160,32 @@ def _start(episode: _Episode, pending: list, config, action_names, render) -> No
     episode.key, episode.spec = pending.pop()
     env = episode.env
     env.reset(seed=episode.spec.seed, options=dict(episode.spec.options) or None)
-    episode.io = {a: AgentIO(env.action_space(a), action_names=action_names, render=render,
-                             answer_tag=config.answer_tag) for a in env.agents}
+    episode.io = {
+        a: AgentIO(
+            env.action_space(a), action_names=action_names, render=render, answer_tag=config.answer_tag
+        )
+        for a in env.agents
+    }
     episode.pending, episode.steps, episode.turns, episode.cut = {}, 0, 0, False
     episode.read_at = dict.fromkeys(env.agents, -1)
     episode.invalid_streak = dict.fromkeys(env.agents, 0)
     episode.error = dict.fromkeys(env.agents, "")
-    task_id = str(env.infos[env.agents[0]].get("task_id", "")) or episode.spec.group_id or f"seed-{episode.spec.seed}"
+    task_id = (
+        str(env.infos[env.agents[0]].get("task_id", ""))
+        or episode.spec.group_id
+        or f"seed-{episode.spec.seed}"
+    )
     episode.trajectories = {
         agent: Trajectory(
             task_id=task_id,
             group_id=f"{episode.spec.group_id or task_id}/{agent}",
             instructions=_instructions(env, episode.io[agent], agent),
-            info={"agent": agent, "seed": episode.spec.seed, "env": str(env.unwrapped), "episode": episode.key},
+            info={
+                "agent": agent,
+                "seed": episode.spec.seed,
+                "env": str(env.unwrapped),
+                "episode": episode.key,
+            },
         )
         for agent in env.agents
     }
@@ -196,7 +212,9 @@ def _next_agent(episode: _Episode) -> str | None:
     return None
 
 
-def _credit(episode: _Episode, agent: str, reward: float, info: dict, terminated: bool, truncated: bool) -> None:
+def _credit(
+    episode: _Episode, agent: str, reward: float, info: dict, terminated: bool, truncated: bool
+) -> None:
     trajectory = episode.trajectories[agent]
     turn = episode.pending.pop(agent, None)
     if turn is None:  # a reward before the agent's first move: keep it visible rather than drop it
@@ -225,12 +243,18 @@ def _policy_input(episode: _Episode, agent: str, config: MultiAgentRolloutConfig
     seen: Any = text if config.observation_mode == "text" else {"text": text, "raw": observation}
     trajectory = episode.trajectories[agent]
     agents = list(episode.trajectories)
-    return PolicyInput(observation=seen, instructions=trajectory.instructions, history=trajectory.turns,
-                       info=info, episode_key=episode.key * len(agents) + agents.index(agent))
+    return PolicyInput(
+        observation=seen,
+        instructions=trajectory.instructions,
+        history=trajectory.turns,
+        info=info,
+        episode_key=episode.key * len(agents) + agents.index(agent),
+    )
 
 
-def _play(episode: _Episode, agent: str, seen: PolicyInput, output: ActionOutput,
-          config: MultiAgentRolloutConfig) -> None:
+def _play(
+    episode: _Episode, agent: str, seen: PolicyInput, output: ActionOutput, config: MultiAgentRolloutConfig
+) -> None:
     env, trajectory = episode.env, episode.trajectories[agent]
     if output.context_exhausted:
         trajectory.context_truncated = True
@@ -238,9 +262,15 @@ def _play(episode: _Episode, agent: str, seen: PolicyInput, output: ActionOutput
         return
     observation, _, _, _, info = env.last()
     action, error = episode.io[agent].decode(output.text, observation, info)
-    turn = Turn(observation=seen.observation, action=output.text, token_ids=list(output.token_ids),
-                logprobs=list(output.logprobs), loss_mask=list(output.loss_mask), new_context=output.new_context,
-                generation_truncated=output.generation_truncated)
+    turn = Turn(
+        observation=seen.observation,
+        action=output.text,
+        token_ids=list(output.token_ids),
+        logprobs=list(output.logprobs),
+        loss_mask=list(output.loss_mask),
+        new_context=output.new_context,
+        generation_truncated=output.generation_truncated,
+    )
     trajectory.turns.append(turn)
     episode.turns += 1
     if error is not None:

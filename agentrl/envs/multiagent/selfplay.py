@@ -21,8 +21,14 @@ from agentrl.envs.multiagent.rollout import MultiAgentEnv, MultiAgentRolloutConf
 class SelfPlayBackend:
     """Plays ``make_env()`` games with the learner in every seat not taken by an opponent."""
 
-    def __init__(self, make_env: Callable[[], MultiAgentEnv], num_envs: int = 8, *,
-                 opponents: Mapping[str, Policy] | None = None, config: MultiAgentRolloutConfig | None = None):
+    def __init__(
+        self,
+        make_env: Callable[[], MultiAgentEnv],
+        num_envs: int = 8,
+        *,
+        opponents: Mapping[str, Policy] | None = None,
+        config: MultiAgentRolloutConfig | None = None,
+    ):
         if num_envs < 1:
             raise ValueError("num_envs must be >= 1")
         self.envs = [make_env() for _ in range(num_envs)]
@@ -34,8 +40,13 @@ class SelfPlayBackend:
         self.config = config
         self.metrics: dict[str, float] = {"selfplay/games": 0, "selfplay/trajectories": 0}
 
-    def run_episodes(self, policy: Policy, specs: Sequence[EpisodeSpec], *,
-                     on_episode: Callable[[Trajectory], None] | None = None) -> TrajectoryBatch:
+    def run_episodes(
+        self,
+        policy: Policy,
+        specs: Sequence[EpisodeSpec],
+        *,
+        on_episode: Callable[[Trajectory], None] | None = None,
+    ) -> TrajectoryBatch:
         seats = {agent: self.opponents.get(agent, policy) for agent in self.agents}
         played = run_multiagent_episodes(self.envs, seats, specs, config=self.config)
         batch = TrajectoryBatch(t for t in played if t.info["agent"] not in self.opponents)

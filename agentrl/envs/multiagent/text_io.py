@@ -27,10 +27,14 @@ def default_render(observation: Any) -> str:
     if isinstance(observation, dict):
         if isinstance(observation.get("text"), str):
             return observation["text"]
-        return "\n".join(f"{key}: {default_render(value)}" for key, value in observation.items() if key != "action_mask")
+        return "\n".join(
+            f"{key}: {default_render(value)}" for key, value in observation.items() if key != "action_mask"
+        )
     if isinstance(observation, np.ndarray):
         if observation.ndim == 3:  # planes (rows x cols x channels), as in board games: one grid per plane
-            planes = [np.array2string(observation[..., k], separator=" ") for k in range(observation.shape[-1])]
+            planes = [
+                np.array2string(observation[..., k], separator=" ") for k in range(observation.shape[-1])
+            ]
             return "\n".join(f"plane {k}:\n{plane}" for k, plane in enumerate(planes))
         return np.array2string(observation, separator=" ", threshold=10_000)
     return str(observation)
@@ -49,8 +53,14 @@ def legal_actions(observation: Any, info: dict[str, Any] | None) -> list[int] | 
 class AgentIO:
     """Observation-to-text and text-to-action for one agent's spaces."""
 
-    def __init__(self, action_space: spaces.Space, *, action_names: Sequence[str] | None = None,
-                 render: Renderer | None = None, answer_tag: str | None = "answer"):
+    def __init__(
+        self,
+        action_space: spaces.Space,
+        *,
+        action_names: Sequence[str] | None = None,
+        render: Renderer | None = None,
+        answer_tag: str | None = "answer",
+    ):
         if not isinstance(action_space, (spaces.Text, spaces.Discrete)):
             raise TypeError(
                 f"cannot read actions for a {type(action_space).__name__} space from text; supported: Text "
@@ -90,7 +100,9 @@ class AgentIO:
         how = "its number" + (" or its name" if self.action_names else "")
         return f"You are {agent}. Each turn, choose one legal action by {how}. {self.format.instructions()}"
 
-    def decode(self, text: str, observation: Any, info: dict[str, Any] | None = None) -> tuple[Any, str | None]:
+    def decode(
+        self, text: str, observation: Any, info: dict[str, Any] | None = None
+    ) -> tuple[Any, str | None]:
         """``(action, None)``, or ``(None, reason)`` when the text names no legal action."""
         if self.text_native:
             return text, None

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 from agentrl.core.actions import ActionFormat, ParsedTurn, extract_tag
 from agentrl.core.config import ConfigError, build_config
-from agentrl.core.env import TextEnv, TextEnvConfig
+from agentrl.core.env import TextEnv, TextEnvConfig, TurnOutcome
 from agentrl.envs.router.backends import Backend, CallSettings, backend_factories
 from agentrl.envs.router.data import QATask, load_tasks, task_from_record
 from agentrl.envs.router.pool import ModelPool, ModelSpec
@@ -216,6 +216,26 @@ class RouterEnv(TextEnv):
             f"Models:\n{self.pool.describe()}"
         )
 
+    def expert_policy(self):
+        """Route to the cheapest model that answers right (known for generated questions, whose
+        answer follows from the text), then answer with its reply: demonstrations for SFT."""
+        from agentrl.envs.router.baselines import RouteThenAnswer
+        from agentrl.envs.router.protocol import final_answer_text
+        from agentrl.envs.router.reward import exact_match
+        from agentrl.envs.router.simulated import solve
+
+        by_price = sorted(self.pool, key=lambda model: model.price_per_1m)
+
+        def choose(question: str) -> str:
+            solved = solve(question)
+            for model in by_price if solved else ():
+                result = self.backend_for(model).call(model, question)
+                if result.ok and exact_match(final_answer_text(result.text or ""), [solved[1]]):
+                    return model.name
+            return by_price[-1].name
+
+        return RouteThenAnswer(choose)
+
     def _info(self, components: dict[str, float], *, action_valid: bool) -> dict[str, Any]:
         info = super()._info(components, action_valid=action_valid)
         if self.task is not None:
@@ -223,7 +243,7 @@ class RouterEnv(TextEnv):
         return info
 
     # ------------------------------------------------------------------ one router turn
-    def _run_actions(self, parsed: ParsedTurn):
+    def _run_turn(self, parsed: ParsedTurn) -> TurnOutcome:
         text = cut_turn(parsed.actions[0]) if parsed.ok else ""
         self._transcript.append(text)
         found = blocks(text)
@@ -240,7 +260,7 @@ class RouterEnv(TextEnv):
         components: dict[str, float] = {}
         if answered or self._turn >= self.config.max_turns:
             components = self._finish_episode(extra)
-        return components, answered, valid, [], [], extra
+        return TurnOutcome(reward_components=components, terminated=answered, valid=valid, info=extra)
 
     def _protocol_hint(self, parsed: ParsedTurn) -> str:
         reason = parsed.error or "the turn has neither a <search> nor an <answer> block"

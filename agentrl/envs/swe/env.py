@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from agentrl.core.actions import ActionFormat
 from agentrl.core.env import TextEnv, TextEnvConfig, Transition
@@ -110,6 +111,7 @@ class SWEEnv(TextEnv):
         self._submitted = False
         self._finished = False
         self._end_text = ""
+        self._graded_progress = 0.0
 
     # ------------------------------------------------------------------ sandboxes
     @property
@@ -154,6 +156,7 @@ class SWEEnv(TextEnv):
         self._diff_key = _digest("")
         self._submitted = self._finished = False
         self._end_text = ""
+        self._graded_progress = 0.0
 
     def _choose_task(self, options: Mapping[str, Any]) -> SWETask:
         if options.get("task_id"):
@@ -223,15 +226,17 @@ class SWEEnv(TextEnv):
     def _finish(self, info: dict[str, Any]) -> float:
         """Grade the episode; write the outcome into ``info``; return the outcome reward."""
         self._finished = True
-        patch, error = "", ""
         try:
-            patch = current_diff(self.sandbox, self.task)
-        except SandboxError as exc:
-            error = str(exc)
+            patch, error = current_diff(self.sandbox, self.task), ""
+        except SandboxError as exc:  # e.g. the agent deleted .git: nothing can be graded
+            patch, error = "", str(exc)
+        finally:
+            self._release()  # the agent's sandbox is done; grading never uses it
         if self._submitted or self.config.autosubmit:
             result = self._grade(patch)
         else:
-            result = GradeResult(0.0, "no_submit", test_edits=remove_test_edits(patch, self.task)[1])
+            dropped = remove_test_edits(patch, self.task, config_files=self.config.protect_config_files)[1]
+            result = GradeResult(0.0, "no_submit", test_edits=dropped)
         reward = self.config.rewards.outcome * result.outcome
         info["reward_components"]["outcome"] = reward
         info.update(outcome=result.outcome, outcome_kind=result.kind, grading=result.summary(),
@@ -239,9 +244,9 @@ class SWEEnv(TextEnv):
         if error:
             info["diff_error"] = error
         self._success = result.resolved
+        self._graded_progress = _passed_fraction(result.fail_to_pass) * _passed_fraction(result.pass_to_pass)
         info["success"], info["progress"] = self._success, float(self._progress())
         self._end_text = _outcome_text(result)
-        self._release()
         return reward
 
     def _grade(self, patch: str) -> GradeResult:
@@ -267,6 +272,11 @@ class SWEEnv(TextEnv):
     def _is_success(self) -> bool:
         return self._success
 
+    def _progress(self) -> float:
+        """Once graded: the fraction of FAIL_TO_PASS tests that pass, times that of PASS_TO_PASS
+        tests (a fix that breaks other tests is partial progress). Unknown before grading: 0."""
+        return 1.0 if self._success else self._graded_progress
+
     def instructions(self) -> str:
         return INSTRUCTIONS.format(answer=self.config.action_format.instructions())
 
@@ -277,6 +287,10 @@ class SWEEnv(TextEnv):
         from agentrl.envs.swe.expert import GoldPatchPolicy
 
         return GoldPatchPolicy({task.instance_id: task for task in self.tasks}, tag=self.config.action_format.answer_tag)
+
+
+def _passed_fraction(statuses: dict[str, str]) -> float:
+    return sum(status == "PASSED" for status in statuses.values()) / len(statuses) if statuses else 1.0
 
 
 def _digest(text: str) -> str:

@@ -6,7 +6,7 @@ and a check that the env, the sandbox and the grader agree.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from agentrl.core.policy import PolicyInput, ScriptedPolicy, wrap_answer
 from agentrl.envs.swe.tasks import SWETask

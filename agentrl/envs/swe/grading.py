@@ -11,6 +11,10 @@
 3. the rest of the patch is applied, then the official test patch on top;
 4. the FAIL_TO_PASS and PASS_TO_PASS tests run; the outcome is 1 when every one of them passes.
 
+The code under test still runs inside pytest's process, as in SWE-bench: grading shuts out test,
+configuration and start-up files, and status lines printed before pytest's own summary, but not
+code written to tamper with pytest from the inside.
+
 Outcome kinds: ``resolved``, ``tests_failed`` (the patch does not apply, or a test fails),
 ``empty_patch`` (nothing left after removing test edits) and ``no_submit`` (decided by the env).
 """
@@ -34,6 +38,7 @@ CONFIG_FILE_PATTERNS = ("pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", 
                         "usercustomize.py", "*.pth")
 _STATUS = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED)\s+(.+)$")
 _DIFF_HEADER = re.compile(r"^diff --git ", re.MULTILINE)
+SUMMARY_HEADER = "short test summary info"
 
 
 @dataclass
@@ -102,8 +107,15 @@ def remove_test_edits(patch: str, task: SWETask, *, config_files: bool = True) -
 
 
 def parse_test_statuses(output: str) -> dict[str, str]:
-    """Test id -> status from pytest's ``-rA`` short summary (the SWE-bench pytest log parser)."""
+    """Test id -> status from pytest's ``-rA`` short summary (the SWE-bench pytest log parser).
+
+    Only lines after the last summary header count, so that code under test cannot forge a
+    status by printing ``PASSED tests/...`` while it runs.
+    """
     statuses: dict[str, str] = {}
+    header = output.rfind(SUMMARY_HEADER)
+    if header >= 0:
+        output = output[header:]
     for line in output.splitlines():
         match = _STATUS.match(line.strip())
         if not match:

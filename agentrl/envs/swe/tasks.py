@@ -26,10 +26,11 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from agentrl.sandboxes.base import Sandbox, SandboxError
 
@@ -87,7 +88,7 @@ class SWETask:
         return list(dict.fromkeys(test.split("::", 1)[0] for test in self.fail_to_pass + self.pass_to_pass))
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any], *, image_template: str = "", setup: Iterable[str] = ()) -> "SWETask":
+    def from_record(cls, record: Mapping[str, Any], *, image_template: str = "", setup: Iterable[str] = ()) -> SWETask:
         missing = [key for key in ("instance_id", "repo", "base_commit", "problem_statement") if not record.get(key)]
         if missing:
             raise ValueError(f"task record {record.get('instance_id', '?')!r} lacks {', '.join(missing)}")
@@ -210,7 +211,8 @@ def _repo_archive(source_dir: str, workdir: str, base_commit: str) -> bytes:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, **GIT_IDENTITY}
         for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "base"]):
             subprocess.run(command, cwd=repo, env=env, check=True, capture_output=True)
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, env=env, capture_output=True, text=True).stdout
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, env=env, capture_output=True, text=True,
+                              check=True).stdout
         if head.strip() != base_commit:
             raise SandboxError(f"{source_dir}: the files do not make base commit {base_commit} (got {head.strip()})")
         with open(repo / ".git" / "info" / "exclude", "a", encoding="utf-8") as handle:

@@ -75,7 +75,7 @@ def _tag(text: str, tag: str) -> str | None:
     if match is None:
         return None
     body = match.group(1)
-    return body[1:] if body.startswith("\n") else body
+    return body.removeprefix("\n")
 
 
 def parse_tool_call(text: str) -> ToolCall:

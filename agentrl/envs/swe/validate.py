@@ -10,9 +10,9 @@ For every task, in fresh sandboxes of the chosen backend:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from agentrl.envs.swe.grading import GradeResult, grade
 from agentrl.envs.swe.tasks import SWETask

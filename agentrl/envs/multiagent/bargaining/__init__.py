@@ -6,7 +6,8 @@
     raw = bargaining.raw_env()          # the native agentrl MultiAgentTextEnv
 
 The PettingZoo views default to ``observation_mode="dict"``: PettingZoo's own API test reads a
-NumPy ``dtype`` off every observation, which a bare string lacks. Keyword arguments are config keys (``max_turns=8``, ``reward="judge"``, ``judge="oracle"``).
+NumPy ``dtype`` off every observation, which a bare string lacks. Keyword arguments are config
+keys (``max_turns=8``, ``reward="judge"``, ``judge="oracle"``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from agentrl.envs.multiagent.bargaining.env import BargainingConfig, BargainingEnv
-from agentrl.envs.multiagent.bargaining.game import PLAYERS, Negotiation, Scenario, ScenarioConfig, pareto_optimal
+from agentrl.envs.multiagent.bargaining.game import (
+    PLAYERS,
+    Negotiation,
+    Scenario,
+    ScenarioConfig,
+    pareto_optimal,
+)
 from agentrl.envs.multiagent.bargaining.goals import Goal, draw_goals
 from agentrl.envs.multiagent.bargaining.negotiators import TimeDependentNegotiator
 
@@ -38,6 +45,17 @@ def parallel_env(**kwargs: Any):
 
 
 __all__ = [
-    "PLAYERS", "BargainingConfig", "BargainingEnv", "Goal", "Negotiation", "draw_goals",
-    "Scenario", "ScenarioConfig", "TimeDependentNegotiator", "env", "pareto_optimal", "parallel_env", "raw_env",
+    "PLAYERS",
+    "BargainingConfig",
+    "BargainingEnv",
+    "Goal",
+    "Negotiation",
+    "draw_goals",
+    "Scenario",
+    "ScenarioConfig",
+    "TimeDependentNegotiator",
+    "env",
+    "pareto_optimal",
+    "parallel_env",
+    "raw_env",
 ]

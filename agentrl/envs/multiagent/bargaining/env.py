@@ -15,8 +15,6 @@ from gymnasium import spaces
 
 from agentrl.core.config import ConfigError
 from agentrl.core.spaces import TextSpace
-from agentrl.rewards.judges import make_judge
-from agentrl.envs.multiagent.base import Move, MultiAgentTextEnv, MultiAgentTextEnvConfig, Rewards
 from agentrl.envs.multiagent.bargaining import text
 from agentrl.envs.multiagent.bargaining.game import (
     PLAYERS,
@@ -28,6 +26,8 @@ from agentrl.envs.multiagent.bargaining.game import (
     sample_scenario,
 )
 from agentrl.envs.multiagent.bargaining.goals import Goal, draw_goals, judged_scores
+from agentrl.envs.multiagent.base import Move, MultiAgentTextEnv, MultiAgentTextEnvConfig, Rewards
+from agentrl.rewards.judges import make_judge
 
 REWARD_MODES = ("value", "judge")
 
@@ -55,8 +55,9 @@ class MoveSpace(TextSpace):
             move = "walk away"
         else:
             most = self.scenario.max_items - len(self.scenario.item_names) + 1
-            move = "propose " + " ".join(f"{name}={int(self.np_random.integers(0, most + 1))}"
-                                         for name in self.scenario.item_names)
+            move = "propose " + " ".join(
+                f"{name}={int(self.np_random.integers(0, most + 1))}" for name in self.scenario.item_names
+            )
         return f"<{self.tag}>{move}</{self.tag}>" if self.tag else move
 
 
@@ -79,7 +80,9 @@ class BargainingConfig(MultiAgentTextEnvConfig):
         if self.reward not in REWARD_MODES:
             raise ValueError(f"reward must be one of {REWARD_MODES}, got {self.reward!r}")
         if self.reward == "judge" and self.judge is None:
-            raise ValueError("reward='judge' needs a judge, for example judge='oracle' or judge={'type': 'openai', ...}")
+            raise ValueError(
+                "reward='judge' needs a judge, for example judge='oracle' or judge={'type': 'openai', ...}"
+            )
 
 
 class BargainingEnv(MultiAgentTextEnv):
@@ -105,7 +108,9 @@ class BargainingEnv(MultiAgentTextEnv):
         """``options["scenario"]`` (a :class:`Scenario`) replays a fixed draw instead of sampling one."""
         scenario = options.get("scenario")
         if scenario is not None and not isinstance(scenario, Scenario):
-            raise ConfigError(f"options['scenario'] must be a bargaining Scenario, got {type(scenario).__name__}")
+            raise ConfigError(
+                f"options['scenario'] must be a bargaining Scenario, got {type(scenario).__name__}"
+            )
         self.game = Negotiation(scenario or sample_scenario(self.np_random, self.config.scenario))
         self.verdicts = {}
         self.goals = {p: draw_goals(self.game.scenario, i) for i, p in enumerate(PLAYERS)}
@@ -129,8 +134,15 @@ class BargainingEnv(MultiAgentTextEnv):
             return {p: {"deal": game.score(i)} for i, p in enumerate(PLAYERS)}
         assert self.judge is not None
         self._judged, self.verdicts = judged_scores(
-            self.judge, game.scenario, self.goals, game.deal, transcript=self.transcript(),
-            final_move=self._final_action, outcome=game.outcome_text(), task=self.task_description())
+            self.judge,
+            game.scenario,
+            self.goals,
+            game.deal,
+            transcript=self.transcript(),
+            final_move=self._final_action,
+            outcome=game.outcome_text(),
+            task=self.task_description(),
+        )
         return {p: {"judge": self._judged[p]} for p in PLAYERS}
 
     def _success(self, agent: str) -> bool:
@@ -140,7 +152,9 @@ class BargainingEnv(MultiAgentTextEnv):
         return game.deal is not None and game.score(PLAYERS.index(agent)) > 0
 
     def _make_action_space(self) -> MoveSpace:
-        return MoveSpace(self.config.scenario, self.config.max_action_chars, self.config.action_format.answer_tag)
+        return MoveSpace(
+            self.config.scenario, self.config.max_action_chars, self.config.action_format.answer_tag
+        )
 
     def _feature_space(self) -> spaces.Box:
         k = len(self.config.scenario.item_names)
@@ -152,7 +166,12 @@ class BargainingEnv(MultiAgentTextEnv):
         """Counts, own values, offer to me (-1 if none), my offer stands, turn, max turns, my move."""
         view = self.view(agent)
         offer = view["offer"] if view["offer"] is not None else [-1] * len(view["counts"])
-        flags = [int(view["my_offer_stands"]), view["turn"], view["max_turns"], int(agent == self.current_agent)]
+        flags = [
+            int(view["my_offer_stands"]),
+            view["turn"],
+            view["max_turns"],
+            int(agent == self.current_agent),
+        ]
         return np.asarray(view["counts"] + view["values"] + offer + flags, dtype=np.int64)
 
     def _progress(self, agent: str) -> float:
@@ -164,7 +183,9 @@ class BargainingEnv(MultiAgentTextEnv):
         game, player = self._game(), PLAYERS.index(agent)
         info: dict[str, Any] = {"negotiation": self.view(agent)}
         if not self.agents:  # the episode is over
-            info["outcome"] = self._judged.get(agent, 0.0) if self.config.reward == "judge" else game.score(player)
+            info["outcome"] = (
+                self._judged.get(agent, 0.0) if self.config.reward == "judge" else game.score(player)
+            )
             info["deal"] = {p: list(game.deal[i]) for i, p in enumerate(PLAYERS)} if game.deal else None
             info["pareto_optimal"] = bool(game.deal and pareto_optimal(game.scenario, game.deal[0]))
         return info
@@ -172,16 +193,28 @@ class BargainingEnv(MultiAgentTextEnv):
     # ------------------------------------------------------------------ text
     def instructions(self, agent: str) -> str:
         names = self.game.scenario.item_names if self.game else self.config.scenario.item_names
-        return text.rules(PLAYERS.index(agent), names, self.config.max_turns, goals=self.config.reward == "judge",
-                          answer_format=self.config.action_format.instructions(), message_tag=self.config.message_tag)
+        return text.rules(
+            PLAYERS.index(agent),
+            names,
+            self.config.max_turns,
+            goals=self.config.reward == "judge",
+            answer_format=self.config.action_format.instructions(),
+            message_tag=self.config.message_tag,
+        )
 
     def _render_for(self, agent: str) -> str:
         player = PLAYERS.index(agent)
         to_move = PLAYERS.index(self.current_agent) if self.agents else None
         scenario = self._game().scenario
         goals = [goal.text(scenario) for goal in self.goals[agent]] if self.config.reward == "judge" else None
-        return text.state_text(self._game(), player, moves=self.turn, max_moves=self.config.max_turns,
-                               to_move=to_move, goals=goals)
+        return text.state_text(
+            self._game(),
+            player,
+            moves=self.turn,
+            max_moves=self.config.max_turns,
+            to_move=to_move,
+            goals=goals,
+        )
 
     def view(self, agent: str) -> dict[str, Any]:
         """``agent``'s private view as data (``info["negotiation"]``), for scripted negotiators."""

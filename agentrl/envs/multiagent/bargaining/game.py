@@ -96,7 +96,9 @@ def sample_scenario(rng: np.random.Generator, config: ScenarioConfig) -> Scenari
     raise ValueError(f"cannot draw valuations worth {config.total_value} for {config}; raise total_value")
 
 
-def _values_summing_to(rng: np.random.Generator, counts: tuple[int, ...], total: int) -> tuple[int, ...] | None:
+def _values_summing_to(
+    rng: np.random.Generator, counts: tuple[int, ...], total: int
+) -> tuple[int, ...] | None:
     """Uniform over integer value vectors with ``sum(v * count) == total`` (rejection sampling)."""
     highs = np.array([total // c + 1 for c in counts])
     for _ in range(2000):
@@ -180,7 +182,9 @@ class Negotiation:
             if self.offer is None or self.offer[1] != player:
                 return "there is no offer from the other player to accept"
             share = self.offer[2]
-            self.deal = (share, self.scenario.rest(share)) if player == 0 else (self.scenario.rest(share), share)
+            self.deal = (
+                (share, self.scenario.rest(share)) if player == 0 else (self.scenario.rest(share), share)
+            )
             self.ended = True
             self.transcript.append(f"{name} accepts.")
         elif action.kind == "walk":

@@ -59,8 +59,17 @@ def draw_goals(scenario: Scenario, player: int) -> list[Goal]:
     return [Goal(player, "at_least", favourite, need), Goal(player, "more", second)]
 
 
-def judged_scores(judge: Judge, scenario: Scenario, goals: dict[str, list[Goal]], deal, *, transcript: str,
-                  final_move: str, outcome: str, task: str) -> tuple[dict[str, float], dict[str, bool]]:
+def judged_scores(
+    judge: Judge,
+    scenario: Scenario,
+    goals: dict[str, list[Goal]],
+    deal,
+    *,
+    transcript: str,
+    final_move: str,
+    outcome: str,
+    task: str,
+) -> tuple[dict[str, float], dict[str, bool]]:
     """Each player's fraction of goals met according to ``judge``, and the verdicts by goal text."""
     texts = {goal.text(scenario): goal for player_goals in goals.values() for goal in player_goals}
     info: dict[str, Any] = {"subgoals": {text: goal.met(deal) for text, goal in texts.items()}}

@@ -23,11 +23,19 @@ TACTICS = {"conceder": 3.0, "linear": 1.0, "boulware": 0.3}
 class TimeDependentNegotiator:
     """A deterministic bargaining policy (see module docstring)."""
 
-    def __init__(self, concession: float | str = "linear", reservation: float = 0.3, *, tag: str | None = "answer",
-                 short: bool = False):
+    def __init__(
+        self,
+        concession: float | str = "linear",
+        reservation: float = 0.3,
+        *,
+        tag: str | None = "answer",
+        short: bool = False,
+    ):
         if isinstance(concession, str):
             if concession not in TACTICS:
-                raise ValueError(f"unknown tactic {concession!r}; choose from {', '.join(TACTICS)} or a number")
+                raise ValueError(
+                    f"unknown tactic {concession!r}; choose from {', '.join(TACTICS)} or a number"
+                )
             concession = TACTICS[concession]
         if concession <= 0 or not 0.0 <= reservation <= 1.0:
             raise ValueError("concession must be > 0 and reservation in [0, 1]")
@@ -64,6 +72,8 @@ class TimeDependentNegotiator:
         for item in inputs:
             view = item.info.get("negotiation")
             if view is None:
-                raise ValueError("TimeDependentNegotiator plays bargaining envs only: info has no 'negotiation' view")
+                raise ValueError(
+                    "TimeDependentNegotiator plays bargaining envs only: info has no 'negotiation' view"
+                )
             outputs.append(ActionOutput(text=wrap_answer(self.choose(view), self.tag)))
         return outputs

@@ -13,7 +13,13 @@ from typing import Any, Mapping
 
 from agentrl.core.env import TextEnv, TextEnvConfig, Transition
 from agentrl.envs.multiagent.bargaining import text
-from agentrl.envs.multiagent.bargaining.game import PLAYERS, Negotiation, ScenarioConfig, parse_action, sample_scenario
+from agentrl.envs.multiagent.bargaining.game import (
+    PLAYERS,
+    Negotiation,
+    ScenarioConfig,
+    parse_action,
+    sample_scenario,
+)
 from agentrl.envs.multiagent.bargaining.negotiators import TimeDependentNegotiator
 
 ROLES = ("player_0", "player_1", "random")
@@ -49,7 +55,9 @@ class BargainingSoloEnv(TextEnv):
 
     def __init__(self, config: BargainingSoloConfig | Mapping[str, Any] | None = None, **kwargs: Any):
         super().__init__(config, **kwargs)
-        self.opponent = TimeDependentNegotiator(self.config.opponent, self.config.opponent_reservation, tag=None)
+        self.opponent = TimeDependentNegotiator(
+            self.config.opponent, self.config.opponent_reservation, tag=None
+        )
         self.game: Negotiation | None = None
         self.player = 0
         self._moves = 0
@@ -79,8 +87,11 @@ class BargainingSoloEnv(TextEnv):
             self._opponent_moves()
         if not game.ended:
             return Transition()
-        return Transition(reward_components={"deal": game.score(self.player)}, terminated=True,
-                          info={"outcome": game.score(self.player)})
+        return Transition(
+            reward_components={"deal": game.score(self.player)},
+            terminated=True,
+            info={"outcome": game.score(self.player)},
+        )
 
     def _opponent_moves(self) -> None:
         game = self._game()
@@ -96,7 +107,9 @@ class BargainingSoloEnv(TextEnv):
     def _render_text(self) -> str:
         game = self._game()
         to_move = None if game.ended or self._moves >= self.max_moves else self.player
-        state = text.state_text(game, self.player, moves=self._moves, max_moves=self.max_moves, to_move=to_move)
+        state = text.state_text(
+            game, self.player, moves=self._moves, max_moves=self.max_moves, to_move=to_move
+        )
         return "\n".join(self._news + [state])
 
     def _is_success(self) -> bool:
@@ -110,18 +123,29 @@ class BargainingSoloEnv(TextEnv):
         return f"bargaining-{PLAYERS[self.player]}-seed{seed}"
 
     def instructions(self) -> str:
-        return text.rules(self.player, self.config.scenario.item_names, self.max_moves, goals=False,
-                          answer_format=self.config.action_format.instructions())
+        return text.rules(
+            self.player,
+            self.config.scenario.item_names,
+            self.max_moves,
+            goals=False,
+            answer_format=self.config.action_format.instructions(),
+        )
 
     def _info(self, components: dict[str, float], *, action_valid: bool) -> dict[str, Any]:
         info = super()._info(components, action_valid=action_valid)
-        info["negotiation"] = text.view(self._game(), self.player, moves=self._moves, max_moves=self.max_moves)
+        info["negotiation"] = text.view(
+            self._game(), self.player, moves=self._moves, max_moves=self.max_moves
+        )
         return info
 
     def expert_policy(self) -> TimeDependentNegotiator:
         """The opponent's own tactic, playing the agent's side (it reads ``info["negotiation"]``)."""
-        return TimeDependentNegotiator(self.config.opponent, self.config.opponent_reservation,
-                                       tag=self.config.action_format.answer_tag, short=self.config.short_expert)
+        return TimeDependentNegotiator(
+            self.config.opponent,
+            self.config.opponent_reservation,
+            tag=self.config.action_format.answer_tag,
+            short=self.config.short_expert,
+        )
 
     def _game(self) -> Negotiation:
         if self.game is None:

@@ -10,19 +10,32 @@ from typing import Any
 from agentrl.envs.multiagent.bargaining.game import PLAYERS, Negotiation, value_of
 
 
-def rules(player: int, item_names: tuple[str, ...], max_moves: int, *, goals: bool,
-          answer_format: str, message_tag: str | None = None) -> str:
+def rules(
+    player: int,
+    item_names: tuple[str, ...],
+    max_moves: int,
+    *,
+    goals: bool,
+    answer_format: str,
+    message_tag: str | None = None,
+) -> str:
     """The system prompt of ``player``: the game, the move syntax and how to answer."""
     me, other = PLAYERS[player], PLAYERS[1 - player]
     private = "goals" if goals else "values per item"
-    talk = f" You may add a short message for {other} inside <{message_tag}></{message_tag}>." if message_tag else ""
-    example = " ".join(f"{name}={n}" for name, n in zip(item_names, (1, 2, 0, 0, 0)))
+    talk = (
+        f" You may add a short message for {other} inside <{message_tag}></{message_tag}>."
+        if message_tag
+        else ""
+    )
+    counts = (1, 2) + (0,) * (len(item_names) - 2)
+    example = " ".join(f"{name}={n}" for name, n in zip(item_names, counts))
+    short = " ".join(map(str, counts))
     return (
         f"You are {me}, bargaining with {other} over how to split a pool of items ({', '.join(item_names)}). "
         f"You each have private {private}; you do not see the other's. Players alternate moves.\n"
         "Moves:\n"
         f"  propose {example}  -- the counts YOU keep; the other player gets the rest\n"
-        f"  propose {' '.join(str(n) for n in (1, 2, 0, 0, 0)[:len(item_names)])}  -- the same, counts in pool order\n"
+        f"  propose {short}  -- the same, counts in pool order\n"
         "  accept  -- accept the other player's standing offer (ends the game)\n"
         "  walk away  -- end the game with no deal\n"
         f"The game ends with no deal after {max_moves} moves in total (both players' moves count); "
@@ -30,11 +43,22 @@ def rules(player: int, item_names: tuple[str, ...], max_moves: int, *, goals: bo
     )
 
 
-def state_text(game: Negotiation, player: int, *, moves: int, max_moves: int, to_move: int | None,
-               goals: list[str] | None = None) -> str:
+def state_text(
+    game: Negotiation,
+    player: int,
+    *,
+    moves: int,
+    max_moves: int,
+    to_move: int | None,
+    goals: list[str] | None = None,
+) -> str:
     """``player``'s private view: the move count, the pool, its values (or goals), the offer."""
     scenario = game.scenario
-    whose = "the game is over" if to_move is None else ("your move" if to_move == player else f"{PLAYERS[to_move]}'s move")
+    whose = (
+        "the game is over"
+        if to_move is None
+        else ("your move" if to_move == player else f"{PLAYERS[to_move]}'s move")
+    )
     lines = [
         f"You are {PLAYERS[player]}. Move {min(moves + 1, max_moves)} of {max_moves}; {whose}.",
         f"Pool: {scenario.describe_share(scenario.counts)}.",
@@ -42,8 +66,10 @@ def state_text(game: Negotiation, player: int, *, moves: int, max_moves: int, to
     if goals is not None:
         lines.append("Your private goals: " + "; ".join(goal.split(": ", 1)[-1] for goal in goals) + ".")
     else:
-        lines.append(f"Your private values per item: {scenario.describe_share(scenario.values[player])} "
-                     f"(the whole pool is worth {scenario.total_value} to you).")
+        lines.append(
+            f"Your private values per item: {scenario.describe_share(scenario.values[player])} "
+            f"(the whole pool is worth {scenario.total_value} to you)."
+        )
     lines.append(_offer_line(game, player, show_worth=goals is None))
     if to_move is None:
         lines.append(game.outcome_text())

@@ -73,49 +73,40 @@ def run_episodes(
     return TrajectoryBatch(results[i] for i in range(len(specs)))
 
 
-def _start_next(slot: _Slot, pending: list[tuple[int, EpisodeSpec]]) -> None:
-    if not pending:
-        slot.spec = None
-        return
-    slot.key, slot.spec = pending.pop()
-    options = dict(slot.spec.options)
-    slot.observation, slot.info = slot.env.reset(seed=slot.spec.seed, options=options or None)
-    unwrapped = slot.env.unwrapped
+# --------------------------------------------------------------- trajectory assembly
+# Public so that other rollout engines (Ray workers, self-play) build trajectories the same way.
+
+
+def env_context(env: gym.Env) -> tuple[str, list[str], str | None]:
+    """``(instructions, subgoal names, env id)`` of an env right after ``reset``."""
+    unwrapped = env.unwrapped
     instructions = unwrapped.instructions() if hasattr(unwrapped, "instructions") else ""
-    task_id = str(slot.info.get("task_id", slot.spec.group_id))
-    slot.trajectory = Trajectory(
+    subgoals = list(unwrapped.subgoals()) if hasattr(unwrapped, "subgoals") else []
+    return instructions, subgoals, getattr(env.spec, "id", None)
+
+
+def new_trajectory(spec: EpisodeSpec, info: dict[str, Any], instructions: str, subgoals: list[str],
+                   env_id: str | None) -> Trajectory:
+    task_id = str(info.get("task_id", spec.group_id))
+    return Trajectory(
         task_id=task_id,
-        group_id=slot.spec.group_id or task_id,
+        group_id=spec.group_id or task_id,
         instructions=instructions,
-        info={
-            "seed": slot.spec.seed,
-            "env_id": getattr(slot.env.spec, "id", None),
-            "subgoals": list(unwrapped.subgoals()) if hasattr(unwrapped, "subgoals") else [],
-        },
+        info={"seed": spec.seed, "env_id": env_id, "subgoals": subgoals},
     )
 
 
-def _policy_input(slot: _Slot) -> PolicyInput:
-    assert slot.trajectory is not None
-    return PolicyInput(
-        observation=slot.observation,
-        instructions=slot.trajectory.instructions,
-        history=slot.trajectory.turns,
-        info=slot.info,
-        episode_key=slot.key,
-    )
+def policy_input(trajectory: Trajectory, observation: Any, info: dict[str, Any], key: int) -> PolicyInput:
+    return PolicyInput(observation=observation, instructions=trajectory.instructions,
+                       history=trajectory.turns, info=info, episode_key=key)
 
 
-def _advance(slot: _Slot, output: ActionOutput) -> Trajectory | None:
-    trajectory = slot.trajectory
-    assert trajectory is not None
-    if output.context_exhausted:
-        trajectory.context_truncated = True
-        return _finish(slot)
-    observation, reward, terminated, truncated, info = slot.env.step(output.text)
+def record_turn(trajectory: Trajectory, observation: Any, output: ActionOutput, stepped: tuple) -> bool:
+    """Append the turn played from ``observation``; True when the episode ended."""
+    _, reward, terminated, truncated, info = stepped
     trajectory.turns.append(
         Turn(
-            observation=slot.observation,
+            observation=observation,
             action=output.text,
             reward=float(reward),
             reward_components=dict(info.get("reward_components", {})),
@@ -129,17 +120,44 @@ def _advance(slot: _Slot, output: ActionOutput) -> Trajectory | None:
             generation_truncated=output.generation_truncated,
         )
     )
-    slot.observation, slot.info = observation, info
-    if terminated or truncated:
+    return bool(terminated or truncated)
+
+
+def finish_trajectory(trajectory: Trajectory, final_observation: Any, info: dict[str, Any]) -> Trajectory:
+    trajectory.success = bool(info.get("success", False))
+    trajectory.outcome = float(info.get("outcome", float(trajectory.success)))
+    trajectory.final_observation = final_observation
+    return trajectory
+
+
+# ----------------------------------------------------------------- the in-process loop
+def _start_next(slot: _Slot, pending: list[tuple[int, EpisodeSpec]]) -> None:
+    if not pending:
+        slot.spec = None
+        return
+    slot.key, slot.spec = pending.pop()
+    slot.observation, slot.info = slot.env.reset(seed=slot.spec.seed, options=dict(slot.spec.options) or None)
+    slot.trajectory = new_trajectory(slot.spec, slot.info, *env_context(slot.env))
+
+
+def _policy_input(slot: _Slot) -> PolicyInput:
+    assert slot.trajectory is not None
+    return policy_input(slot.trajectory, slot.observation, slot.info, slot.key)
+
+
+def _advance(slot: _Slot, output: ActionOutput) -> Trajectory | None:
+    trajectory = slot.trajectory
+    assert trajectory is not None
+    if output.context_exhausted:
+        trajectory.context_truncated = True
         return _finish(slot)
-    return None
+    stepped = slot.env.step(output.text)
+    done = record_turn(trajectory, slot.observation, output, stepped)
+    slot.observation, slot.info = stepped[0], stepped[4]
+    return _finish(slot) if done else None
 
 
 def _finish(slot: _Slot) -> Trajectory:
-    trajectory = slot.trajectory
-    assert trajectory is not None
-    trajectory.success = bool(slot.info.get("success", False))
-    trajectory.outcome = float(slot.info.get("outcome", float(trajectory.success)))
-    trajectory.final_observation = slot.observation
-    slot.trajectory = None
-    return trajectory
+    assert slot.trajectory is not None
+    trajectory, slot.trajectory = slot.trajectory, None
+    return finish_trajectory(trajectory, slot.observation, slot.info)

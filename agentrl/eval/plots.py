@@ -28,7 +28,9 @@ def plot_learning_curves(records: Sequence[dict[str, Any]], path: str | Path, ti
             points = [(r["iteration"], r[key]) for r in records if key in r and r[key] is not None]
             if points:
                 xs, ys = zip(*points)
-                ax.plot(xs, ys, marker="o" if key.startswith("eval/") else None, markersize=3, label=key)
+                point = key.startswith(("eval/", "sft/"))  # sparse series: draw the points
+                ax.plot(xs, ys, marker="o" if point else None, markersize=5 if key.startswith("sft/") else 3,
+                        linestyle="none" if key.startswith("sft/") else "-", label=key)
         ax.set_title(name)
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)

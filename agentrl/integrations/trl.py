@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from agentrl.core.config import ConfigError, build_config
 from agentrl.core.registry import make
@@ -125,9 +126,10 @@ class AgentRLRollout:
             max_new_tokens=self.config.max_new_tokens, max_context_tokens=self.config.max_context_tokens,
             context="full", system_prompt=self.config.system_prompt,
         )
-        self.envs: list = []
+        # One env now, so that a wrong id or env setting fails here rather than mid-training.
+        self.envs: list = [make(self.config.env_id, **self.config.env_kwargs)]
+        # The latest call's trajectories (after the reward pipeline), for inspection and logging.
         self.last_batch: TrajectoryBatch | None = None
-        """The trajectories of the latest call (after the reward pipeline), for inspection."""
 
     def __call__(self, prompts: Sequence[Any], trainer: Any) -> dict[str, list]:
         """TRL's hook: one completion per prompt, sampled from the trainer's current weights."""
@@ -152,6 +154,7 @@ class AgentRLRollout:
         return rollout_output(batch, self.episode_reward)
 
     def episode_reward(self, trajectory: Trajectory) -> float:
+        """The GRPO reward of one episode (see ``TRLEnvConfig.reward``)."""
         if self.config.reward == "outcome":
             return float(trajectory.outcome)
         if not trajectory.turns:

@@ -62,7 +62,10 @@ def tiny_tokenizer():
     """The shipped character-level tokenizer (a ``PreTrainedTokenizerFast``)."""
     from transformers import PreTrainedTokenizerFast
 
-    return PreTrainedTokenizerFast.from_pretrained(str(TINY_TOKENIZER_DIR))
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(str(TINY_TOKENIZER_DIR))
+    if not getattr(tokenizer, "chat_template", None):  # transformers < 4.47 ignores chat_template.jinja
+        tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
 
 
 def tiny_causal_lm(

@@ -41,7 +41,9 @@ class GenerationConfig:
 
 
 @dataclass
-class _Row:
+class PromptContext:
+    """The token context of one episode's next generation and the tokens this turn appends."""
+
     context: list[int]
     appended: list[int]
     new_context: bool
@@ -72,7 +74,7 @@ class HFPolicy:
 
     # ---------------------------------------------------------------------- acting
     def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
-        rows = [self._row(item) for item in inputs]
+        rows = [self.prompt_context(item) for item in inputs]
         live = [i for i, row in enumerate(rows) if not row.exhausted]
         generated = self.generate([rows[i].context for i in live]) if live else []
         outputs = [ActionOutput(text="", context_exhausted=True) for _ in rows]
@@ -89,19 +91,20 @@ class HFPolicy:
             )
         return outputs
 
-    def _row(self, item: PolicyInput) -> _Row:
+    def prompt_context(self, item: PolicyInput) -> PromptContext:
+        """Rebuild the episode's context from its stored turns and append the new observation."""
         text = observation_text(item.observation)
         history = list(item.history)
         if self.config.context == "last" or not history:
             appended = self.chat.encode(self.chat.first_prompt(item.instructions, text))
-            row = _Row(context=appended, appended=appended, new_context=True)
+            row = PromptContext(context=appended, appended=appended, new_context=True)
         else:
             previous: list[int] = []
             for turn in history:
                 previous = list(turn.token_ids) if turn.new_context else previous + list(turn.token_ids)
             ended = bool(history[-1].token_ids) and history[-1].token_ids[-1] == self.eos_id
             appended = self.chat.encode(self.chat.next_prompt(text, ended))
-            row = _Row(context=previous + appended, appended=appended, new_context=False)
+            row = PromptContext(context=previous + appended, appended=appended, new_context=False)
         row.exhausted = len(row.context) + self.config.max_new_tokens > self.config.max_context_tokens
         return row
 

@@ -120,7 +120,7 @@ class VLLMPolicy:
 
     def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
         # The same context rows as HFPolicy (one implementation of the token-exact layout).
-        rows = [HFPolicy._row(self, item) for item in inputs]  # type: ignore[arg-type]
+        rows = [HFPolicy.prompt_context(self, item) for item in inputs]  # type: ignore[arg-type]
         live = [i for i, row in enumerate(rows) if not row.exhausted]
         prompts = [{"prompt_token_ids": rows[i].context} for i in live]
         results = self.llm.generate(prompts, self._sampling, use_tqdm=False) if live else []

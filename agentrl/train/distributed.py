@@ -31,8 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from agentrl.core.policy import ActionOutput, Policy, PolicyInput
-from agentrl.core.rollout import EpisodeSpec
-from agentrl.core.trajectory import Trajectory, TrajectoryBatch, Turn
+from agentrl.core.rollout import (
+    EpisodeSpec, env_context, finish_trajectory, new_trajectory, policy_input, record_turn,
+)
+from agentrl.core.trajectory import Trajectory, TrajectoryBatch
 
 # Ray reports usage statistics to its makers by default; agentrl sends nothing off the machine
 # unless asked (RAY_USAGE_STATS_ENABLED=1 opts in). Set before Ray starts its processes.
@@ -85,10 +87,7 @@ class RolloutWorker:
         env, seed: int | None, options: dict[str, Any]
     ) -> tuple[Any, dict, str, list[str], str | None]:
         observation, info = env.reset(seed=seed, options=options or None)
-        unwrapped = env.unwrapped
-        instructions = unwrapped.instructions() if hasattr(unwrapped, "instructions") else ""
-        subgoals = list(unwrapped.subgoals()) if hasattr(unwrapped, "subgoals") else []
-        return observation, info, instructions, subgoals, getattr(env.spec, "id", None)
+        return (observation, info, *env_context(env))
 
     def close(self) -> None:
         """Close the envs, then the sandboxes this process pooled, and wait until they are removed."""
@@ -318,56 +317,25 @@ def _start(slot: _Slot, reserved: tuple[int, EpisodeSpec], reset: tuple) -> None
     observation, info, instructions, subgoals, env_spec_id = reset
     slot.key, slot.spec = reserved
     slot.observation, slot.info = observation, info
-    task_id = str(info.get("task_id", slot.spec.group_id))
-    slot.trajectory = Trajectory(
-        task_id=task_id,
-        group_id=slot.spec.group_id or task_id,
-        instructions=instructions,
-        info={"seed": slot.spec.seed, "env_id": env_spec_id, "subgoals": subgoals},
-    )
+    slot.trajectory = new_trajectory(slot.spec, info, instructions, subgoals, env_spec_id)
 
 
 def _policy_input(slot: _Slot) -> PolicyInput:
     assert slot.trajectory is not None
-    return PolicyInput(
-        observation=slot.observation,
-        instructions=slot.trajectory.instructions,
-        history=slot.trajectory.turns,
-        info=slot.info,
-        episode_key=slot.key,
-    )
+    return policy_input(slot.trajectory, slot.observation, slot.info, slot.key)
 
 
 def _record(slot: _Slot, output: ActionOutput, stepped: tuple) -> bool:
     """Append the turn; True when the episode ended."""
-    observation, reward, terminated, truncated, info = stepped
     assert slot.trajectory is not None
-    slot.trajectory.turns.append(
-        Turn(
-            observation=slot.observation,
-            action=output.text,
-            reward=float(reward),
-            reward_components=dict(info.get("reward_components", {})),
-            info=info,
-            terminated=bool(terminated),
-            truncated=bool(truncated),
-            token_ids=list(output.token_ids),
-            logprobs=list(output.logprobs),
-            loss_mask=list(output.loss_mask),
-            new_context=output.new_context,
-            generation_truncated=output.generation_truncated,
-        )
-    )
-    slot.observation, slot.info = observation, info
-    return bool(terminated or truncated)
+    done = record_turn(slot.trajectory, slot.observation, output, stepped)
+    slot.observation, slot.info = stepped[0], stepped[4]
+    return done
 
 
 def _close(slot: _Slot) -> Trajectory:
-    trajectory = slot.trajectory
-    assert trajectory is not None
-    trajectory.success = bool(slot.info.get("success", False))
-    trajectory.outcome = float(slot.info.get("outcome", float(trajectory.success)))
-    trajectory.final_observation = slot.observation
+    assert slot.trajectory is not None
+    trajectory = finish_trajectory(slot.trajectory, slot.observation, slot.info)
     slot.trajectory, slot.spec = None, None
     return trajectory
 

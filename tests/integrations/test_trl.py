@@ -13,12 +13,12 @@ pytest.importorskip("trl")
 pytest.importorskip("datasets")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
-import agentrl  # noqa: E402
-from agentrl.core import ActionFormat, TextEnv, TextEnvConfig, Transition  # noqa: E402
-from agentrl.core.config import ConfigError  # noqa: E402
-from agentrl.core.registry import UnknownEnvError  # noqa: E402
-from agentrl.integrations import trl as bridge  # noqa: E402
-from agentrl.models import tiny_causal_lm, tiny_tokenizer  # noqa: E402
+import agentrl
+from agentrl.core import ActionFormat, TextEnv, TextEnvConfig, Transition
+from agentrl.core.config import ConfigError
+from agentrl.core.registry import UnknownEnvError
+from agentrl.integrations import trl as bridge
+from agentrl.models import tiny_causal_lm, tiny_tokenizer
 
 VOWELS = set("aeiouAEIOU")
 
@@ -45,7 +45,10 @@ class VowelEnv(TextEnv):
         return f"Turn {len(self.said) + 1}: say something."
 
 
-VOWEL_ENV = agentrl.register("TestVowels-v0", VowelEnv)
+@pytest.fixture(scope="module")
+def vowel_env() -> str:
+    # Registered when the tests run, not at import, so the registry-wide conformance run never sees it.
+    return agentrl.register("TestVowels-v0", VowelEnv)
 
 
 def vowel_reward(text: str) -> float:
@@ -68,31 +71,27 @@ def runs(ids: list[int], mask: list[int], value: int) -> list[list[int]]:
     return out + ([current] if current else [])
 
 
-class RecordingTrainer:
-    """Wraps GRPOTrainer so the test sees exactly what TRL trains on (ids, masks, advantages)."""
+def recording_trainer(model, tokenizer, args, rollout, seeds):
+    """A GRPOTrainer that keeps what TRL trains on (ids, masks, advantages) in ``trainer.seen``."""
+    from trl import GRPOTrainer
 
-    @staticmethod
-    def make(model, tokenizer, args, rollout, seeds):
-        from trl import GRPOTrainer
+    class Recording(GRPOTrainer):
+        def _generate_and_score_completions(self, inputs):
+            output = super()._generate_and_score_completions(inputs)
+            tensors = {k: v for k, v in output.items() if isinstance(v, torch.Tensor)}
+            self.__dict__.setdefault("seen", []).append(tensors)
+            return output
 
-        class Recording(GRPOTrainer):
-            seen: list = []
-
-            def _generate_and_score_completions(self, inputs):
-                output = super()._generate_and_score_completions(inputs)
-                self.seen.append({k: v for k, v in output.items() if isinstance(v, torch.Tensor)})
-                return output
-
-        return Recording(model=model, reward_funcs=[bridge.env_reward], args=args,
-                         train_dataset=bridge.task_dataset(seeds), processing_class=tokenizer, rollout_func=rollout)
+    return Recording(model=model, reward_funcs=[bridge.env_reward], args=args,
+                     train_dataset=bridge.task_dataset(seeds), processing_class=tokenizer, rollout_func=rollout)
 
 
 def grpo_args(tmp_path, **overrides):
     from trl import GRPOConfig
 
-    settings = dict(output_dir=str(tmp_path / "grpo"), per_device_train_batch_size=4, num_generations=2,
-                    max_steps=1, use_cpu=True, report_to="none", logging_steps=1, save_strategy="no",
-                    learning_rate=1e-3, bf16=False, scale_rewards="none", seed=0)
+    settings = {"output_dir": str(tmp_path / "grpo"), "per_device_train_batch_size": 4, "num_generations": 2,
+                "max_steps": 1, "use_cpu": True, "report_to": "none", "logging_steps": 1, "save_strategy": "no",
+                "learning_rate": 1e-3, "bf16": False, "scale_rewards": "none", "seed": 0}
     return GRPOConfig(**{**settings, **overrides})
 
 
@@ -105,10 +104,10 @@ def changed(before, model) -> float:
 
 
 @pytest.mark.slow
-def test_one_grpo_step_trains_on_env_rewards_and_masks_env_tokens(tmp_path):
+def test_one_grpo_step_trains_on_env_rewards_and_masks_env_tokens(tmp_path, vowel_env):
     tokenizer, model = tiny_tokenizer(), tiny_causal_lm(seed=0)
-    rollout = bridge.AgentRLRollout(env_id=VOWEL_ENV, max_new_tokens=8, system_prompt=False)
-    trainer = RecordingTrainer.make(model, tokenizer, grpo_args(tmp_path), rollout, seeds=range(8))
+    rollout = bridge.AgentRLRollout(env_id=vowel_env, max_new_tokens=8, system_prompt=False)
+    trainer = recording_trainer(model, tokenizer, grpo_args(tmp_path), rollout, seeds=range(8))
     before = snapshot(model)
     trainer.train()
 
@@ -172,9 +171,9 @@ def test_sokoban_episode_becomes_one_exact_sample(lm):
     for i, trajectory in enumerate(batch):
         first = trajectory.turns[0]
         assert out["prompt_ids"][i] == first.prompt_ids
-        assert out["prompt_ids"][i] + out["completion_ids"][i] == sum((t.token_ids for t in trajectory.turns), [])
+        assert out["prompt_ids"][i] + out["completion_ids"][i] == [x for t in trajectory.turns for x in t.token_ids]
         assert len(out["env_mask"][i]) == len(out["completion_ids"][i]) == len(out["logprobs"][i])
-        generated = sum((t.completion_ids for t in trajectory.turns), [])
+        generated = [x for t in trajectory.turns for x in t.completion_ids]
         assert [tok for tok, m in zip(out["completion_ids"][i], out["env_mask"][i]) if m] == generated
         # Env tokens carry no sampling log-prob; generated ones carry the sampler's (negative) one.
         assert all(lp == 0.0 for lp, m in zip(out["logprobs"][i], out["env_mask"][i]) if not m)
@@ -185,19 +184,19 @@ def test_sokoban_episode_becomes_one_exact_sample(lm):
     assert again["completion_ids"] == out["completion_ids"]
 
 
-def test_reward_modes_discount_and_outcome(lm):
+def test_reward_modes_discount_and_outcome(lm, vowel_env):
     model, tokenizer = lm
     prompts = [bridge.task_prompt(1)] * 2
-    discounted = bridge.AgentRLRollout(env_id=VOWEL_ENV, max_new_tokens=6, gamma=0.5)
+    discounted = bridge.AgentRLRollout(env_id=vowel_env, max_new_tokens=6, gamma=0.5)
     out = discounted.play(prompts, model, tokenizer, seed=3)
     for reward, trajectory in zip(out["env_reward"], discounted.last_batch):
         r = [turn.reward for turn in trajectory.turns]
         assert reward == pytest.approx(r[0] + 0.5 * r[1] + 0.25 * r[2])
-    outcome = bridge.AgentRLRollout(env_id=VOWEL_ENV, max_new_tokens=6, reward="outcome")
+    outcome = bridge.AgentRLRollout(env_id=vowel_env, max_new_tokens=6, reward="outcome")
     assert outcome.play(prompts, model, tokenizer, seed=3)["env_reward"] == [0.0, 0.0]
 
 
-def test_reward_pipeline_field_is_the_grpo_reward(lm):
+def test_reward_pipeline_field_is_the_grpo_reward(lm, vowel_env):
     """A pipeline stage rewrites fields['reward']; GRPO then sees the field, not the raw reward."""
     class Doubled:
         def __call__(self, batch):
@@ -206,7 +205,7 @@ def test_reward_pipeline_field_is_the_grpo_reward(lm):
             return batch
 
     model, tokenizer = lm
-    rollout = bridge.AgentRLRollout(env_id=VOWEL_ENV, max_new_tokens=6, pipeline=Doubled())
+    rollout = bridge.AgentRLRollout(env_id=vowel_env, max_new_tokens=6, pipeline=Doubled())
     out = rollout.play([bridge.task_prompt(2)] * 2, model, tokenizer, seed=5)
     for reward, trajectory in zip(out["env_reward"], rollout.last_batch):
         assert reward == pytest.approx(2.0 * trajectory.total_reward)
@@ -223,9 +222,9 @@ def test_env_reward_function_passes_the_column_and_logs_success():
 
 
 # ---------------------------------------------------------------------------------- bad input
-def test_prompts_that_are_not_task_keys_are_refused(lm):
+def test_prompts_that_are_not_task_keys_are_refused(lm, vowel_env):
     model, tokenizer = lm
-    rollout = bridge.AgentRLRollout(env_id=VOWEL_ENV)
+    rollout = bridge.AgentRLRollout(env_id=vowel_env)
     with pytest.raises(ValueError, match="task_prompt"):
         rollout.play(["What is 2+2?"], model, tokenizer)
     with pytest.raises(ValueError, match="task_prompt"):
@@ -240,13 +239,15 @@ def test_first_prompt_that_cannot_fit_is_a_clear_error(lm):
         rollout.play([bridge.task_prompt(0)], model, tokenizer)
 
 
-def test_config_errors_name_the_valid_choices():
+def test_config_errors_name_the_valid_choices(vowel_env):
     with pytest.raises(ConfigError, match="max_new_tokens"):
-        bridge.AgentRLRollout(env_id=VOWEL_ENV, max_new_token=4)
+        bridge.AgentRLRollout(env_id=vowel_env, max_new_token=4)
     with pytest.raises(ConfigError, match="return, outcome"):
-        bridge.AgentRLRollout(env_id=VOWEL_ENV, reward="success")
+        bridge.AgentRLRollout(env_id=vowel_env, reward="success")
     with pytest.raises(UnknownEnvError, match="Sokoban-v0"):
-        bridge.AgentRLRollout(env_id="agentrl/Nope-v0")._envs(1)
+        bridge.AgentRLRollout(env_id="agentrl/Nope-v0")
+    with pytest.raises(ConfigError, match="max_turns"):
+        bridge.AgentRLRollout(env_id=vowel_env, env_kwargs={"max_turn": 2})
 
 
 def test_sampling_settings_it_cannot_honour_are_refused(tmp_path):
@@ -261,3 +262,32 @@ def test_missing_trl_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "trl", None)
     with pytest.raises(ImportError, match=r"pip install 'agentrl\[trl\]'"):
         bridge.require_trl()
+
+
+def test_preset_reward_pipeline_feeds_the_discounted_field_return(lm):
+    """rewards='preset' runs the env's shipped pipeline; the GRPO reward is G0 over its fields."""
+    from agentrl.train.advantages import discounted_returns
+
+    model, tokenizer = lm
+    rollout = bridge.AgentRLRollout(env_id="agentrl/Sokoban-v0", env_kwargs={"max_turns": 3}, max_new_tokens=5,
+                                    rewards="preset", system_prompt=False)
+    out = rollout.play([bridge.task_prompt(11)] * 2, model, tokenizer, seed=1)
+    for reward, trajectory in zip(out["env_reward"], rollout.last_batch):
+        fields = [turn.fields for turn in trajectory.turns]
+        assert all("reward" in f and "gamma" in f for f in fields)
+        expected = discounted_returns([f["reward"] for f in fields], [f["gamma"] for f in fields])[0]
+        assert reward == pytest.approx(float(expected))
+
+
+@pytest.mark.slow
+def test_docs_example_runs(tmp_path, monkeypatch, capsys):
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "trl.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.DOTALL)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(doc), "exec"), namespace)
+    assert capsys.readouterr().out.splitlines()[-2:] == ["-0.3 0.0", "3 -0.3"]

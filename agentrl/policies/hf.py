@@ -16,6 +16,7 @@ import torch
 from agentrl.core.policy import ActionOutput, PolicyInput
 from agentrl.core.trajectory import observation_text
 from agentrl.policies.chat import ChatFormat
+from agentrl.policies.prefix_cache import PrefixStore, cache_layers, prefill_inputs
 
 
 @dataclass
@@ -32,6 +33,8 @@ class GenerationConfig:
     """Send the env's instructions as the system message."""
     greedy: bool = False
     """Take the most likely token instead of sampling (evaluation)."""
+    reuse_kv: bool = True
+    """With ``context="full"``, keep each episode's KV cache between turns and encode only new tokens."""
 
     def __post_init__(self) -> None:
         if self.context not in ("full", "last"):
@@ -63,11 +66,18 @@ class HFPolicy:
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.eos_id = tokenizer.eos_token_id
+        self.prefixes = PrefixStore()
+        self._reuse = self.config.reuse_kv and self.config.context == "full"
 
     # ---------------------------------------------------------------- weight sync
     def load_weights(self, state_dict: dict) -> None:
         """The only channel from the learner: copy new weights into the acting model."""
         self.model.load_state_dict(state_dict)
+        self.weights_changed()
+
+    def weights_changed(self) -> None:
+        """Cached keys and values were computed with the old weights: drop them."""
+        self.prefixes.entries.clear()
 
     def reseed(self, seed: int) -> None:
         self.generator.manual_seed(seed)
@@ -76,7 +86,9 @@ class HFPolicy:
     def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
         rows = [self.prompt_context(item) for item in inputs]
         live = [i for i, row in enumerate(rows) if not row.exhausted]
-        generated = self.generate([rows[i].context for i in live]) if live else []
+        keys = [inputs[i].episode_key for i in live]
+        generated = self.generate([rows[i].context for i in live], keys) if live else []
+        self.prefixes.retain(set(keys))
         outputs = [ActionOutput(text="", context_exhausted=True) for _ in rows]
         for i, (tokens, logprobs, finished) in zip(live, generated):
             row = rows[i]
@@ -109,20 +121,28 @@ class HFPolicy:
         return row
 
     @torch.no_grad()
-    def generate(self, contexts: list[list[int]]) -> list[tuple[list[int], list[float], bool]]:
-        """Sample continuations of left-padded contexts with a KV cache.
+    def generate(self, contexts: list[list[int]], keys: list[int] | None = None) -> list[tuple[list[int], list[float], bool]]:
+        """Sample continuations of the contexts with a KV cache.
 
-        Returns, per row, the generated ids (including the EOS when produced), their log-probs,
-        and whether the row finished with EOS.
+        ``keys`` name the episodes, so that their caches can be kept for the next turn. Returns, per
+        row, the generated ids (including the EOS when produced), their log-probs, and whether the
+        row finished with EOS.
         """
         was_training = self.model.training
         self.model.eval()
         try:
-            return self._sample(contexts)
+            return self._sample(contexts, keys if self._reuse else None)
         finally:
             self.model.train(was_training)
 
-    def _sample(self, contexts):
+    def _prefill(self, contexts: list[list[int]], keys: list[int] | None):
+        """Encode the contexts (only past their cached prefixes, when there are any)."""
+        prefixes = [self.prefixes.lookup(k, c) for k, c in zip(keys, contexts)] if keys else []
+        if any(prefixes):
+            ids, mask, positions, cache = prefill_inputs(prefixes, contexts, self.pad_id, self.device)
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                             **{_cache_keyword(self.model): cache})
+            return out, mask, positions[:, -1:] + 1
         batch, width = len(contexts), max(map(len, contexts))
         ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((batch, width), dtype=torch.long)
@@ -132,25 +152,58 @@ class HFPolicy:
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
-        cache_arg = _cache_keyword(self.model)
+        return out, mask, positions[:, -1:] + 1
+
+    def _keep_prefixes(self, cache, mask, rows, positions_in_batch, contexts, tokens, keys) -> None:
+        """Store the caches of the given rows (everything fed so far: the context and all but the
+        last generated token) for the episode's next turn."""
+        layers = cache_layers(cache)
+        if layers is None:
+            self._reuse = False
+            return
+        for j in positions_in_batch:
+            b = rows[j]
+            self.prefixes.store(keys[b], contexts[b] + tokens[b][:-1], layers, j, mask[j])
+
+    def _sample(self, contexts, keys):
+        out, mask, next_pos = self._prefill(contexts, keys)
+        cache_arg, cache = _cache_keyword(self.model), _cache_of(out)
+        batch = len(contexts)
         tokens: list[list[int]] = [[] for _ in range(batch)]
         logps: list[list[float]] = [[] for _ in range(batch)]
-        done = torch.zeros(batch, dtype=torch.bool)
-        next_pos = positions[:, -1:] + 1
-        for _ in range(self.config.max_new_tokens):
-            chosen, chosen_logp = self._pick(out.logits[:, -1, :])
-            for b in torch.nonzero(~done).flatten().tolist():
-                tokens[b].append(int(chosen[b]))
-                logps[b].append(float(chosen_logp[b]))
-                if int(chosen[b]) == self.eos_id:
-                    done[b] = True
-            if bool(done.all()):
+        done = [False] * batch
+        rows = list(range(batch))  # the original row of each row still in the batch
+        stored: set[int] = set()
+        logits = out.logits[:, -1, :]
+        for step in range(self.config.max_new_tokens):
+            chosen, chosen_logp = self._pick(logits)
+            for j, b in enumerate(rows):
+                if not done[b]:
+                    tokens[b].append(int(chosen[j]))
+                    logps[b].append(float(chosen_logp[j]))
+                    done[b] = int(chosen[j]) == self.eos_id
+            live = [j for j, b in enumerate(rows) if not done[b]]
+            finished = [j for j, b in enumerate(rows) if done[b] and b not in stored]
+            if keys and finished:
+                self._keep_prefixes(cache, mask, rows, finished, contexts, tokens, keys)
+                stored.update(rows[j] for j in finished)
+            if not live or step == self.config.max_new_tokens - 1:
                 break
-            mask = torch.cat([mask, torch.ones((batch, 1), dtype=mask.dtype, device=mask.device)], dim=1)
+            if len(live) < len(rows) and hasattr(cache, "batch_select_indices"):
+                # Finished rows leave the batch: later steps only compute the rows still writing.
+                keep = torch.tensor(live, device=self.device)
+                cache.batch_select_indices(keep)
+                mask, next_pos, chosen = mask[keep], next_pos[keep], chosen[live]
+                rows = [rows[j] for j in live]
+            mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=mask.dtype, device=mask.device)], dim=1)
             out = self.model(input_ids=chosen.view(-1, 1).to(self.device), attention_mask=mask,
-                             position_ids=next_pos, use_cache=True, **{cache_arg: _cache_of(out)})
+                             position_ids=next_pos, use_cache=True, **{cache_arg: cache})
+            cache, logits = _cache_of(out), out.logits[:, -1, :]
             next_pos = next_pos + 1
-        return [(tokens[b], logps[b], bool(done[b])) for b in range(batch)]
+        unfinished = [j for j, b in enumerate(rows) if not done[b]]
+        if keys and unfinished:  # cut at max_new_tokens: their last token was sampled but not fed
+            self._keep_prefixes(cache, mask, rows, unfinished, contexts, tokens, keys)
+        return [(tokens[b], logps[b], done[b]) for b in range(batch)]
 
     def _pick(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         log_probs = torch.log_softmax(logits.float().cpu() / self.config.temperature, dim=-1)

@@ -74,7 +74,9 @@ class LMAgent:
             p.requires_grad_(False)
 
     def sync(self) -> None:
-        if not self.shared:
+        if self.shared:
+            self.policy.weights_changed()
+        else:
             self.policy.load_weights(self.model.state_dict())
 
     def units(self, trajectories: Sequence[Trajectory]) -> list[list[Turn]]:

@@ -29,7 +29,8 @@ class RecordingModel(torch.nn.Module):
 @pytest.fixture()
 def rollout(tiny_tokenizer):
     model = RecordingModel(tiny_causal_lm(hidden_size=32, num_layers=1, seed=3))
-    policy = HFPolicy(model, tiny_tokenizer, GenerationConfig(max_new_tokens=6, context="full"), seed=1)
+    policy = HFPolicy(model, tiny_tokenizer, GenerationConfig(max_new_tokens=6, context="full", reuse_kv=False),
+                      seed=1)
     envs = [agentrl.make("agentrl/Sokoban-v0", max_turns=4) for _ in range(3)]
     batch = run_episodes(envs, policy, grouped_specs([0, 1, 2], 1))
     return model, policy, batch
@@ -95,3 +96,49 @@ def test_weight_sync_changes_samples(tiny_tokenizer):
     assert policy.generate([[5, 6, 7]]) == HFPolicy(b, tiny_tokenizer, GenerationConfig(max_new_tokens=4, greedy=True)).generate([[5, 6, 7]])
     assert torch.equal(next(policy.model.parameters()), next(b.parameters()))
     assert before is not None
+
+
+def _greedy_rollout(tiny_tokenizer, reuse_kv):
+    model = tiny_causal_lm(hidden_size=32, num_layers=2, seed=5)
+    config = GenerationConfig(max_new_tokens=5, context="full", greedy=True, reuse_kv=reuse_kv)
+    policy = HFPolicy(model, tiny_tokenizer, config)
+    envs = [agentrl.make("agentrl/Sokoban-v0", max_turns=5) for _ in range(4)]
+    return model, policy, run_episodes(envs, policy, grouped_specs([0, 1, 2, 3, 4, 5], 1))
+
+
+def test_kv_reuse_between_turns_changes_nothing_but_speed(tiny_tokenizer):
+    model, policy, with_reuse = _greedy_rollout(tiny_tokenizer, True)
+    _, _, without = _greedy_rollout(tiny_tokenizer, False)
+    for a, b in zip(with_reuse, without):
+        assert [t.token_ids for t in a.turns] == [t.token_ids for t in b.turns]
+        for x, y in zip(a.turns, b.turns):
+            assert torch.allclose(torch.tensor(x.logprobs), torch.tensor(y.logprobs), atol=1e-4)
+    # stored logprobs still match a fresh scoring of the stored tokens
+    segments = [s for t in with_reuse for s in t.segments()]
+    packed = collate_segments(segments, pad_id=tiny_tokenizer.pad_token_id)
+    with torch.no_grad():
+        rescored = token_logprobs(model, packed.input_ids, packed.attention_mask)
+    assert torch.allclose(rescored * packed.loss_mask, packed.old_logprobs, atol=1e-4)
+
+
+def test_kv_cache_is_reused_and_dropped_when_weights_change(tiny_tokenizer):
+    model = tiny_causal_lm(hidden_size=32, num_layers=1)
+    policy = HFPolicy(model, tiny_tokenizer, GenerationConfig(max_new_tokens=3, context="full"))
+    fed = []
+    forward = model.forward
+
+    def counting(*args, input_ids=None, **kwargs):
+        fed.append(input_ids.shape[1])
+        return forward(*args, input_ids=input_ids, **kwargs)
+
+    model.forward = counting
+    envs = [agentrl.make("agentrl/Sokoban-v0", max_turns=3)]
+    trajectory = run_episodes(envs, policy, grouped_specs([0], 1))[0]
+    prefills = [n for n in fed if n > 1]
+    first_prompt = len(trajectory.turns[0].prompt_ids)
+    assert prefills[0] == first_prompt
+    # later turns feed only the previous turn's last token plus the new observation
+    assert all(n == len(turn.prompt_ids) + 1 for n, turn in zip(prefills[1:], trajectory.turns[1:]))
+    assert policy.prefixes.entries
+    policy.load_weights(model.state_dict())
+    assert not policy.prefixes.entries

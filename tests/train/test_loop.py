@@ -113,3 +113,49 @@ def test_kl_penalty_uses_a_frozen_reference(tmp_path):
     assert kls and kls[0] >= 0.0
     state, _ = load_checkpoint(latest_checkpoint(result.output_dir))
     assert "reference" in state
+
+
+def test_lora_trains_only_adapters(tmp_path):
+    from agentrl.models import tiny_causal_lm
+
+    result = agentrl.train(small(tmp_path, policy={"lora": {"enabled": True, "r": 4, "alpha": 8}},
+                                 sft={"steps": 5}, rl={"iterations": 1}))
+    trained, _ = load_checkpoint(result.output_dir / "checkpoints" / "iter-000000")  # after SFT
+    weights = trained["agent"]["model"]
+    adapters = {k: v for k, v in weights.items() if "lora_B" in k}
+    assert adapters and any(v.abs().sum() > 0 for v in adapters.values())  # B starts at zero: SFT moved it
+    base = tiny_causal_lm(hidden_size=32, num_layers=1, num_heads=2, seed=0).state_dict()
+    frozen = {k.replace("base_model.model.", "").replace(".base_layer", ""): v
+              for k, v in weights.items() if "lora_" not in k}
+    assert set(base) <= set(frozen)
+    assert all(torch.equal(frozen[k], v) for k, v in base.items())
+
+
+def test_gradient_accumulation_matches_one_large_batch(tmp_path):
+    import copy
+
+    import numpy as np
+
+    from agentrl.core.rollout import grouped_specs, run_episodes
+    from agentrl.policies.grid import GridNet
+    from agentrl.train.agents import GridAgent
+    from agentrl.train.config import RLConfig
+    from agentrl.train.credit import compute_credit
+
+    # Rooms that need at least 6 moves: no episode ends before its 4-turn limit, so every chunk of the
+    # 16 turns has 4 of them and the mean of chunk means equals the mean over all 16.
+    envs = [agentrl.make("agentrl/Sokoban-v0", observation_mode="dict", max_turns=4, min_solution_moves=6)
+            for _ in range(4)]
+    torch.manual_seed(0)
+    agent = GridAgent(GridNet((6, 6), 7, 4, kind="mlp", hidden=16), ["Up", "Down", "Left", "Right"])
+    batch = run_episodes(envs, agent.policy, grouped_specs([0, 1], 2))  # 4 episodes x 4 turns = 16 units
+    credit = compute_credit(batch, "turn")
+    weights = []
+    for accumulation in (1, 4):
+        clone = copy.deepcopy(agent)
+        learner = Learner(clone, RLConfig(minibatch_size=16, grad_accumulation=accumulation, lr=0.01))
+        learner.update(batch, credit, seed=0)
+        weights.append(torch.cat([p.detach().flatten() for p in clone.parameters()]))
+    assert sum(len(t.turns) for t in batch) == 16
+    assert torch.allclose(weights[0], weights[1], atol=1e-6)
+    assert not np.allclose(weights[0].numpy(), torch.cat([p.detach().flatten() for p in agent.parameters()]).numpy())

@@ -29,7 +29,7 @@ with warnings.catch_warnings():
 from agentrl.core.config import ConfigError
 from agentrl.core.env import TextEnv, TextEnvConfig, Transition
 from agentrl.core.spaces import TextSpace
-from agentrl.envs.minihack.actions import COMPASS, FORMS, ActionError, parse_action
+from agentrl.envs.minihack.actions import COMPASS, FORMS, ActionError, GameAction, parse_action
 from agentrl.envs.minihack.engine import Engine
 from agentrl.envs.minihack.language import Cropper, LanguageRenderer, message_line
 from agentrl.envs.minihack.subgoals import (
@@ -56,6 +56,9 @@ BASIC_ACTIONS = (*COMPASS, "pick up", "search", "wait")
 #: ``available_actions()``: a fixed, task-sized action set for random and grid policies (any other
 #: valid text is accepted too). KeyRoom adds what its solution needs, like MiniHack's own action set.
 _SIDES = ("north", "east", "south", "west")
+_MISSING = object()
+_ACTION_CACHE_LIMIT = 4096
+"""Texts whose parse ``step`` remembers (policies repeat a few actions; LLM texts rarely repeat)."""
 TASK_ACTIONS = {
     "KeyRoom": (*BASIC_ACTIONS, *(f"unlock {side}" for side in _SIDES), *(f"open {side}" for side in _SIDES)),
 }
@@ -167,6 +170,7 @@ class MiniHackEnv(TextEnv):
             )
         self._messages: list[str] = []
         self._grid: np.ndarray | None = None
+        self._single_actions: dict[str, GameAction | None] = {}
 
     def _grid_space(self) -> spaces.Box:
         shape = (self.config.crop_size, self.config.crop_size)
@@ -204,16 +208,87 @@ class MiniHackEnv(TextEnv):
         return Transition(reward_components=components, terminated=terminated, subgoals=achieved, info=info)
 
     def step(self, action: str) -> tuple[Any, float, bool, bool, dict]:
+        """``TextEnv.step``, with a fast path for the common turn: one action the game accepts.
+
+        The fast path gives exactly what the general path (``TextEnv.step`` over ``_run_turn`` and
+        ``_step_action``) gives; it only skips the per-turn bookkeeping objects. Every other turn
+        (bad format, several actions, unknown action, game over) takes the general path.
+        """
+        game_action = None if self._done or self.engine.done else self._single_action(action)
+        if game_action is None:
+            return self._general_step(action)
+        self._turn += 1
+        engine = self.engine
+        outcome = engine.execute(game_action)
+        self._messages = outcome.messages
+        if outcome.error and not engine.done:
+            return self._finish_turn({}, False, False, [self._format_error(outcome.error)], (), {"actions_executed": 0})
+        achieved = self.tracker.update(self._frame())
+        components = {"task": outcome.reward}
+        if self.config.shaping:
+            components["shaping"] = shaping_reward(achieved, self.config.shaping_rewards)
+        extra = {
+            "actions_executed": 1,
+            "action": game_action.text,
+            "engine_keys": outcome.keys,
+            "end_status": self._end_status(),
+        }
+        return self._finish_turn(components, engine.done and not engine.aborted, True, [], achieved, extra)
+
+    def _general_step(self, action: str) -> tuple[Any, float, bool, bool, dict]:
         observation, reward, terminated, truncated, info = super().step(action)
         if self.engine.aborted and not terminated:
             truncated = self._done = True  # the engine's key limit is a time limit, not an ending
         return observation, reward, terminated, truncated, info
 
+    def _single_action(self, text: Any) -> GameAction | None:
+        """The game action when ``text`` is one well-formed action and nothing else, else ``None``."""
+        if type(text) is not str:
+            return None
+        found = self._single_actions.get(text, _MISSING)
+        if found is _MISSING:
+            parsed = self.config.action_format.parse(text)
+            found = None
+            if parsed.ok and len(parsed.actions) == 1 and not parsed.dropped:
+                game_action = parse_action(parsed.actions[0])
+                found = game_action if isinstance(game_action, GameAction) else None
+            if len(self._single_actions) >= _ACTION_CACHE_LIMIT:
+                self._single_actions.clear()
+            self._single_actions[text] = found
+        return found
+
+    def _finish_turn(
+        self,
+        components: dict[str, float],
+        terminated: bool,
+        valid: bool,
+        messages: list[str],
+        achieved: tuple[str, ...],
+        extra: dict[str, Any],
+    ) -> tuple[Any, float, bool, bool, dict]:
+        """The end of ``TextEnv.step`` (penalty, limits, info, observation) for the fast path."""
+        if not valid:
+            self._invalid_actions += 1
+            components["format"] = components.get("format", 0.0) + self.config.format_penalty
+        else:
+            components.setdefault("format", 0.0)
+        self._success = self.engine.success
+        truncated = not terminated and (self._turn >= self.config.max_turns or self.engine.aborted)
+        self._done = terminated or truncated
+        info = self._info(components, action_valid=valid)
+        info.update(extra)
+        info["subgoals"] = {name: name in achieved for name in self.tracker.names}
+        info["actions_executed"] = extra["actions_executed"]
+        text = self._render_text()
+        if messages:
+            text = "\n".join(messages) + "\n" + text
+        return self._observation(text), float(sum(components.values())), terminated, truncated, info
+
     def _info(self, components: dict[str, float], *, action_valid: bool) -> dict[str, Any]:
         info = super()._info(components, action_valid=action_valid)
         if not self.engine.done:
             blstats = self.engine.obs["blstats"]
-            info["position"] = (int(blstats[nethack.NLE_BL_X]), int(blstats[nethack.NLE_BL_Y]))
+            info["position"] = (blstats.item(nethack.NLE_BL_X), blstats.item(nethack.NLE_BL_Y))
         return info
 
     def _frame(self) -> Frame:
@@ -244,8 +319,8 @@ class MiniHackEnv(TextEnv):
         if self.engine.done and self._grid is not None:
             return {"text": text, "grid": self._grid.copy()}  # the game's arrays are gone: last view
         obs = self.engine.obs
-        x, y = int(obs["blstats"][nethack.NLE_BL_X]), int(obs["blstats"][nethack.NLE_BL_Y])
-        self._grid = self._crop(obs[self.config.grid], x, y)
+        blstats = obs["blstats"]
+        self._grid = self._crop(obs[self.config.grid], blstats.item(nethack.NLE_BL_X), blstats.item(nethack.NLE_BL_Y))
         return {"text": text, "grid": self._grid}
 
     def _progress(self) -> float:
@@ -255,7 +330,7 @@ class MiniHackEnv(TextEnv):
         return self.engine.success
 
     def subgoals(self) -> list[str]:
-        return self.tracker.names
+        return list(self.tracker.names)
 
     def available_actions(self) -> list[str]:
         return list(TASK_ACTIONS.get(self.task.family, BASIC_ACTIONS))

@@ -32,6 +32,7 @@ from nle import nethack
 
 from agentrl.envs.minihack.actions import COMPASS_OFFSETS
 from agentrl.envs.minihack.engine import decode
+from agentrl.envs.minihack.mapdiff import MapChanges
 
 #: cmap symbols that are scenery, not things: stone, walls, room floor, dark floor, corridors.
 BORING_CMAP = frozenset(range(12)) | {19, 20, 21, 22}
@@ -152,7 +153,15 @@ def around(obs: dict[str, np.ndarray]) -> str:
 
 
 def status_line(blstats: np.ndarray) -> str:
-    b = blstats.tolist()
+    parts = _status_parts(blstats.tolist())
+    return ", ".join(p for p in parts if p)
+
+
+_TURN_PART = 6
+"""Index of ``Turn N`` in :func:`_status_parts`: the one part that changes on nearly every action."""
+
+
+def _status_parts(b: list[int]) -> list[str]:
     n = nethack
     parts = [
         f"HP {b[n.NLE_BL_HP]}/{b[n.NLE_BL_HPMAX]}",
@@ -171,7 +180,7 @@ def status_line(blstats: np.ndarray) -> str:
         ALIGNMENT.get(b[n.NLE_BL_ALIGN], ""),
     ]
     parts += [label for mask, label in CONDITIONS if b[n.NLE_BL_CONDITION] & getattr(n, mask)]
-    return ", ".join(p for p in parts if p)
+    return parts
 
 
 def _strength(value: int) -> str:
@@ -216,7 +225,22 @@ def map_crop(chars: np.ndarray, x: int, y: int, size: int) -> list[str]:
 
 
 class LanguageRenderer:
-    """Renders observations as text; caches the parts that rarely change (inventory)."""
+    """Renders observations as text, updating what it derives from the map from the changed squares.
+
+    The output is exactly that of the stateless functions above (:func:`visible_things`,
+    :func:`around`, :func:`status_line`); only the work differs:
+
+    * ``Visible``: the notable squares are kept from one call to the next and updated from the
+      squares whose glyph changed (:class:`~agentrl.envs.minihack.mapdiff.MapChanges`); names that
+      depend on the square (objects, monsters) are read afresh from ``screen_descriptions`` on every
+      call, as a square's name can change while its glyph does not (a monster turns hostile).
+    * ``Around you``: cached by the glyphs of the 3x3 block when all eight neighbours have fixed names.
+    * ``Status``: cached by the bottom-line stats other than position and turn counter.
+    * ``Inventory``: cached by the inventory text.
+    """
+
+    _CACHE_LIMIT = 4096
+    """Entries a cache may hold before it is emptied (bounds memory on long, varied games)."""
 
     def __init__(self, *, max_per_kind: int = 3, map_size: int = 0, show_tty: bool = False):
         self.max_per_kind = max_per_kind
@@ -224,25 +248,111 @@ class LanguageRenderer:
         self.show_tty = show_tty
         self._inventory_key: bytes | None = None
         self._inventory_text = ""
+        self._changes = MapChanges()
+        self._notable: dict[int, tuple[int, int, str | None]] = {}
+        """Notable squares: flat index -> (x, y, fixed name or ``None`` when read per square)."""
+        self._around: dict[bytes, str | None] = {}
+        self._status: dict[bytes, tuple[str, str]] = {}
 
     def render(self, obs: dict[str, np.ndarray], messages: list[str]) -> str:
-        visible = visible_things(obs, self.max_per_kind)
+        ax, ay = obs["blstats"].item(nethack.NLE_BL_X), obs["blstats"].item(nethack.NLE_BL_Y)
+        visible = self.visible(obs, ax, ay)
         lines = [
             message_line(messages),
             "Visible:" if visible else "Visible: nothing of note",
             *visible,
-            f"Around you: {around(obs)}",
-            f"Status: {status_line(obs['blstats'])}",
+            f"Around you: {self.around(obs, ax, ay)}",
+            f"Status: {self.status(obs['blstats'])}",
             self.inventory(obs),
         ]
         if self.map_size:
-            ax, ay = _agent(obs)
             lines.append("Map (you are the @ in the centre; north is up):")
             lines.extend(map_crop(obs["chars"], ax, ay, self.map_size))
         if self.show_tty:
             lines.append("Screen:")
             lines.extend(tty_lines(obs["tty_chars"]))
         return "\n".join(lines)
+
+    # ------------------------------------------------------------------ Visible
+    def visible(self, obs: dict[str, np.ndarray], ax: int, ay: int) -> list[str]:
+        """:func:`visible_things` for the agent at (ax, ay)."""
+        self._update_notable(obs["glyphs"])
+        groups: dict[str, list[tuple[int, int, int]]] = {}
+        rows = None
+        for index, (x, y, name) in self._notable.items():
+            dx, dy = x - ax, y - ay
+            if not (dx or dy):
+                continue
+            if name is None:
+                if rows is None:
+                    descriptions = obs["screen_descriptions"]
+                    rows = descriptions.reshape(-1, descriptions.shape[-1])
+                name = rows[index].tobytes().partition(b"\0")[0].decode("latin-1") or BLANK
+            place = (max(abs(dx), abs(dy)), dx, dy)
+            found = groups.get(name)
+            if found is None:
+                groups[name] = [place]
+            else:
+                found.append(place)
+        if not groups:
+            return []
+        lines = []
+        limit = self.max_per_kind
+        for name, places in sorted(groups.items(), key=_group_order):
+            if len(places) > 1:
+                places.sort()
+            shown = "; ".join(_offset_phrase(dx, dy) for _, dx, dy in places[:limit])
+            more = f" (+{len(places) - limit} more)" if len(places) > limit else ""
+            lines.append(f"- {name}: {shown}{more}")
+        return lines
+
+    def _update_notable(self, glyphs: np.ndarray) -> None:
+        changed = self._changes.since_last(glyphs)
+        width, names, boring = glyphs.shape[1], glyph_names(), _boring_glyphs()
+        if changed is None:
+            changed = np.flatnonzero(np.take(notable_glyphs(), glyphs)).tolist()
+            self._notable = {}
+        notable = self._notable
+        for index in changed:
+            glyph = glyphs.item(index)
+            if glyph in boring:
+                notable.pop(index, None)
+            else:
+                y, x = divmod(index, width)
+                notable[index] = (x, y, names.get(glyph))
+
+    # ------------------------------------------------------------------ Around you
+    def around(self, obs: dict[str, np.ndarray], ax: int, ay: int) -> str:
+        """:func:`around` for the agent at (ax, ay)."""
+        glyphs = obs["glyphs"]
+        height, width = glyphs.shape
+        if 0 < ax < width - 1 and 0 < ay < height - 1:
+            block = glyphs[ay - 1 : ay + 2, ax - 1 : ax + 2]
+            key = block.tobytes()
+            text = self._around.get(key, _MISSING)
+            if text is _MISSING:
+                if len(self._around) >= self._CACHE_LIMIT:
+                    self._around.clear()
+                text = self._around[key] = _fixed_around(block.tolist())
+            if text is not None:
+                return text
+        return around(obs)
+
+    # ------------------------------------------------------------------ Status, Inventory
+    def status(self, blstats: np.ndarray) -> str:
+        """:func:`status_line`, rebuilt only when a stat other than position and turn changes."""
+        raw = blstats.tobytes()
+        size = blstats.itemsize
+        key = raw[2 * size : _TIME * size] + raw[(_TIME + 1) * size :]
+        parts = self._status.get(key)
+        if parts is None:
+            if len(self._status) >= self._CACHE_LIMIT:
+                self._status.clear()
+            every = _status_parts(blstats.tolist())
+            before = ", ".join(p for p in every[:_TURN_PART] if p)
+            after = ", ".join(p for p in every[_TURN_PART + 1 :] if p)
+            parts = self._status[key] = (f"{before}, " if before else "", f", {after}" if after else "")
+        return f"{parts[0]}Turn {blstats.item(_TIME)}{parts[1]}"
 
     def inventory(self, obs: dict[str, np.ndarray]) -> str:
         key = obs["inv_strs"].tobytes()
@@ -255,6 +365,39 @@ class LanguageRenderer:
             self._inventory_text = "\n".join(["Inventory:", *items]) if items else "Inventory: empty"
             self._inventory_key = key
         return self._inventory_text
+
+
+_MISSING = object()
+_TIME = nethack.NLE_BL_TIME
+# The status cache key drops blstats[0:2] (position): it relies on this layout.
+assert (nethack.NLE_BL_X, nethack.NLE_BL_Y) == (0, 1) and _TIME > 1
+
+
+def _group_order(item: tuple[str, list[tuple[int, int, int]]]) -> tuple[tuple[int, int, int], str]:
+    return min(item[1]), item[0]
+
+
+@lru_cache(maxsize=1)
+def _boring_glyphs() -> frozenset[int]:
+    """The glyphs :func:`notable_glyphs` marks as not notable, as a set for per-square checks."""
+    return frozenset(np.flatnonzero(~notable_glyphs()).tolist())
+
+
+@lru_cache(maxsize=8192)
+def _offset_phrase(dx: int, dy: int) -> str:
+    return offset_phrase(dx, dy)
+
+
+def _fixed_around(block: list[list[int]]) -> str | None:
+    """:func:`around` from a 3x3 glyph block, or ``None`` if a neighbour's name depends on its square."""
+    names = glyph_names()
+    groups: dict[str, list[str]] = {}
+    for where, dx, dy in _NEIGHBOURS:
+        name = names.get(block[1 + dy][1 + dx])
+        if name is None:
+            return None
+        groups.setdefault(name, []).append(where)
+    return "; ".join(f"{what} ({', '.join(where)})" for what, where in groups.items())
 
 
 def message_line(messages: list[str]) -> str:

@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 from nle import nethack
+
 
 CALM_SHAPING = {"pick up the key": 1.0, "unlock the door": 1.0}
 
@@ -47,51 +47,93 @@ def _cmap_glyphs(*cmap: int) -> tuple[int, ...]:
 
 
 #: Glyph classes the oracles watch: the glyph ids of each.
-GLYPH_CLASSES: dict[str, tuple[int, ...]] = {
-    "closed door": _cmap_glyphs(15, 16),
-    "open door": _cmap_glyphs(12, 13, 14),  # doorway (also a broken door), open door (both orientations)
-    "stairs down": _cmap_glyphs(24),
-    "corridor": _cmap_glyphs(21, 22),
-    "water": _cmap_glyphs(32, 41),
-    "floor": _cmap_glyphs(19, 20),
+GLYPH_CLASSES: dict[str, frozenset[int]] = {
+    "closed door": frozenset(_cmap_glyphs(15, 16)),
+    "open door": frozenset(_cmap_glyphs(12, 13, 14)),  # doorway (also a broken door), open door (both ways)
+    "stairs down": frozenset(_cmap_glyphs(24)),
+    "corridor": frozenset(_cmap_glyphs(21, 22)),
+    "water": frozenset(_cmap_glyphs(32, 41)),
+    "floor": frozenset(_cmap_glyphs(19, 20)),
 }
+#: Classes with few squares on a map: found by a byte search instead of whole-map array compares.
+SPARSE_CLASSES = frozenset({"closed door", "open door", "stairs down"})
 
 
-@dataclass
 class Frame:
     """What the oracles may look at after an action (or at reset)."""
 
-    obs: dict[str, np.ndarray]
-    """The engine's arrays; only meaningful while the game is not ``over``."""
-    messages: list[str] = field(default_factory=list)
-    over: bool = False
-    success: bool = False
-    _squares: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    __slots__ = ("obs", "messages", "over", "success", "_squares", "_glyph_bytes", "_agent")
+
+    def __init__(
+        self,
+        obs: dict[str, np.ndarray],
+        messages: list[str] | None = None,
+        over: bool = False,
+        success: bool = False,
+    ):
+        self.obs = obs
+        """The engine's arrays; only meaningful while the game is not ``over``."""
+        self.messages = [] if messages is None else messages
+        self.over = over
+        self.success = success
+        self._squares: dict[str, list[int]] = {}
+        self._glyph_bytes: bytes | None = None
+        self._agent: int | None = None
 
     @property
     def agent(self) -> int:
         """Flat index (``y * width + x``) of the agent's square."""
-        blstats = self.obs["blstats"]
-        return int(blstats[nethack.NLE_BL_Y]) * self.obs["glyphs"].shape[1] + int(blstats[nethack.NLE_BL_X])
+        if self._agent is None:
+            blstats = self.obs["blstats"]
+            width = self.obs["glyphs"].shape[1]
+            self._agent = blstats.item(nethack.NLE_BL_Y) * width + blstats.item(nethack.NLE_BL_X)
+        return self._agent
 
     def squares(self, glyph_class: str) -> list[int]:
-        """Flat indices of the squares showing ``glyph_class`` (computed once per frame)."""
+        """Flat indices of the squares showing ``glyph_class``, ascending (computed once per frame)."""
         found = self._squares.get(glyph_class)
         if found is None:
             glyphs = self.obs["glyphs"]
-            first, *others = GLYPH_CLASSES[glyph_class]
-            mask = glyphs == first  # a few compares beat a table lookup over the whole map
-            for glyph in others:
-                mask |= glyphs == glyph
-            found = mask.ravel().nonzero()[0].tolist() if mask.any() else []
+            if glyph_class in SPARSE_CLASSES and glyphs.dtype == _GLYPH_DTYPE:
+                found = self._search(GLYPH_CLASSES[glyph_class])
+            else:
+                first, *others = GLYPH_CLASSES[glyph_class]
+                mask = glyphs == first  # a few compares beat a table lookup over the whole map
+                for glyph in others:
+                    mask |= glyphs == glyph
+                found = mask.ravel().nonzero()[0].tolist() if mask.any() else []
             self._squares[glyph_class] = found
         return found
 
+    def _search(self, members: frozenset[int]) -> list[int]:
+        """Squares holding one of ``members``, found with ``bytes.find`` (``memchr``) on the raw map.
+
+        The map is little-endian int16: a glyph's low byte is searched for (the common glyphs --
+        stone, walls, floor -- have other low bytes, so hits are few) and the high byte checked.
+        """
+        data = self._glyph_bytes
+        if data is None:
+            data = self._glyph_bytes = self.obs["glyphs"].tobytes()
+        found = []
+        for glyph in members:
+            low, high = glyph & 0xFF, glyph >> 8
+            at = data.find(low)
+            while at >= 0:
+                if not at & 1 and data[at + 1] == high:
+                    found.append(at >> 1)
+                at = data.find(low, at + 1)
+        if len(members) > 1:
+            found.sort()
+        return found
+
     def shows(self, index: int, glyph_class: str) -> bool:
-        return int(self.obs["glyphs"].flat[index]) in GLYPH_CLASSES[glyph_class]
+        return self.obs["glyphs"].item(index) in GLYPH_CLASSES[glyph_class]
 
     def said(self, pattern: re.Pattern[str]) -> bool:
         return any(pattern.search(message) for message in self.messages)
+
+
+_GLYPH_DTYPE = np.dtype("<i2")
 
 
 class Oracle:
@@ -139,6 +181,8 @@ class _Watch(Oracle):
         if frame.over:
             return False
         self.seen.update(frame.squares(self.watched))
+        if not self.seen:
+            return False
         if self.agent_counts and frame.agent in self.seen:
             return True
         return any(frame.shows(index, self.became) for index in self.seen)
@@ -187,14 +231,16 @@ class EnterCorridor(Oracle):
     name = "enter a corridor"
 
     def start(self, frame: Frame) -> bool:
-        self.corridors = set(frame.squares("corridor"))
+        self._before = frame.obs["glyphs"].copy()
         return False
 
     def check(self, frame: Frame) -> bool:
         if frame.over:
             return False
-        entered = frame.agent in self.corridors  # the square was corridor before the agent hid it
-        self.corridors = set(frame.squares("corridor"))
+        glyphs = frame.obs["glyphs"]
+        # The square was corridor at the last check, before the agent stood on it and hid it.
+        entered = self._before.item(frame.agent) in GLYPH_CLASSES["corridor"]
+        np.copyto(self._before, glyphs)
         return entered
 
 
@@ -255,18 +301,23 @@ class SubgoalTracker:
         self.oracles = oracles
         self.active: list[Oracle] = []
         self.achieved: set[str] = set()
+        self.names: list[str] = []
+        """The subgoals of this episode (the active oracles' names)."""
+        self._pending: list[Oracle] = []
 
     def start(self, frame: Frame) -> None:
         self.active = [oracle for oracle in self.oracles if not oracle.start(frame)]
+        self.names = [oracle.name for oracle in self.active]
+        self._pending = list(self.active)
         self.achieved = set()
 
-    @property
-    def names(self) -> list[str]:
-        return [oracle.name for oracle in self.active]
-
     def update(self, frame: Frame) -> tuple[str, ...]:
-        new = tuple(o.name for o in self.active if o.name not in self.achieved and o.check(frame))
+        fired = [oracle for oracle in self._pending if oracle.check(frame)]
+        if not fired:
+            return ()
+        new = tuple(oracle.name for oracle in fired)
         self.achieved.update(new)
+        self._pending = [oracle for oracle in self._pending if oracle.name not in self.achieved]
         return new
 
     @property

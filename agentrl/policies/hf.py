@@ -9,14 +9,24 @@ appended prompt tokens plus the generated tokens with their sampling log-probabi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
 from agentrl.core.policy import ActionOutput, PolicyInput
 from agentrl.core.trajectory import observation_text
 from agentrl.policies.chat import ChatFormat
-from agentrl.policies.prefix_cache import PrefixStore, cache_layers, prefill_inputs
+from agentrl.policies.prefix_cache import (
+    BatchLayout,
+    PrefixStore,
+    buffered_cache,
+    buffered_layer_count,
+    cache_layers,
+    layout_of,
+    padded_prefix_layers,
+    plain_cache,
+    row_layers,
+)
 
 
 @dataclass
@@ -68,6 +78,8 @@ class HFPolicy:
         self.eos_id = tokenizer.eos_token_id
         self.prefixes = PrefixStore()
         self._reuse = self.config.reuse_kv and self.config.context == "full"
+        self._forward_args = _forward_args(model)
+        self._buffered_layers = buffered_layer_count(model)
 
     # ---------------------------------------------------------------- weight sync
     def load_weights(self, state_dict: dict) -> None:
@@ -135,92 +147,133 @@ class HFPolicy:
         finally:
             self.model.train(was_training)
 
-    def _prefill(self, contexts: list[list[int]], keys: list[int] | None):
+    def _prefill(self, contexts: list[list[int]], keys: list[int] | None) -> tuple[torch.Tensor, _DecodeBatch]:
         """Encode the contexts (only past their cached prefixes, when there are any)."""
         prefixes = [self.prefixes.lookup(k, c) for k, c in zip(keys, contexts)] if keys else []
-        if any(prefixes):
-            ids, mask, positions, cache = prefill_inputs(prefixes, contexts, self.pad_id, self.device)
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                             **{_cache_keyword(self.model): cache})
-            return out, mask, positions[:, -1:] + 1
-        batch, width = len(contexts), max(map(len, contexts))
-        ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((batch, width), dtype=torch.long)
-        for b, context in enumerate(contexts):
-            ids[b, width - len(context):] = torch.tensor(context, dtype=torch.long)
-            mask[b, width - len(context):] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
-        return out, mask, positions[:, -1:] + 1
+        layout = layout_of(prefixes, contexts)
+        ids, positions, mask = layout.inputs(contexts, self.pad_id, self.config.max_new_tokens)
+        filled = layout.cached + layout.width
+        cache = self._new_cache(prefixes, layout, filled + self.config.max_new_tokens)
+        kwargs = {self._forward_args.cache: cache} if cache is not None else {}
+        if self._forward_args.logits_to_keep:
+            kwargs["logits_to_keep"] = 1
+        mask = mask.to(self.device)
+        out = self.model(input_ids=ids.to(self.device), attention_mask=mask[:, :filled],
+                         position_ids=positions.to(self.device), use_cache=True, **kwargs)
+        batch = _DecodeBatch(_cache_of(out), mask, filled, positions[:, -1:].to(self.device) + 1,
+                             list(range(len(contexts))), layout)
+        return out.logits[:, -1, :], batch
 
-    def _keep_prefixes(self, cache, mask, rows, positions_in_batch, contexts, tokens, keys) -> None:
-        """Store the caches of the given rows (everything fed so far: the context and all but the
-        last generated token) for the episode's next turn."""
-        layers = cache_layers(cache)
+    def _new_cache(self, prefixes, layout, capacity: int):
+        """The batch's cache: a preallocated buffer when the model allows it, else transformers'
+        default cache (holding the cached prefixes, or None to let the model create it)."""
+        if self._buffered_layers:
+            return buffered_cache(self._buffered_layers, capacity, prefixes, layout)
+        return plain_cache(padded_prefix_layers(prefixes, layout)) if any(prefixes) else None
+
+    def _keep_prefixes(self, batch: _DecodeBatch, finished: list[int], contexts, tokens, keys) -> None:
+        """Store the caches of the given batch rows (everything fed so far: the context and all but
+        the last generated token) for the episode's next turn."""
+        layers = cache_layers(batch.cache)
         if layers is None:
             self._reuse = False
             return
-        for j in positions_in_batch:
-            b = rows[j]
-            self.prefixes.store(keys[b], contexts[b] + tokens[b][:-1], layers, j, mask[j])
+        for j in finished:
+            b = batch.rows[j]
+            self.prefixes.store(keys[b], contexts[b] + tokens[b][:-1],
+                                row_layers(layers, j, batch.layout, b, batch.filled))
 
     def _sample(self, contexts, keys):
-        out, mask, next_pos = self._prefill(contexts, keys)
-        cache_arg, cache = _cache_keyword(self.model), _cache_of(out)
-        batch = len(contexts)
-        tokens: list[list[int]] = [[] for _ in range(batch)]
-        logps: list[list[float]] = [[] for _ in range(batch)]
-        done = [False] * batch
-        rows = list(range(batch))  # the original row of each row still in the batch
-        stored: set[int] = set()
-        logits = out.logits[:, -1, :]
+        logits, batch = self._prefill(contexts, keys)
+        tokens: list[list[int]] = [[] for _ in contexts]
+        logps: list[list[float]] = [[] for _ in contexts]
+        done = [False] * len(contexts)
+        writing = list(range(len(contexts)))  # batch positions of the rows still generating
         for step in range(self.config.max_new_tokens):
-            chosen, chosen_logp = self._pick(logits)
-            for j, b in enumerate(rows):
-                if not done[b]:
-                    tokens[b].append(int(chosen[j]))
-                    logps[b].append(float(chosen_logp[j]))
-                    done[b] = int(chosen[j]) == self.eos_id
-            live = [j for j, b in enumerate(rows) if not done[b]]
-            finished = [j for j, b in enumerate(rows) if done[b] and b not in stored]
+            chosen, chosen_ids, chosen_logps = self._pick(logits[writing] if len(writing) < len(batch.rows) else logits)
+            for j, token, logp in zip(writing, chosen_ids, chosen_logps):
+                b = batch.rows[j]
+                tokens[b].append(token)
+                logps[b].append(logp)
+                done[b] = token == self.eos_id
+            finished = [j for j in writing if done[batch.rows[j]]]
             if keys and finished:
-                self._keep_prefixes(cache, mask, rows, finished, contexts, tokens, keys)
-                stored.update(rows[j] for j in finished)
-            if not live or step == self.config.max_new_tokens - 1:
+                self._keep_prefixes(batch, finished, contexts, tokens, keys)
+            fed = torch.full((len(batch.rows),), self.pad_id, dtype=torch.long, device=self.device)
+            fed[writing] = chosen  # finished rows left in the batch are fed padding, and ignored
+            writing = [j for j in writing if not done[batch.rows[j]]]
+            if not writing or step == self.config.max_new_tokens - 1:
                 break
-            if len(live) < len(rows) and hasattr(cache, "batch_select_indices"):
+            if _worth_compacting(len(batch.rows), len(writing)) and hasattr(batch.cache, "batch_select_indices"):
                 # Finished rows leave the batch: later steps only compute the rows still writing.
-                keep = torch.tensor(live, device=self.device)
-                cache.batch_select_indices(keep)
-                mask, next_pos, chosen = mask[keep], next_pos[keep], chosen[live]
-                rows = [rows[j] for j in live]
-            mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=mask.dtype, device=mask.device)], dim=1)
-            out = self.model(input_ids=chosen.view(-1, 1).to(self.device), attention_mask=mask,
-                             position_ids=next_pos, use_cache=True, **{cache_arg: cache})
-            cache, logits = _cache_of(out), out.logits[:, -1, :]
-            next_pos = next_pos + 1
-        unfinished = [j for j, b in enumerate(rows) if not done[b]]
-        if keys and unfinished:  # cut at max_new_tokens: their last token was sampled but not fed
-            self._keep_prefixes(cache, mask, rows, unfinished, contexts, tokens, keys)
-        return [(tokens[b], logps[b], done[b]) for b in range(batch)]
+                keep = torch.tensor(writing, device=self.device)
+                batch.select(keep, writing)
+                fed, writing = fed[keep], list(range(len(writing)))
+            logits = self._decode(batch, fed)
+        if keys and writing:  # cut at max_new_tokens: their last token was sampled but not fed
+            self._keep_prefixes(batch, writing, contexts, tokens, keys)
+        return [(tokens[b], logps[b], done[b]) for b in range(len(contexts))]
 
-    def _pick(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        log_probs = torch.log_softmax(logits.float().cpu() / self.config.temperature, dim=-1)
+    def _decode(self, batch: _DecodeBatch, fed: torch.Tensor) -> torch.Tensor:
+        """Feed one token per batch row; the logits of the next."""
+        batch.filled += 1
+        out = self.model(input_ids=fed.view(-1, 1), attention_mask=batch.mask[:, :batch.filled],
+                         position_ids=batch.next_pos, use_cache=True, **{self._forward_args.cache: batch.cache})
+        batch.cache, batch.next_pos = _cache_of(out), batch.next_pos + 1
+        return out.logits[:, -1, :]
+
+    def _pick(self, logits: torch.Tensor) -> tuple[torch.Tensor, list[int], list[float]]:
+        """The next token of each row (on the model's device) with its id and log-probability."""
+        log_probs = torch.log_softmax(logits.float() / self.config.temperature, dim=-1).cpu()
         if self.config.greedy:
             chosen = log_probs.argmax(-1)
         else:
             chosen = torch.multinomial(log_probs.exp(), 1, generator=self.generator).squeeze(-1)
-        return chosen, log_probs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1)
+        chosen_logps = log_probs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1)
+        return chosen.to(self.device), chosen.tolist(), chosen_logps.tolist()
 
 
-def _cache_keyword(model) -> str:
+def _worth_compacting(rows: int, live: int) -> bool:
+    """Dropping finished rows copies the live rows' caches; a finished row left in the batch costs a
+    row of attention per step. Compact once finished rows are a quarter of the batch."""
+    return live < rows and 4 * (rows - live) >= rows
+
+
+@dataclass
+class _DecodeBatch:
+    """The rows still being decoded and their attention inputs."""
+
+    cache: Any
+    mask: torch.Tensor
+    """(rows, every column the generation can fill); a step passes its first ``filled`` columns."""
+    filled: int
+    """Columns the cache holds."""
+    next_pos: torch.Tensor
+    """(rows, 1): the position id of each row's next token."""
+    rows: list[int]
+    """The original row of each batch row."""
+    layout: BatchLayout
+
+    def select(self, keep: torch.Tensor, live: list[int]) -> None:
+        self.cache.batch_select_indices(keep)
+        self.mask, self.next_pos = self.mask[keep], self.next_pos[keep]
+        self.rows = [self.rows[j] for j in live]
+
+
+@dataclass
+class _ForwardArgs:
+    cache: str
     """transformers 5 renamed ``past_key_values`` to ``cache``; accept both."""
+    logits_to_keep: bool
+    """The model can compute logits for the last position only."""
+
+
+def _forward_args(model) -> _ForwardArgs:
     import inspect
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    forward = getattr(base, "forward", base)
-    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+    parameters = inspect.signature(getattr(base, "forward", base)).parameters
+    return _ForwardArgs("cache" if "cache" in parameters else "past_key_values", "logits_to_keep" in parameters)
 
 
 def _cache_of(output):

@@ -19,11 +19,11 @@ class RecordingModel(torch.nn.Module):
         self.config = model.config
         self.prefills = []
 
-    def forward(self, input_ids, attention_mask=None, **kwargs):
-        if not any(k in kwargs for k in ("cache", "past_key_values")):
+    def forward(self, input_ids, attention_mask=None, cache=None, **kwargs):
+        if cache is None or cache.get_seq_length() == 0:  # generation starts from nothing cached
             for row, mask in zip(input_ids.tolist(), attention_mask.tolist()):
                 self.prefills.append([t for t, m in zip(row, mask) if m])
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, cache=cache, **kwargs)
 
 
 @pytest.fixture()
@@ -142,3 +142,110 @@ def test_kv_cache_is_reused_and_dropped_when_weights_change(tiny_tokenizer):
     assert policy.prefixes.entries
     policy.load_weights(model.state_dict())
     assert not policy.prefixes.entries
+
+
+# ------------------------------------------------------------------ the preallocated batch KV buffer
+def test_buffered_layer_holds_what_the_concatenating_cache_holds():
+    from transformers.cache_utils import DynamicLayer
+
+    from agentrl.policies.prefix_cache import BufferedLayer
+
+    torch.manual_seed(0)
+    buffered, plain = BufferedLayer(capacity=7), DynamicLayer()
+    storage = None
+    for width in (4, 1, 1, 1, 3):  # a prefill, decode steps, then more than the planned capacity
+        keys, values = torch.randn(3, 2, width, 5), torch.randn(3, 2, width, 5)
+        got, want = buffered.update(keys, values), plain.update(keys, values)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+        assert buffered.get_seq_length() == plain.get_seq_length()
+        assert buffered.get_mask_sizes(1) == plain.get_mask_sizes(1)
+        if buffered.get_seq_length() <= 7:  # within capacity every write is in place
+            storage = storage or buffered.key_buffer.data_ptr()
+            assert buffered.key_buffer.data_ptr() == storage
+    keep = torch.tensor([2, 0])
+    buffered.batch_select_indices(keep)
+    plain.batch_select_indices(keep)
+    buffered.crop(-2)
+    plain.crop(-2)
+    assert torch.equal(buffered.keys, plain.keys) and torch.equal(buffered.values, plain.values)
+    step = torch.randn(2, 2, 1, 5)
+    assert torch.equal(buffered.update(step, step)[0], plain.update(step, step)[0])
+
+
+def _greedy_generations(tiny_tokenizer, buffered: bool, eos_id: int | None = None):
+    model = tiny_causal_lm(hidden_size=32, num_layers=2, seed=5)
+    policy = HFPolicy(model, tiny_tokenizer, GenerationConfig(max_new_tokens=6, context="full", greedy=True))
+    if not buffered:
+        policy._buffered_layers = 0  # transformers' default, concatenating cache
+    if eos_id is not None:
+        policy.eos_id = eos_id
+    envs = [agentrl.make("agentrl/Sokoban-v0", max_turns=4) for _ in range(6)]
+    return policy, run_episodes(envs, policy, grouped_specs(range(6), 1))
+
+
+def test_buffered_cache_generates_what_the_default_cache_generates(tiny_tokenizer):
+    policy, buffered = _greedy_generations(tiny_tokenizer, True)
+    assert policy._buffered_layers == 2
+    _, plain = _greedy_generations(tiny_tokenizer, False)
+    for a, b in zip(buffered, plain):
+        assert [t.token_ids for t in a.turns] == [t.token_ids for t in b.turns]
+        for x, y in zip(a.turns, b.turns):
+            assert torch.allclose(torch.tensor(x.logprobs), torch.tensor(y.logprobs), atol=1e-5)
+
+
+def test_rows_that_finish_early_change_nothing_for_the_others(tiny_tokenizer):
+    """Greedy generation of a batch equals each context generated alone, while rows finish at
+    different steps (some stay in the batch fed padding, then the batch is compacted)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)  # untied, large weights: greedy text that does not repeat one token
+    config = LlamaConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=4, tie_word_embeddings=False, initializer_range=0.3)
+    policy = HFPolicy(LlamaForCausalLM(config), tiny_tokenizer, GenerationConfig(max_new_tokens=8, greedy=True))
+    rng = torch.Generator().manual_seed(0)
+    contexts = [torch.randint(4, 100, (3 + 4 * i,), generator=rng).tolist() for i in range(6)]
+    first = policy.generate(contexts)
+    # an "EOS" that the rows reach at the most different steps (or never)
+    policy.eos_id = max({t for tokens, _, _ in first for t in tokens},
+                        key=lambda t: len({tokens.index(t) if t in tokens else -1 for tokens, _, _ in first}))
+    together = policy.generate(contexts)
+    alone = [policy.generate([context])[0] for context in contexts]
+    finished_at = sorted(len(tokens) for tokens, _, done in together if done)
+    assert len(set(finished_at)) >= 2 and len(finished_at) < len(contexts)
+    for (tokens, logps, done), (tokens1, logps1, done1) in zip(together, alone):
+        assert tokens == tokens1 and done == done1
+        assert torch.allclose(torch.tensor(logps), torch.tensor(logps1), atol=1e-4)
+
+
+def test_decode_steps_write_into_one_buffer(tiny_tokenizer):
+    model = tiny_causal_lm(hidden_size=32, num_layers=1)
+    policy = HFPolicy(model, tiny_tokenizer, GenerationConfig(max_new_tokens=5, greedy=True))
+    policy.eos_id = -1  # no row finishes: no compaction, the batch keeps its buffer
+    storages = []
+    forward = model.forward
+
+    def watching(*args, cache=None, **kwargs):
+        out = forward(*args, cache=cache, **kwargs)
+        storages.append(out.cache.layers[0].key_buffer.data_ptr())
+        return out
+
+    model.forward = watching
+    policy.generate([[5, 6, 7], [8, 9]])
+    assert len(storages) == 5 and len(set(storages)) == 1
+
+
+def test_models_with_other_cache_layers_take_the_plain_path(tiny_tokenizer):
+    from transformers import MistralConfig, MistralForCausalLM
+
+    config = MistralConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                           num_attention_heads=4, num_key_value_heads=4, sliding_window=16)
+    torch.manual_seed(0)
+    policy = HFPolicy(MistralForCausalLM(config), tiny_tokenizer, GenerationConfig(max_new_tokens=4, greedy=True))
+    assert policy._buffered_layers == 0
+    envs = [agentrl.make("agentrl/Sokoban-v0", max_turns=3) for _ in range(2)]
+    batch = run_episodes(envs, policy, grouped_specs([0, 1], 1))
+    segments = [s for t in batch for s in t.segments()]
+    packed = collate_segments(segments, pad_id=tiny_tokenizer.pad_token_id)
+    with torch.no_grad():
+        rescored = token_logprobs(policy.model, packed.input_ids, packed.attention_mask)
+    assert torch.allclose(rescored * packed.loss_mask, packed.old_logprobs, atol=1e-4)

@@ -57,7 +57,7 @@ _MENU_ENTRY = re.compile(r"^([a-zA-Z]) - (.+)$")
 _TARGET_OFFER = re.compile(r" here; |^drink from |into the (?:fountain|pool|moat|water)\?", re.IGNORECASE)
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What typing one action into the game did."""
 
@@ -88,15 +88,19 @@ class Engine:
         self.env = build_engine_env(env_id, {**_engine_kwargs(env_id, max_steps, penalty_step), **options})
         self._step: Callable[[int], tuple] = _raw_step(self.env)
         self._success_status = getattr(self.env.StepStatus, "TASK_SUCCESSFUL", None)
+        self._internal_index: int = self.env._internal_index
         self.obs: dict[str, np.ndarray] = {}
         self.done = False
         self.end_status = 0
         self.steps = 0
+        self.version = 0
+        """Counts every change of game state (keys, resets) over the engine's life: views derived
+        from the state can be cached against it."""
 
     # ------------------------------------------------------------------ game state
     @property
     def internal(self) -> np.ndarray:
-        return self.env.last_observation[self.env._internal_index]
+        return self.env.last_observation[self._internal_index]
 
     @property
     def success(self) -> bool:
@@ -125,6 +129,7 @@ class Engine:
         self.env.seed(core, disp, reseed=False, lgen=lgen)
         self.obs, _ = self.env.reset()
         self.done, self.end_status, self.steps = False, 0, 0
+        self.version += 1
         outcome = Outcome()
         self._settle(None, outcome)
         return outcome
@@ -146,6 +151,7 @@ class Engine:
     def _press(self, key: int, outcome: Outcome) -> None:
         self.obs, reward, done, _truncated, info = self._step(key)
         self.steps += 1
+        self.version += 1
         outcome.keys += 1
         outcome.reward += float(reward)
         if done:
@@ -154,11 +160,18 @@ class Engine:
 
     def _settle(self, action: GameAction | None, outcome: Outcome) -> None:
         """Answer prompts until the game waits for a new command (or ends)."""
+        if not self.done:  # the common case first: no prompt, at most a message
+            flags = self.env.last_observation[self._internal_index].tolist()
+            if not (flags[_IN_YN] or flags[_IN_GETLIN] or flags[_WAIT_SPACE]):
+                if self.obs["message"].item(0):
+                    outcome.add_message(self.message())
+                return
         used: set[str] = set()
         for _ in range(MAX_PROMPTS):
             if self.done:
                 return
-            in_yn, in_getlin, waiting = self.internal[_IN_YN : _WAIT_SPACE + 1].tolist()
+            flags = self.env.last_observation[self._internal_index].tolist()
+            in_yn, in_getlin, waiting = flags[_IN_YN], flags[_IN_GETLIN], flags[_WAIT_SPACE]
             if waiting:
                 self._window(action, outcome, used)
             elif in_getlin:

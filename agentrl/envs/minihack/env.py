@@ -171,6 +171,10 @@ class MiniHackEnv(TextEnv):
         self._messages: list[str] = []
         self._grid: np.ndarray | None = None
         self._single_actions: dict[str, GameAction | None] = {}
+        self._available_actions = TASK_ACTIONS.get(self.task.family, BASIC_ACTIONS)
+        self._xy = (0, 0)
+        self._position_at = -1
+        self._message_view = self.config.text_view == "message"
 
     def _grid_space(self) -> spaces.Box:
         shape = (self.config.crop_size, self.config.crop_size)
@@ -180,8 +184,7 @@ class MiniHackEnv(TextEnv):
 
     # ------------------------------------------------------------------ TextEnv hooks
     def _reset_state(self, options: Mapping[str, Any]) -> None:
-        core, disp, lgen = (int(s) for s in self.np_random.integers(1, 2**62, size=3))
-        outcome = self.engine.reset((core, disp, lgen))
+        outcome = self.engine.reset(engine_seeds(self.np_random))
         self._messages = outcome.messages
         self.tracker.start(self._frame())
 
@@ -211,19 +214,23 @@ class MiniHackEnv(TextEnv):
         """``TextEnv.step``, with a fast path for the common turn: one action the game accepts.
 
         The fast path gives exactly what the general path (``TextEnv.step`` over ``_run_turn`` and
-        ``_step_action``) gives; it only skips the per-turn bookkeeping objects. Every other turn
-        (bad format, several actions, unknown action, game over) takes the general path.
+        ``_step_action``) gives, without its per-turn bookkeeping objects; every other turn (bad
+        format, several actions, unknown action, game over) takes the general path.
         """
-        game_action = None if self._done or self.engine.done else self._single_action(action)
+        game_action = self._single_actions.get(action) if type(action) is str else None
         if game_action is None:
+            game_action = self._single_action(action)
+        engine = self.engine
+        if game_action is None or self._done or engine.done:
             return self._general_step(action)
         self._turn += 1
-        engine = self.engine
         outcome = engine.execute(game_action)
         self._messages = outcome.messages
         if outcome.error and not engine.done:
-            return self._finish_turn({}, False, False, [self._format_error(outcome.error)], (), {"actions_executed": 0})
-        achieved = self.tracker.update(self._frame())
+            error = [self._format_error(outcome.error)]
+            return self._finish_turn({}, False, False, error, (), {"actions_executed": 0})
+        tracker = self.tracker
+        achieved = tracker.update(self._frame()) if engine.done or tracker.watching else ()
         components = {"task": outcome.reward}
         if self.config.shaping:
             components["shaping"] = shaping_reward(achieved, self.config.shaping_rewards)
@@ -231,7 +238,7 @@ class MiniHackEnv(TextEnv):
             "actions_executed": 1,
             "action": game_action.text,
             "engine_keys": outcome.keys,
-            "end_status": self._end_status(),
+            "end_status": self._end_status() if engine.done else "RUNNING",
         }
         return self._finish_turn(components, engine.done and not engine.aborted, True, [], achieved, extra)
 
@@ -272,27 +279,52 @@ class MiniHackEnv(TextEnv):
             components["format"] = components.get("format", 0.0) + self.config.format_penalty
         else:
             components.setdefault("format", 0.0)
-        self._success = self.engine.success
-        truncated = not terminated and (self._turn >= self.config.max_turns or self.engine.aborted)
+        engine = self.engine
+        self._success = engine.success
+        truncated = not terminated and (self._turn >= self.config.max_turns or engine.aborted)
         self._done = terminated or truncated
         info = self._info(components, action_valid=valid)
         info.update(extra)
-        info["subgoals"] = {name: name in achieved for name in self.tracker.names}
-        info["actions_executed"] = extra["actions_executed"]
-        text = self._render_text()
+        names = self.tracker.names
+        info["subgoals"] = {name: name in achieved for name in names} if achieved else dict.fromkeys(names, False)
         if messages:
-            text = "\n".join(messages) + "\n" + text
+            text = "\n".join(messages) + "\n" + self._render_text()
+        elif self._message_view and not engine.done:
+            text = message_line(self._messages)
+        else:
+            text = self._render_text()
         return self._observation(text), float(sum(components.values())), terminated, truncated, info
 
     def _info(self, components: dict[str, float], *, action_valid: bool) -> dict[str, Any]:
-        info = super()._info(components, action_valid=action_valid)
+        """``TextEnv._info`` (inlined: it runs on every step) plus the agent's ``position``."""
+        info = {
+            "reward_components": components,
+            "success": self._success,
+            "action_valid": action_valid,
+            "progress": float(self._progress()),
+            "turn": self._turn,
+            "invalid_actions": self._invalid_actions,
+            "available_actions": self.available_actions(),
+        }
         if not self.engine.done:
-            blstats = self.engine.obs["blstats"]
-            info["position"] = (blstats.item(nethack.NLE_BL_X), blstats.item(nethack.NLE_BL_Y))
+            info["position"] = self._position()
         return info
 
     def _frame(self) -> Frame:
-        return Frame(self.engine.obs, self._messages, over=self.engine.done, success=self.engine.success)
+        engine = self.engine
+        if engine.done:
+            return Frame(engine.obs, self._messages, over=True, success=engine.success)
+        x, y = self._position()
+        return Frame(engine.obs, self._messages, agent=y * engine.obs["glyphs"].shape[1] + x)
+
+    def _position(self) -> tuple[int, int]:
+        """The agent's (x, y) on the map (read once per step; only while the game runs)."""
+        engine = self.engine
+        if self._position_at != engine.version:
+            blstats = engine.obs["blstats"]
+            self._xy = (blstats.item(nethack.NLE_BL_X), blstats.item(nethack.NLE_BL_Y))
+            self._position_at = engine.version
+        return self._xy
 
     def _end_status(self) -> str:
         return self.engine.env.StepStatus(self.engine.end_status).name if self.engine.done else "RUNNING"
@@ -318,9 +350,8 @@ class MiniHackEnv(TextEnv):
             return text
         if self.engine.done and self._grid is not None:
             return {"text": text, "grid": self._grid.copy()}  # the game's arrays are gone: last view
-        obs = self.engine.obs
-        blstats = obs["blstats"]
-        self._grid = self._crop(obs[self.config.grid], blstats.item(nethack.NLE_BL_X), blstats.item(nethack.NLE_BL_Y))
+        x, y = self._position()
+        self._grid = self._crop(self.engine.obs[self.config.grid], x, y)
         return {"text": text, "grid": self._grid}
 
     def _progress(self) -> float:
@@ -333,7 +364,7 @@ class MiniHackEnv(TextEnv):
         return list(self.tracker.names)
 
     def available_actions(self) -> list[str]:
-        return list(TASK_ACTIONS.get(self.task.family, BASIC_ACTIONS))
+        return list(self._available_actions)
 
     def _format_error(self, reason: str) -> str:
         return f"Invalid action: {reason}. {FORMS} {self.config.action_format.instructions()}"
@@ -366,6 +397,15 @@ class MiniHackEnv(TextEnv):
     def close(self) -> None:
         self.engine.close()
         super().close()
+
+
+def engine_seeds(rng: np.random.Generator) -> tuple[int, int, int]:
+    """NetHack's ``(core, disp, lgen)`` seeds for an episode, drawn from the env's ``np_random``.
+
+    ``reset(seed=s)`` plays the game of ``engine_seeds(gymnasium.utils.seeding.np_random(s)[0])``.
+    """
+    core, disp, lgen = (int(s) for s in rng.integers(1, 2**62, size=3))
+    return core, disp, lgen
 
 
 def _is_stairs_goal(env) -> bool:

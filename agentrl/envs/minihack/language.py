@@ -215,6 +215,9 @@ class Cropper:
         self.inner = self.padded[self.half : self.half + shape[0], self.half : self.half + shape[1]]
 
     def __call__(self, array: np.ndarray, x: int, y: int) -> np.ndarray:
+        half = self.half
+        if half <= y < self.inner.shape[0] - half and half <= x < self.inner.shape[1] - half:
+            return array[y - half : y + half + 1, x - half : x + half + 1].copy()  # no padding needed
         self.inner[...] = array
         return self.padded[y : y + self.size, x : x + self.size].copy()
 
@@ -225,16 +228,18 @@ def map_crop(chars: np.ndarray, x: int, y: int, size: int) -> list[str]:
 
 
 class LanguageRenderer:
-    """Renders observations as text, updating what it derives from the map from the changed squares.
+    """Renders observations as text, keeping what it derives from the map between calls.
 
     The output is exactly that of the stateless functions above (:func:`visible_things`,
     :func:`around`, :func:`status_line`); only the work differs:
 
     * ``Visible``: the notable squares are kept from one call to the next and updated from the
-      squares whose glyph changed (:class:`~agentrl.envs.minihack.mapdiff.MapChanges`); names that
+      squares whose glyph changed (:class:`~agentrl.envs.minihack.mapdiff.MapChanges`). Names that
       depend on the square (objects, monsters) are read afresh from ``screen_descriptions`` on every
-      call, as a square's name can change while its glyph does not (a monster turns hostile).
-    * ``Around you``: cached by the glyphs of the 3x3 block when all eight neighbours have fixed names.
+      call, as a square's name can change while its glyph does not (a monster turns hostile). The
+      lines are rebuilt only when the map, the agent's square or one of those names changed.
+    * ``Around you``: the neighbours' fixed names are planned once per 3x3 glyph block; only the
+      square-dependent names are read per call.
     * ``Status``: cached by the bottom-line stats other than position and turn counter.
     * ``Inventory``: cached by the inventory text.
     """
@@ -249,14 +254,21 @@ class LanguageRenderer:
         self._inventory_key: bytes | None = None
         self._inventory_text = ""
         self._changes = MapChanges()
-        self._notable: dict[int, tuple[int, int, str | None]] = {}
-        """Notable squares: flat index -> (x, y, fixed name or ``None`` when read per square)."""
-        self._around: dict[bytes, str | None] = {}
+        self._fixed: dict[int, tuple[int, int, str]] = {}
+        """Notable squares with a fixed name: flat index -> (x, y, name)."""
+        self._named: dict[int, tuple[int, int]] = {}
+        """Notable squares named per square (objects, monsters...): flat index -> (x, y)."""
+        self._map_version = 0
+        self._visible_key: tuple | None = None
+        self._visible_lines: list[str] = []
+        self._rows = _DescriptionRows()
+        self._around: dict[bytes, str | tuple[tuple[int, str | None], ...]] = {}
+        self._around_named: dict[tuple[str, ...], str] = {}
         self._status: dict[bytes, tuple[str, str]] = {}
 
     def render(self, obs: dict[str, np.ndarray], messages: list[str]) -> str:
         ax, ay = obs["blstats"].item(nethack.NLE_BL_X), obs["blstats"].item(nethack.NLE_BL_Y)
-        visible = self.visible(obs, ax, ay)
+        visible = self._visible(obs, ax, ay)
         lines = [
             message_line(messages),
             "Visible:" if visible else "Visible: nothing of note",
@@ -276,67 +288,90 @@ class LanguageRenderer:
     # ------------------------------------------------------------------ Visible
     def visible(self, obs: dict[str, np.ndarray], ax: int, ay: int) -> list[str]:
         """:func:`visible_things` for the agent at (ax, ay)."""
-        self._update_notable(obs["glyphs"])
+        return list(self._visible(obs, ax, ay))
+
+    def _visible(self, obs: dict[str, np.ndarray], ax: int, ay: int) -> list[str]:
+        glyphs = obs["glyphs"]
+        self._update_notable(glyphs)
+        agent = ay * glyphs.shape[1] + ax
+        names: tuple[str, ...] = ()
+        if self._named:
+            rows = self._rows(obs["screen_descriptions"])
+            names = tuple(_describe(rows, index) for index in self._named if index != agent)
+        key = (self._map_version, agent, names)
+        if key != self._visible_key:
+            self._visible_lines = self._visible_lines_for(ax, ay, agent, names)
+            self._visible_key = key
+        return self._visible_lines
+
+    def _visible_lines_for(self, ax: int, ay: int, agent: int, names: tuple[str, ...]) -> list[str]:
+        squares = [(x, y, name) for index, (x, y, name) in self._fixed.items() if index != agent]
+        named = [xy for index, xy in self._named.items() if index != agent]
+        squares += [(x, y, name) for (x, y), name in zip(named, names)]
         groups: dict[str, list[tuple[int, int, int]]] = {}
-        rows = None
-        for index, (x, y, name) in self._notable.items():
+        for x, y, name in squares:
             dx, dy = x - ax, y - ay
-            if not (dx or dy):
-                continue
-            if name is None:
-                if rows is None:
-                    descriptions = obs["screen_descriptions"]
-                    rows = descriptions.reshape(-1, descriptions.shape[-1])
-                name = rows[index].tobytes().partition(b"\0")[0].decode("latin-1") or BLANK
             place = (max(abs(dx), abs(dy)), dx, dy)
             found = groups.get(name)
             if found is None:
                 groups[name] = [place]
             else:
                 found.append(place)
-        if not groups:
-            return []
         lines = []
         limit = self.max_per_kind
         for name, places in sorted(groups.items(), key=_group_order):
-            if len(places) > 1:
-                places.sort()
-            shown = "; ".join(_offset_phrase(dx, dy) for _, dx, dy in places[:limit])
+            places.sort()
+            shown = "; ".join([_offset_phrase(dx, dy) for _, dx, dy in places[:limit]])
             more = f" (+{len(places) - limit} more)" if len(places) > limit else ""
             lines.append(f"- {name}: {shown}{more}")
         return lines
 
     def _update_notable(self, glyphs: np.ndarray) -> None:
         changed = self._changes.since_last(glyphs)
-        width, names, boring = glyphs.shape[1], glyph_names(), _boring_glyphs()
+        if changed == []:
+            return
+        self._map_version += 1
+        width, fixed_names, boring = glyphs.shape[1], glyph_names(), _boring_glyphs()
         if changed is None:
             changed = np.flatnonzero(np.take(notable_glyphs(), glyphs)).tolist()
-            self._notable = {}
-        notable = self._notable
+            self._fixed, self._named = {}, {}
+        fixed, named = self._fixed, self._named
         for index in changed:
             glyph = glyphs.item(index)
-            if glyph in boring:
-                notable.pop(index, None)
-            else:
+            fixed.pop(index, None)
+            named.pop(index, None)
+            if glyph not in boring:
                 y, x = divmod(index, width)
-                notable[index] = (x, y, names.get(glyph))
+                name = fixed_names.get(glyph)
+                if name is None:
+                    named[index] = (x, y)
+                else:
+                    fixed[index] = (x, y, name)
 
     # ------------------------------------------------------------------ Around you
     def around(self, obs: dict[str, np.ndarray], ax: int, ay: int) -> str:
         """:func:`around` for the agent at (ax, ay)."""
         glyphs = obs["glyphs"]
         height, width = glyphs.shape
-        if 0 < ax < width - 1 and 0 < ay < height - 1:
-            block = glyphs[ay - 1 : ay + 2, ax - 1 : ax + 2]
-            key = block.tobytes()
-            text = self._around.get(key, _MISSING)
-            if text is _MISSING:
-                if len(self._around) >= self._CACHE_LIMIT:
-                    self._around.clear()
-                text = self._around[key] = _fixed_around(block.tolist())
-            if text is not None:
-                return text
-        return around(obs)
+        if not (0 < ax < width - 1 and 0 < ay < height - 1):
+            return around(obs)  # a neighbour is off the map
+        key = glyphs[ay - 1 : ay + 2, ax - 1 : ax + 2].tobytes()
+        plan = self._around.get(key)
+        if plan is None:
+            if len(self._around) >= self._CACHE_LIMIT:
+                self._around.clear()
+            block = np.frombuffer(key, dtype=glyphs.dtype).reshape(3, 3).tolist()
+            plan = self._around[key] = _around_plan(block, width)
+        if type(plan) is str:
+            return plan
+        rows, here = self._rows(obs["screen_descriptions"]), ay * width + ax
+        names = tuple(name or _describe(rows, here + offset) for offset, name in plan)
+        text = self._around_named.get(names)
+        if text is None:
+            if len(self._around_named) >= self._CACHE_LIMIT:
+                self._around_named.clear()
+            text = self._around_named[names] = _group_neighbours(names)
+        return text
 
     # ------------------------------------------------------------------ Status, Inventory
     def status(self, blstats: np.ndarray) -> str:
@@ -367,10 +402,37 @@ class LanguageRenderer:
         return self._inventory_text
 
 
-_MISSING = object()
 _TIME = nethack.NLE_BL_TIME
 # The status cache key drops blstats[0:2] (position): it relies on this layout.
 assert (nethack.NLE_BL_X, nethack.NLE_BL_Y) == (0, 1) and _TIME > 1
+
+
+class _DescriptionRows:
+    """``screen_descriptions`` as one row per square, reshaped once per array."""
+
+    def __init__(self) -> None:
+        self._source: np.ndarray | None = None
+        self._rows: np.ndarray | None = None
+
+    def __call__(self, descriptions: np.ndarray) -> np.ndarray:
+        if descriptions is not self._source:
+            self._source = descriptions
+            self._rows = descriptions.reshape(-1, descriptions.shape[-1])
+        return self._rows  # type: ignore[return-value]
+
+
+_DESCRIPTIONS: dict[bytes, str] = {}
+
+
+def _describe(rows: np.ndarray, index: int) -> str:
+    """The screen description of square ``index`` (:func:`describe_at` for squares without a fixed name)."""
+    raw = rows[index].tobytes()
+    text = _DESCRIPTIONS.get(raw)
+    if text is None:
+        if len(_DESCRIPTIONS) >= LanguageRenderer._CACHE_LIMIT:
+            _DESCRIPTIONS.clear()
+        text = _DESCRIPTIONS[raw] = raw.partition(b"\0")[0].decode("latin-1") or BLANK
+    return text
 
 
 def _group_order(item: tuple[str, list[tuple[int, int, int]]]) -> tuple[tuple[int, int, int], str]:
@@ -383,19 +445,31 @@ def _boring_glyphs() -> frozenset[int]:
     return frozenset(np.flatnonzero(~notable_glyphs()).tolist())
 
 
-@lru_cache(maxsize=8192)
+_PHRASES: dict[tuple[int, int], str] = {}
+
+
 def _offset_phrase(dx: int, dy: int) -> str:
-    return offset_phrase(dx, dy)
+    """:func:`offset_phrase`, remembered (a map has at most 79 x 21 offsets each way)."""
+    phrase = _PHRASES.get((dx, dy))
+    if phrase is None:
+        phrase = _PHRASES[dx, dy] = offset_phrase(dx, dy)
+    return phrase
 
 
-def _fixed_around(block: list[list[int]]) -> str | None:
-    """:func:`around` from a 3x3 glyph block, or ``None`` if a neighbour's name depends on its square."""
+def _around_plan(block: list[list[int]], width: int) -> str | tuple[tuple[int, str | None], ...]:
+    """The ``Around you`` text of a 3x3 glyph block when every neighbour has a fixed name, else
+    ``(flat offset, fixed name or None)`` per neighbour, in :data:`_NEIGHBOURS` order."""
     names = glyph_names()
+    plan = tuple((dy * width + dx, names.get(block[1 + dy][1 + dx])) for _, dx, dy in _NEIGHBOURS)
+    if all(name is not None for _, name in plan):
+        return _group_neighbours(tuple(name for _, name in plan))  # type: ignore[arg-type]
+    return plan
+
+
+def _group_neighbours(names: tuple[str, ...]) -> str:
+    """``around`` text from the eight neighbours' names, in :data:`_NEIGHBOURS` order."""
     groups: dict[str, list[str]] = {}
-    for where, dx, dy in _NEIGHBOURS:
-        name = names.get(block[1 + dy][1 + dx])
-        if name is None:
-            return None
+    for (where, _, _), name in zip(_NEIGHBOURS, names):
         groups.setdefault(name, []).append(where)
     return "; ".join(f"{what} ({', '.join(where)})" for what, where in groups.items())
 

@@ -62,7 +62,7 @@ SPARSE_CLASSES = frozenset({"closed door", "open door", "stairs down"})
 class Frame:
     """What the oracles may look at after an action (or at reset)."""
 
-    __slots__ = ("obs", "messages", "over", "success", "_squares", "_glyph_bytes", "_agent")
+    __slots__ = ("obs", "messages", "over", "success", "map_changed", "_squares", "_glyph_bytes", "_inventory", "_agent")
 
     def __init__(
         self,
@@ -70,32 +70,52 @@ class Frame:
         messages: list[str] | None = None,
         over: bool = False,
         success: bool = False,
+        agent: int = -1,
     ):
         self.obs = obs
         """The engine's arrays; only meaningful while the game is not ``over``."""
         self.messages = [] if messages is None else messages
         self.over = over
         self.success = success
+        self.map_changed = True
+        """False when the glyph map and the agent's position equal those of the frame the tracker
+        passed before (set by :class:`SubgoalTracker` for oracles whose ``inputs`` hold ``"map"``)."""
         self._squares: dict[str, list[int]] = {}
         self._glyph_bytes: bytes | None = None
-        self._agent: int | None = None
+        self._inventory: bytes | None = None
+        self._agent = agent
+        """The agent's flat index when the caller already knows it; -1: read it from ``blstats``."""
 
     @property
     def agent(self) -> int:
         """Flat index (``y * width + x``) of the agent's square."""
-        if self._agent is None:
+        if self._agent < 0:
             blstats = self.obs["blstats"]
             width = self.obs["glyphs"].shape[1]
             self._agent = blstats.item(nethack.NLE_BL_Y) * width + blstats.item(nethack.NLE_BL_X)
         return self._agent
+
+    @property
+    def glyph_bytes(self) -> bytes:
+        """The raw glyph map (one copy per frame, shared by the checks)."""
+        if self._glyph_bytes is None:
+            self._glyph_bytes = self.obs["glyphs"].tobytes()
+        return self._glyph_bytes
+
+    @property
+    def inventory(self) -> bytes:
+        """The raw inventory text (``inv_strs``)."""
+        if self._inventory is None:
+            self._inventory = self.obs["inv_strs"].tobytes()
+        return self._inventory
 
     def squares(self, glyph_class: str) -> list[int]:
         """Flat indices of the squares showing ``glyph_class``, ascending (computed once per frame)."""
         found = self._squares.get(glyph_class)
         if found is None:
             glyphs = self.obs["glyphs"]
-            if glyph_class in SPARSE_CLASSES and glyphs.dtype == _GLYPH_DTYPE:
-                found = self._search(GLYPH_CLASSES[glyph_class])
+            if glyph_class in _SPARSE_SEARCH and glyphs.dtype == _GLYPH_DTYPE:
+                found = _search(self.glyph_bytes, _SPARSE_SEARCH[glyph_class])
             else:
                 first, *others = GLYPH_CLASSES[glyph_class]
                 mask = glyphs == first  # a few compares beat a table lookup over the whole map
@@ -105,41 +125,57 @@ class Frame:
             self._squares[glyph_class] = found
         return found
 
-    def _search(self, members: frozenset[int]) -> list[int]:
-        """Squares holding one of ``members``, found with ``bytes.find`` (``memchr``) on the raw map.
-
-        The map is little-endian int16: a glyph's low byte is searched for (the common glyphs --
-        stone, walls, floor -- have other low bytes, so hits are few) and the high byte checked.
-        """
-        data = self._glyph_bytes
-        if data is None:
-            data = self._glyph_bytes = self.obs["glyphs"].tobytes()
-        found = []
-        for glyph in members:
-            low, high = glyph & 0xFF, glyph >> 8
-            at = data.find(low)
-            while at >= 0:
-                if not at & 1 and data[at + 1] == high:
-                    found.append(at >> 1)
-                at = data.find(low, at + 1)
-        if len(members) > 1:
-            found.sort()
-        return found
-
     def shows(self, index: int, glyph_class: str) -> bool:
         return self.obs["glyphs"].item(index) in GLYPH_CLASSES[glyph_class]
 
     def said(self, pattern: re.Pattern[str]) -> bool:
-        return any(pattern.search(message) for message in self.messages)
+        for message in self.messages:
+            if pattern.search(message):
+                return True
+        return False
 
 
 _GLYPH_DTYPE = np.dtype("<i2")
+#: ``(low byte, high byte)`` of each glyph of the sparse classes, for :func:`_search`.
+_SPARSE_SEARCH = {
+    name: tuple((glyph & 0xFF, glyph >> 8) for glyph in sorted(GLYPH_CLASSES[name])) for name in SPARSE_CLASSES
+}
+# A glyph's low byte must not be a possible high byte (<= MAX_GLYPH >> 8), or hits at odd offsets
+# could pair it with the next square's low byte; it also keeps searches off the common glyphs' bytes.
+assert all(low > nethack.MAX_GLYPH >> 8 for pairs in _SPARSE_SEARCH.values() for low, _ in pairs)
+
+
+def _search(data: bytes, pairs: tuple[tuple[int, int], ...]) -> list[int]:
+    """Squares of a little-endian int16 map (raw ``data``) holding one of the glyphs ``pairs``.
+
+    ``bytes.find`` of one byte is a ``memchr``: searching for a glyph's low byte and checking the
+    high byte costs a fraction of a whole-map array compare when the glyph is rare.
+    """
+    found = []
+    for low, high in pairs:
+        at = data.find(low)
+        while at >= 0:
+            if not at & 1 and data[at + 1] == high:
+                found.append(at >> 1)
+            at = data.find(low, at + 1)
+    if len(pairs) > 1 and len(found) > 1:
+        found.sort()
+    return found
 
 
 class Oracle:
-    """One subgoal check. ``start`` sees the first frame; ``check`` every later one."""
+    """One subgoal check. ``start`` sees the first frame; ``check`` every later one.
+
+    ``inputs`` says what ``check`` reads besides its own state and the end flags: a subset of
+    ``{"map", "inventory", "messages"}`` (the map includes the agent's position), or ``None`` for
+    "anything". An oracle that names its inputs promises that a frame which is not the game's end,
+    in which none of them changed since the previous frame (for messages: there are none), cannot
+    make it fire, and that such a frame would leave its state as it is. The tracker then does not
+    call it for such frames, and tells map readers whether the map changed (``frame.map_changed``).
+    """
 
     name = ""
+    inputs: frozenset[str] | None = None
 
     def start(self, frame: Frame) -> bool:
         return self.check(frame)
@@ -150,6 +186,7 @@ class Oracle:
 
 class KeyPickedUp(Oracle):
     name = "pick up the key"
+    inputs = frozenset({"inventory"})
     _KEY = re.compile(rb"\bkeys?\b", re.IGNORECASE)
 
     def start(self, frame: Frame) -> bool:
@@ -159,7 +196,7 @@ class KeyPickedUp(Oracle):
     def check(self, frame: Frame) -> bool:
         if frame.over:
             return False
-        inventory = frame.obs["inv_strs"].tobytes()
+        inventory = frame.inventory
         if inventory == self._inventory:
             return False  # unchanged since the last check, which said no
         self._inventory = inventory
@@ -172,20 +209,26 @@ class _Watch(Oracle):
     watched = became = ""
     agent_counts = False
     """Whether the agent standing on a watched square counts (it can stand in an open door)."""
+    inputs = frozenset({"map"})
 
     def start(self, frame: Frame) -> bool:
         self.seen: set[int] = set()
         return self.check(frame)
 
     def _changed(self, frame: Frame) -> bool:
-        if frame.over:
+        if frame.over or not frame.map_changed:
             return False
-        self.seen.update(frame.squares(self.watched))
-        if not self.seen:
+        seen = self.seen
+        seen.update(frame.squares(self.watched))
+        if not seen:
             return False
-        if self.agent_counts and frame.agent in self.seen:
+        if self.agent_counts and frame.agent in seen:
             return True
-        return any(frame.shows(index, self.became) for index in self.seen)
+        glyphs, became = frame.obs["glyphs"], GLYPH_CLASSES[self.became]
+        for index in seen:
+            if glyphs.item(index) in became:
+                return True
+        return False
 
 
 class DoorOpened(_Watch):
@@ -199,6 +242,7 @@ class DoorOpened(_Watch):
 class DoorUnlocked(_Watch):
     name = "unlock the door"
     watched, became, agent_counts = "closed door", "open door", True
+    inputs = frozenset({"map", "messages"})
     _UNLOCKED = re.compile(r"You succeed in (?:unlocking the door|picking the lock)")
 
     def check(self, frame: Frame) -> bool:
@@ -215,13 +259,15 @@ class BoulderInWater(_Watch):
 
 class StairsFound(Oracle):
     name = "find the stairs"
+    inputs = frozenset({"map"})
 
     def check(self, frame: Frame) -> bool:
-        return frame.success or (not frame.over and bool(frame.squares("stairs down")))
+        return frame.success or (frame.map_changed and not frame.over and bool(frame.squares("stairs down")))
 
 
 class StairsReached(Oracle):
     name = "reach the stairs"
+    inputs: frozenset[str] = frozenset()  # only the game's end can make it fire
 
     def check(self, frame: Frame) -> bool:
         return frame.success
@@ -246,6 +292,7 @@ class EnterCorridor(Oracle):
 
 class KillMonster(Oracle):
     name = "kill a monster"
+    inputs = frozenset({"messages"})
     _KILLED = re.compile(r"\bYou (?:kill|destroy) ")
 
     def check(self, frame: Frame) -> bool:
@@ -294,35 +341,99 @@ def build_oracles(
     return oracles
 
 
+_MAP, _INVENTORY, _MESSAGES, _ALWAYS = 1, 2, 4, 8
+_INPUT_BITS = {"map": _MAP, "inventory": _INVENTORY, "messages": _MESSAGES}
+
+
+def _input_bits(oracle: Oracle) -> int:
+    if oracle.inputs is None:
+        return _ALWAYS
+    return sum(_INPUT_BITS[name] for name in oracle.inputs)
+
+
 class SubgoalTracker:
-    """Runs the oracles over an episode and reports each subgoal once, when it is first achieved."""
+    """Runs the oracles over an episode and reports each subgoal once, when it is first achieved.
+
+    Each frame, it works out which oracle inputs changed (one compare of the raw map and of the
+    inventory text) and checks only the oracles that read one of them (see :class:`Oracle`),
+    and every oracle on the game's last frame.
+    """
 
     def __init__(self, oracles: list[Oracle]):
+        unknown = [o.inputs - _INPUT_BITS.keys() for o in oracles if o.inputs is not None]
+        if any(unknown):
+            raise ValueError(f"unknown oracle inputs {sorted(set().union(*unknown))}; known: {sorted(_INPUT_BITS)}")
         self.oracles = oracles
         self.active: list[Oracle] = []
         self.achieved: set[str] = set()
         self.names: list[str] = []
         """The subgoals of this episode (the active oracles' names)."""
-        self._pending: list[Oracle] = []
+        self._pending: list[tuple[int, Oracle]] = []
+        self._reads = 0
+        self.progress = 0.0
+        """Fraction of this episode's subgoals achieved so far."""
+        self._last_glyphs: bytes | None = None
+        self._last_agent = -1
+        self._last_inventory: bytes | None = None
 
     def start(self, frame: Frame) -> None:
         self.active = [oracle for oracle in self.oracles if not oracle.start(frame)]
         self.names = [oracle.name for oracle in self.active]
-        self._pending = list(self.active)
         self.achieved = set()
+        self.progress = 0.0
+        self._set_pending(self.active)
+        self._last_glyphs, self._last_agent, self._last_inventory = None, -1, None
+        if not frame.over:
+            self._last_glyphs, self._last_agent = frame.glyph_bytes, frame.agent
+            self._last_inventory = frame.inventory
+
+    @property
+    def watching(self) -> bool:
+        """Whether a pending oracle reads frames before the game's end (else ``update`` may be
+        called only on the last frame)."""
+        return self._reads != 0
 
     def update(self, frame: Frame) -> tuple[str, ...]:
-        fired = [oracle for oracle in self._pending if oracle.check(frame)]
+        if not self._pending:
+            return ()
+        if frame.over or frame.success:
+            due = [oracle for _, oracle in self._pending]
+        else:
+            changed = self._changed_inputs(frame)
+            due = [oracle for bits, oracle in self._pending if bits & changed]
+        fired = [oracle for oracle in due if oracle.check(frame)]
         if not fired:
             return ()
         new = tuple(oracle.name for oracle in fired)
         self.achieved.update(new)
-        self._pending = [oracle for oracle in self._pending if oracle.name not in self.achieved]
+        self.progress = len(self.achieved) / len(self.active)
+        self._set_pending([oracle for _, oracle in self._pending if oracle.name not in self.achieved])
         return new
 
-    @property
-    def progress(self) -> float:
-        return len(self.achieved) / len(self.active) if self.active else 0.0
+    def _changed_inputs(self, frame: Frame) -> int:
+        """Bits of the inputs that changed since the previous frame (``_ALWAYS`` always set)."""
+        changed = _ALWAYS | _MESSAGES if frame.messages else _ALWAYS
+        reads = self._reads
+        if reads & _MAP:
+            glyphs = frame.glyph_bytes
+            agent = frame.agent
+            if agent != self._last_agent or glyphs != self._last_glyphs:
+                changed |= _MAP
+                self._last_glyphs, self._last_agent = glyphs, agent
+            else:
+                frame.map_changed = False
+        if reads & _INVENTORY:
+            inventory = frame.inventory
+            if inventory != self._last_inventory:
+                changed |= _INVENTORY
+                self._last_inventory = inventory
+        return changed
+
+    def _set_pending(self, pending: list[Oracle]) -> None:
+        self._pending = [(_input_bits(oracle), oracle) for oracle in pending]
+        self._reads = 0
+        for bits, _ in self._pending:
+            self._reads |= bits
 
 
 def shaping_reward(achieved: tuple[str, ...], weights: dict[str, float]) -> float:

@@ -80,6 +80,23 @@ def decode(row: np.ndarray) -> str:
     return row.tobytes().partition(b"\0")[0].decode("latin-1")
 
 
+_MESSAGE_TEXT: dict[bytes, str] = {}
+"""Raw ``message`` rows -> :meth:`Outcome.add_message`'s text (games repeat a few messages)."""
+_MESSAGE_CACHE_LIMIT = 4096
+
+
+def _add_raw_message(outcome: Outcome, raw: bytes) -> None:
+    """``outcome.add_message(decode(message).strip())`` for the raw ``message`` row ``raw``."""
+    text = _MESSAGE_TEXT.get(raw)
+    if text is None:
+        if len(_MESSAGE_TEXT) >= _MESSAGE_CACHE_LIMIT:
+            _MESSAGE_TEXT.clear()
+        text = _MESSAGE_TEXT[raw] = " ".join(raw.partition(b"\0")[0].decode("latin-1").split())
+    messages = outcome.messages
+    if text and (not messages or messages[-1] != text):
+        messages.append(text)
+
+
 class Engine:
     """One MiniHack/NLE game, driven one text action at a time."""
 
@@ -138,11 +155,25 @@ class Engine:
         if self.done:
             raise RuntimeError("the game is over; reset the engine first")
         outcome = Outcome()
-        for key in action.keys:
-            self._press(key, outcome)
-            if self.done:
+        step = self._step
+        for key in action.keys:  # ``_press``, inlined: this runs on every step
+            self.obs, reward, done, _truncated, info = step(key)
+            self.steps += 1
+            self.version += 1
+            outcome.keys += 1
+            outcome.reward += float(reward)
+            if done:
+                self.done = True
+                self.end_status = int(info["end_status"])
                 return outcome
-        self._settle(action, outcome)
+        # ``_settle``'s common case first, inlined: no prompt, at most a message.
+        flags = self.env.last_observation[self._internal_index].tolist()
+        if flags[_IN_YN] or flags[_IN_GETLIN] or flags[_WAIT_SPACE]:
+            self._settle(action, outcome)
+        else:
+            message = self.obs["message"]
+            if message.item(0):
+                _add_raw_message(outcome, message.tobytes())
         return outcome
 
     def close(self) -> None:
@@ -163,8 +194,9 @@ class Engine:
         if not self.done:  # the common case first: no prompt, at most a message
             flags = self.env.last_observation[self._internal_index].tolist()
             if not (flags[_IN_YN] or flags[_IN_GETLIN] or flags[_WAIT_SPACE]):
-                if self.obs["message"].item(0):
-                    outcome.add_message(self.message())
+                message = self.obs["message"]
+                if message.item(0):
+                    _add_raw_message(outcome, message.tobytes())
                 return
         used: set[str] = set()
         for _ in range(MAX_PROMPTS):

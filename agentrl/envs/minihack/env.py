@@ -57,6 +57,7 @@ BASIC_ACTIONS = (*COMPASS, "pick up", "search", "wait")
 #: valid text is accepted too). KeyRoom adds what its solution needs, like MiniHack's own action set.
 _SIDES = ("north", "east", "south", "west")
 _MISSING = object()
+_BL_X, _BL_Y = nethack.NLE_BL_X, nethack.NLE_BL_Y
 _ACTION_CACHE_LIMIT = 4096
 """Texts whose parse ``step`` remembers (policies repeat a few actions; LLM texts rarely repeat)."""
 TASK_ACTIONS = {
@@ -175,6 +176,9 @@ class MiniHackEnv(TextEnv):
         self._xy = (0, 0)
         self._position_at = -1
         self._message_view = self.config.text_view == "message"
+        self._text_observation = self.config.observation_mode == "text"
+        self._subgoal_names: list[str] | None = None
+        self._no_subgoals: dict[str, bool] = {}
 
     def _grid_space(self) -> spaces.Box:
         shape = (self.config.crop_size, self.config.crop_size)
@@ -229,8 +233,9 @@ class MiniHackEnv(TextEnv):
         if outcome.error and not engine.done:
             error = [self._format_error(outcome.error)]
             return self._finish_turn({}, False, False, error, (), {"actions_executed": 0})
-        tracker = self.tracker
-        achieved = tracker.update(self._frame()) if engine.done or tracker.watching else ()
+        if not engine.done:
+            return self._running_turn(game_action, outcome)
+        achieved = self.tracker.update(self._frame())
         components = {"task": outcome.reward}
         if self.config.shaping:
             components["shaping"] = shaping_reward(achieved, self.config.shaping_rewards)
@@ -241,6 +246,62 @@ class MiniHackEnv(TextEnv):
             "end_status": self._end_status() if engine.done else "RUNNING",
         }
         return self._finish_turn(components, engine.done and not engine.aborted, True, [], achieved, extra)
+
+    def _running_turn(self, game_action: GameAction, outcome: Any) -> tuple[Any, float, bool, bool, dict]:
+        """The rest of ``step`` for an action the game took while the game goes on (the usual turn).
+
+        ``_finish_turn`` and ``_info`` specialised to a valid action and a running game (no
+        success, no ending, no engine abort), with the position read once.
+        """
+        engine = self.engine
+        obs = engine.obs
+        blstats = obs["blstats"]
+        xy = self._xy = (blstats.item(_BL_X), blstats.item(_BL_Y))
+        self._position_at = engine.version
+        tracker = self.tracker
+        if tracker.watching:
+            achieved = tracker.update(Frame(obs, self._messages, agent=xy[1] * obs["glyphs"].shape[1] + xy[0]))
+        else:
+            achieved = ()
+        config = self.config
+        components = {"task": outcome.reward}
+        if config.shaping:
+            components["shaping"] = shaping_reward(achieved, config.shaping_rewards)
+        components["format"] = 0.0
+        self._success = False
+        truncated = self._done = self._turn >= config.max_turns
+        names = tracker.names
+        if achieved:
+            subgoals = {name: name in achieved for name in names}
+        else:
+            if names is not self._subgoal_names:
+                self._subgoal_names, self._no_subgoals = names, dict.fromkeys(names, False)
+            subgoals = self._no_subgoals.copy()
+        info = {
+            "reward_components": components,
+            "success": False,
+            "action_valid": True,
+            "progress": float(self._progress()),
+            "turn": self._turn,
+            "invalid_actions": self._invalid_actions,
+            "available_actions": self.available_actions(),
+            "position": xy,
+            "actions_executed": 1,
+            "action": game_action.text,
+            "engine_keys": outcome.keys,
+            "end_status": "RUNNING",
+            "subgoals": subgoals,
+        }
+        if self._message_view:
+            text = message_line(self._messages)
+        else:
+            text = self.renderer.render(obs, self._messages)
+        if self._text_observation:
+            observation: Any = text
+        else:
+            self._grid = self._crop(obs[config.grid], xy[0], xy[1])
+            observation = {"text": text, "grid": self._grid}
+        return observation, float(sum(components.values())), False, truncated, info
 
     def _general_step(self, action: str) -> tuple[Any, float, bool, bool, dict]:
         observation, reward, terminated, truncated, info = super().step(action)

@@ -213,10 +213,11 @@ class Cropper:
         self.half = size // 2
         self.padded = np.full((shape[0] + 2 * self.half, shape[1] + 2 * self.half), fill, dtype=dtype)
         self.inner = self.padded[self.half : self.half + shape[0], self.half : self.half + shape[1]]
+        self._y_end, self._x_end = shape[0] - self.half, shape[1] - self.half
 
     def __call__(self, array: np.ndarray, x: int, y: int) -> np.ndarray:
         half = self.half
-        if half <= y < self.inner.shape[0] - half and half <= x < self.inner.shape[1] - half:
+        if half <= y < self._y_end and half <= x < self._x_end:
             return array[y - half : y + half + 1, x - half : x + half + 1].copy()  # no padding needed
         self.inner[...] = array
         return self.padded[y : y + self.size, x : x + self.size].copy()
@@ -297,7 +298,7 @@ class LanguageRenderer:
         names: tuple[str, ...] = ()
         if self._named:
             rows = self._rows(obs["screen_descriptions"])
-            names = tuple(_describe(rows, index) for index in self._named if index != agent)
+            names = tuple([_describe(rows, index) for index in self._named if index != agent])
         key = (self._map_version, agent, names)
         if key != self._visible_key:
             self._visible_lines = self._visible_lines_for(ax, ay, agent, names)
@@ -305,23 +306,46 @@ class LanguageRenderer:
         return self._visible_lines
 
     def _visible_lines_for(self, ax: int, ay: int, agent: int, names: tuple[str, ...]) -> list[str]:
-        squares = [(x, y, name) for index, (x, y, name) in self._fixed.items() if index != agent]
-        named = [xy for index, xy in self._named.items() if index != agent]
-        squares += [(x, y, name) for (x, y), name in zip(named, names)]
         groups: dict[str, list[tuple[int, int, int]]] = {}
-        for x, y, name in squares:
-            dx, dy = x - ax, y - ay
-            place = (max(abs(dx), abs(dy)), dx, dy)
-            found = groups.get(name)
-            if found is None:
-                groups[name] = [place]
-            else:
-                found.append(place)
+        for index, (x, y, name) in self._fixed.items():
+            if index != agent:
+                dx, dy = x - ax, y - ay
+                place = (max(abs(dx), abs(dy)), dx, dy)
+                found = groups.get(name)
+                if found is None:
+                    groups[name] = [place]
+                else:
+                    found.append(place)
+        if names:
+            named = iter(names)
+            for index, (x, y) in self._named.items():
+                if index != agent:
+                    name = next(named)
+                    dx, dy = x - ax, y - ay
+                    place = (max(abs(dx), abs(dy)), dx, dy)
+                    found = groups.get(name)
+                    if found is None:
+                        groups[name] = [place]
+                    else:
+                        found.append(place)
+        # Groups ordered by their nearest square, then name (names are unique: no ties).
+        order = []
+        for name, places in groups.items():
+            if len(places) > 1:
+                places.sort()
+            order.append((places[0], name, places))
+        if len(order) > 1:
+            order.sort()
         lines = []
         limit = self.max_per_kind
-        for name, places in sorted(groups.items(), key=_group_order):
-            places.sort()
-            shown = "; ".join([_offset_phrase(dx, dy) for _, dx, dy in places[:limit]])
+        phrases = _PHRASES
+        for _, name, places in order:
+            if len(places) == 1:
+                _, dx, dy = places[0]
+                phrase = phrases.get((dx, dy)) or _offset_phrase(dx, dy)
+                lines.append(f"- {name}: {phrase}")
+                continue
+            shown = "; ".join([phrases.get((dx, dy)) or _offset_phrase(dx, dy) for _, dx, dy in places[:limit]])
             more = f" (+{len(places) - limit} more)" if len(places) > limit else ""
             lines.append(f"- {name}: {shown}{more}")
         return lines
@@ -331,7 +355,7 @@ class LanguageRenderer:
         if changed == []:
             return
         self._map_version += 1
-        width, fixed_names, boring = glyphs.shape[1], glyph_names(), _boring_glyphs()
+        width, fixed_names, boring = glyphs.shape[1], _FIXED_NAMES or _tables()[0], _BORING or _tables()[1]
         if changed is None:
             changed = np.flatnonzero(np.take(notable_glyphs(), glyphs)).tolist()
             self._fixed, self._named = {}, {}
@@ -443,6 +467,17 @@ def _group_order(item: tuple[str, list[tuple[int, int, int]]]) -> tuple[tuple[in
 def _boring_glyphs() -> frozenset[int]:
     """The glyphs :func:`notable_glyphs` marks as not notable, as a set for per-square checks."""
     return frozenset(np.flatnonzero(~notable_glyphs()).tolist())
+
+
+_FIXED_NAMES: dict[int, str] = {}
+_BORING: frozenset[int] = frozenset()
+
+
+def _tables() -> tuple[dict[int, str], frozenset[int]]:
+    """:func:`glyph_names` and :func:`_boring_glyphs`, kept in module globals for the per-step code."""
+    global _FIXED_NAMES, _BORING
+    _FIXED_NAMES, _BORING = glyph_names(), _boring_glyphs()
+    return _FIXED_NAMES, _BORING
 
 
 _PHRASES: dict[tuple[int, int], str] = {}

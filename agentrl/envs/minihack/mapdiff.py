@@ -32,13 +32,14 @@ class MapChanges:
         """
         current = glyphs.tobytes()
         last = self._last
+        if current == self._last_bytes and last is not None and last.shape == glyphs.shape:
+            if last.dtype is glyphs.dtype or last.dtype == glyphs.dtype:
+                return []  # the usual "nothing changed" test first: equal bytes, same layout
         if last is None or last.shape != glyphs.shape or last.dtype != glyphs.dtype:
             self._last = glyphs.copy()
             self._last_bytes = current
             self._differs = np.empty(glyphs.shape, dtype=bool)
             return None
-        if current == self._last_bytes:
-            return []
         np.not_equal(glyphs, last, out=self._differs)
         flags = self._differs.tobytes()
         changed = []

@@ -114,8 +114,9 @@ class Frame:
         found = self._squares.get(glyph_class)
         if found is None:
             glyphs = self.obs["glyphs"]
-            if glyph_class in _SPARSE_SEARCH and glyphs.dtype == _GLYPH_DTYPE:
-                found = _search(self.glyph_bytes, _SPARSE_SEARCH[glyph_class])
+            pairs = _SPARSE_SEARCH.get(glyph_class)
+            if pairs is not None and glyphs.dtype == _GLYPH_DTYPE:
+                found = _search(self.glyph_bytes, pairs)
             else:
                 first, *others = GLYPH_CLASSES[glyph_class]
                 mask = glyphs == first  # a few compares beat a table lookup over the whole map
@@ -219,14 +220,16 @@ class _Watch(Oracle):
         if frame.over or not frame.map_changed:
             return False
         seen = self.seen
-        seen.update(frame.squares(self.watched))
-        if not seen:
+        squares = frame.squares(self.watched)
+        if squares:
+            seen.update(squares)
+        elif not seen:
             return False
         if self.agent_counts and frame.agent in seen:
             return True
-        glyphs, became = frame.obs["glyphs"], GLYPH_CLASSES[self.became]
+        item, became = frame.obs["glyphs"].item, GLYPH_CLASSES[self.became]
         for index in seen:
-            if glyphs.item(index) in became:
+            if item(index) in became:
                 return True
         return False
 
@@ -397,11 +400,10 @@ class SubgoalTracker:
         if not self._pending:
             return ()
         if frame.over or frame.success:
-            due = [oracle for _, oracle in self._pending]
+            fired = [oracle for _, oracle in self._pending if oracle.check(frame)]
         else:
             changed = self._changed_inputs(frame)
-            due = [oracle for bits, oracle in self._pending if bits & changed]
-        fired = [oracle for oracle in due if oracle.check(frame)]
+            fired = [oracle for bits, oracle in self._pending if bits & changed and oracle.check(frame)]
         if not fired:
             return ()
         new = tuple(oracle.name for oracle in fired)
@@ -415,15 +417,19 @@ class SubgoalTracker:
         changed = _ALWAYS | _MESSAGES if frame.messages else _ALWAYS
         reads = self._reads
         if reads & _MAP:
-            glyphs = frame.glyph_bytes
-            agent = frame.agent
+            glyphs = frame._glyph_bytes
+            if glyphs is None:
+                glyphs = frame._glyph_bytes = frame.obs["glyphs"].tobytes()
+            agent = frame._agent if frame._agent >= 0 else frame.agent
             if agent != self._last_agent or glyphs != self._last_glyphs:
                 changed |= _MAP
                 self._last_glyphs, self._last_agent = glyphs, agent
             else:
                 frame.map_changed = False
         if reads & _INVENTORY:
-            inventory = frame.inventory
+            inventory = frame._inventory
+            if inventory is None:
+                inventory = frame._inventory = frame.obs["inv_strs"].tobytes()
             if inventory != self._last_inventory:
                 changed |= _INVENTORY
                 self._last_inventory = inventory

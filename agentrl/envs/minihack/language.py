@@ -306,6 +306,8 @@ class LanguageRenderer:
         return self._visible_lines
 
     def _visible_lines_for(self, ax: int, ay: int, agent: int, names: tuple[str, ...]) -> list[str]:
+        # The grouping below is written out for fixed and for named squares alike: it runs on every
+        # move, and a helper call per square costs more than the work it does.
         groups: dict[str, list[tuple[int, int, int]]] = {}
         for index, (x, y, name) in self._fixed.items():
             if index != agent:

@@ -103,6 +103,13 @@ def local_device(requested: torch.device) -> torch.device:
     """Under torchrun each rank takes the GPU of its LOCAL_RANK."""
     if requested.type == "cuda" and launched_world_size() > 1:
         index = int(os.environ.get("LOCAL_RANK", "0"))
+        available = torch.cuda.device_count()
+        if index >= available:
+            raise RuntimeError(
+                f"rank with LOCAL_RANK={index} has no GPU: this node has {available}. Launch at most "
+                f"{available} process(es) per node (torchrun --nproc_per_node {available}), or train on "
+                "the CPU with run.device=cpu"
+            )
         torch.cuda.set_device(index)
         return torch.device("cuda", index)
     return requested

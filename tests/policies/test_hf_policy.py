@@ -19,11 +19,27 @@ class RecordingModel(torch.nn.Module):
         self.config = model.config
         self.prefills = []
 
-    def forward(self, input_ids, attention_mask=None, cache=None, **kwargs):
+    def get_base_model(self):
+        # As peft's wrappers do: the policy reads the forward keywords (the cache's name differs
+        # between transformers versions) from the model inside.
+        return self.model
+
+    def forward(self, input_ids, attention_mask=None, **kwargs):
+        cache = _cache_argument(kwargs)
         if cache is None or cache.get_seq_length() == 0:  # generation starts from nothing cached
             for row, mask in zip(input_ids.tolist(), attention_mask.tolist()):
                 self.prefills.append([t for t, m in zip(row, mask) if m])
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, cache=cache, **kwargs)
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+
+
+def _cache_argument(kwargs):
+    """The cache passed to a model's forward, under either name transformers has used for it."""
+    return kwargs.get("cache", kwargs.get("past_key_values"))
+
+
+def _cache_output(output):
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
 
 
 @pytest.fixture()
@@ -224,9 +240,9 @@ def test_decode_steps_write_into_one_buffer(tiny_tokenizer):
     storages = []
     forward = model.forward
 
-    def watching(*args, cache=None, **kwargs):
-        out = forward(*args, cache=cache, **kwargs)
-        storages.append(out.cache.layers[0].key_buffer.data_ptr())
+    def watching(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        storages.append(_cache_output(out).layers[0].key_buffer.data_ptr())
         return out
 
     model.forward = watching
@@ -249,3 +265,25 @@ def test_models_with_other_cache_layers_take_the_plain_path(tiny_tokenizer):
     with torch.no_grad():
         rescored = token_logprobs(policy.model, packed.input_ids, packed.attention_mask)
     assert torch.allclose(rescored * packed.loss_mask, packed.old_logprobs, atol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_rollout_is_token_exact_with_kv_reuse(tiny_tokenizer):
+    """On a GPU: KV reuse and the preallocated cache generate what the plain path generates, and the
+    stored log-probs match a fresh scoring of the stored tokens."""
+    rollouts = []
+    for reuse_kv in (True, False):
+        model = tiny_causal_lm(hidden_size=64, num_layers=2, seed=5).to("cuda")
+        config = GenerationConfig(max_new_tokens=6, context="full", greedy=True, reuse_kv=reuse_kv)
+        policy = HFPolicy(model, tiny_tokenizer, config)
+        envs = [agentrl.make("agentrl/Sokoban-v0", max_turns=4) for _ in range(6)]
+        rollouts.append((model, run_episodes(envs, policy, grouped_specs(range(6), 1))))
+    (model, with_reuse), (_, without) = rollouts
+    assert policy.device.type == "cuda"
+    for a, b in zip(with_reuse, without):
+        assert [t.token_ids for t in a.turns] == [t.token_ids for t in b.turns]
+    segments = [s for t in with_reuse for s in t.segments()]
+    packed = collate_segments(segments, pad_id=tiny_tokenizer.pad_token_id)
+    with torch.no_grad():
+        rescored = token_logprobs(model, packed.input_ids.cuda(), packed.attention_mask.cuda()).cpu()
+    assert torch.allclose(rescored * packed.loss_mask, packed.old_logprobs, atol=1e-3)

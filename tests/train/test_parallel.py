@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent('''
         "sft": {"episodes": 8, "steps": 3, "batch_size": 4},
         "rl": {"iterations": 2, "tasks_per_iteration": 4, "group_size": 2, "num_envs": 4, "minibatch_size": 4},
         "eval": {"episodes": 4, "every": 2},
-        "run": {"output_dir": out, "progress": False, "tensorboard": False, "threads": 1},
+        "run": {"output_dir": out, "progress": False, "tensorboard": False, "threads": 1, "device": "cpu"},
     })
     trainer = Trainer(config)
     trainer.run()
@@ -59,3 +59,16 @@ def test_single_process_is_a_no_op_and_summaries_merge_by_episodes():
     assert single.shard([1, 2, 3]) == [1, 2, 3] and single.max(4) == 4 and single.gather("x") == ["x"]
     merged = combine_summaries([{"episodes": 2, "success_rate": 1.0}, {"episodes": 6, "success_rate": 0.0}])
     assert merged == {"episodes": 8, "success_rate": 0.25}
+
+
+def test_more_ranks_than_gpus_is_a_clear_error(monkeypatch):
+    import torch
+
+    from agentrl.train.parallel import local_device
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(RuntimeError, match=r"nproc_per_node 1.*run.device=cpu"):
+        local_device(torch.device("cuda"))
+    assert local_device(torch.device("cpu")) == torch.device("cpu")

@@ -5,10 +5,20 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def max_rss_bytes() -> int:
+    """Peak resident memory of this process."""
+    import resource
+    import sys
+
+    scale = 1 if sys.platform == "darwin" else 1024  # Linux reports kilobytes, macOS bytes
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def machine() -> dict[str, Any]:
@@ -18,8 +28,10 @@ def machine() -> dict[str, Any]:
             "date": time.strftime("%Y-%m-%d")}
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[_fmt(v) for v in row] for row in rows]
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+                fmt: Callable[[Any], str] | None = None) -> None:
+    fmt = fmt or _fmt
+    cells = [[fmt(v) for v in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     print("  ".join(str(h).ljust(w) for h, w in zip(headers, widths)))
     print("  ".join("-" * w for w in widths))

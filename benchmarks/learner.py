@@ -28,13 +28,15 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import max_rss_bytes, print_table
 
 from agentrl.core.registry import make
 from agentrl.core.rollout import grouped_specs, run_episodes
@@ -139,19 +141,8 @@ def _peak(device: torch.device) -> int | None:
     return int(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None
 
 
-def max_rss_bytes() -> int:
-    # Linux reports kilobytes, macOS bytes.
-    scale = 1 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-
-
-def print_table(headers, rows) -> None:
-    cells = [[f"{v:,.1f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+def _one_decimal(value) -> str:
+    return f"{value:,.1f}" if isinstance(value, float) else str(value)
 
 
 def run_context(agent: LMAgent, context: str, envs: list, specs, repeats: int) -> dict:
@@ -182,7 +173,8 @@ def report(args, results: dict, params: int) -> None:
             [f"context={context}: learner update", upd["seconds"], upd["tokens"], upd["tokens_per_s"],
              upd["trained_tokens_per_s"], ""],
         ]
-    print_table(["phase", "seconds", "tokens", "tokens/s", "trained tokens/s", "vs env-by-env"], rows)
+    headers = ["phase", "seconds", "tokens", "tokens/s", "trained tokens/s", "vs env-by-env"]
+    print_table(headers, rows, fmt=_one_decimal)
     memory = results_memory(results)
     line = f"\npeak memory: max RSS {memory['max_rss_bytes'] / 2**20:,.0f} MiB"
     if args.device == "cuda":

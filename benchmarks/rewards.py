@@ -23,12 +23,16 @@ import copy
 import json
 import platform
 import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import print_table
 
 import agentrl
 from agentrl.core.policy import RandomPolicy
@@ -218,12 +222,9 @@ def prm_rows(episodes: int, repeats: int) -> list[dict]:
     return rows
 
 
-def print_table(title: str, rows: list[dict], columns: list[str]) -> None:
+def print_titled_table(title: str, rows: list[dict], columns: list[str]) -> None:
     print(f"\n{title}")
-    widths = [max(len(c), *(len(fmt(r.get(c))) for r in rows)) for c in columns]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
-    for r in rows:
-        print("  ".join(fmt(r.get(c)).ljust(w) for c, w in zip(columns, widths)))
+    print_table(columns, [[r.get(c) for c in columns] for r in rows], fmt=fmt)
 
 
 def fmt(value) -> str:
@@ -236,12 +237,12 @@ def fmt(value) -> str:
 
 def print_report(result: dict, repeats: int) -> None:
     turns = result["batch"]["turns"]
-    print_table(
+    print_titled_table(
         f"Stage cost on {turns} Sokoban turns (ms per 1,000 turns; best of {repeats})",
         result["stages"],
         ["stage", "ms_per_1k_turns", "median_ms_per_1k_turns", "target_ms_per_1k_turns", "ratio_to_baseline"],
     )
-    print_table(
+    print_titled_table(
         "CALM with an LM judge: cold vs warm persistent cache",
         result["calm_cache"],
         [
@@ -254,7 +255,7 @@ def print_report(result: dict, repeats: int) -> None:
             "ratio_to_baseline",
         ],
     )
-    print_table(
+    print_titled_table(
         "ImplicitPRM throughput (tiny Llama, CPU)",
         result["prm"],
         ["stage", "tokens", "tokens_per_s", "ms_per_1k_turns", "ratio_to_baseline"],

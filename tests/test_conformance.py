@@ -1,6 +1,5 @@
 """Every registered env passes Gymnasium's checker; new registrations are picked up automatically."""
 
-import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
 

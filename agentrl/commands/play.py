@@ -20,7 +20,9 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     import sys
 
+    from agentrl.core.policy import wrap_answer
     from agentrl.core.registry import make
+    from agentrl.core.trajectory import observation_text
 
     env = make(args.env_id, **parse_env_kwargs(args.env_arg))
     unwrapped = env.unwrapped
@@ -29,20 +31,20 @@ def run(args) -> int:
         print(unwrapped.instructions(), "\n")
     total, turn = 0.0, 0
     while True:
-        print(_text(observation))
+        print(observation_text(observation))
         if info.get("available_actions"):
             print(f"[actions: {', '.join(map(str, info['available_actions']))}]")
         line = _read(sys.stdin)
         if line is None or line.strip() in ("quit", "exit"):
             print("bye")
             return 0
-        action = line if args.raw or "<" in line else _wrap(unwrapped, line)
+        action = line if args.raw or "<" in line else wrap_answer(line, _answer_tag(unwrapped))
         observation, reward, terminated, truncated, info = env.step(action)
         total += reward
         turn += 1
         print(f"-- reward {reward:+.2f} (total {total:+.2f}) {info.get('reward_components', {})}")
         if terminated or truncated:
-            print(_text(observation))
+            print(observation_text(observation))
             outcome = "success" if info.get("success") else ("truncated" if truncated else "ended")
             print(f"Episode over after {turn} turns: {outcome}, return {total:+.2f}")
             return 0
@@ -54,12 +56,5 @@ def _read(stream):
     return None if line == "" else line.rstrip("\n")
 
 
-def _wrap(env, text: str) -> str:
-    tag = getattr(getattr(getattr(env, "config", None), "action_format", None), "answer_tag", None)
-    return f"<{tag}>{text}</{tag}>" if tag else text
-
-
-def _text(observation) -> str:
-    from agentrl.core.trajectory import observation_text
-
-    return observation_text(observation)
+def _answer_tag(env) -> str | None:
+    return getattr(getattr(getattr(env, "config", None), "action_format", None), "answer_tag", None)

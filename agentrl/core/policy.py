@@ -8,7 +8,6 @@ rebuild its context without re-tokenising anything.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
@@ -109,11 +108,3 @@ class ReplayPolicy(ScriptedPolicy):
     def _next(self, item: PolicyInput) -> str | None:
         turn = len(item.history)
         return self.script[turn] if turn < len(self.script) else None
-
-
-def parse_choice(text: str, choices: Sequence[str]) -> str | None:
-    """The first choice named in ``text`` (case-insensitive, whole word), if any."""
-    for choice in choices:
-        if re.search(rf"\b{re.escape(choice)}\b", text, flags=re.IGNORECASE):
-            return choice
-    return None

@@ -24,6 +24,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from agentrl.core.jsonl import read_jsonl
+
 
 @dataclass
 class Turn:
@@ -196,8 +198,7 @@ class TrajectoryBatch(Sequence[Trajectory]):
 
     @classmethod
     def load_jsonl(cls, path: str) -> "TrajectoryBatch":
-        with open(path, encoding="utf-8") as handle:
-            return cls(Trajectory.from_dict(json.loads(line)) for line in handle if line.strip())
+        return cls(Trajectory.from_dict(record) for _, record in read_jsonl(path))
 
 
 def _jsonable(value: Any) -> Any:

@@ -34,6 +34,7 @@ from agentrl.core.rollout import EpisodeSpec, run_episodes
 from agentrl.core.trajectory import Trajectory, TrajectoryBatch
 from agentrl.policies.hf import GenerationConfig, HFPolicy
 from agentrl.train.advantages import discounted_returns
+from agentrl.train.build import reward_pipeline
 
 INSTALL_HINT = "pip install 'agentrl[trl]'"
 EPISODE_REWARDS = ("return", "outcome")
@@ -121,7 +122,9 @@ class AgentRLRollout:
     def __init__(self, config: TRLEnvConfig | Mapping[str, Any] | None = None, *, pipeline: Any = None,
                  **overrides: Any) -> None:
         self.config = build_config(TRLEnvConfig, config, overrides, where="AgentRLRollout")
-        self.pipeline = pipeline if pipeline is not None else _build_pipeline(self.config)
+        if pipeline is None:
+            pipeline = reward_pipeline(self.config.rewards, self.config.env_id)
+        self.pipeline = pipeline
         self.generation = GenerationConfig(
             max_new_tokens=self.config.max_new_tokens, max_context_tokens=self.config.max_context_tokens,
             context="full", system_prompt=self.config.system_prompt,
@@ -234,18 +237,6 @@ def grpo_trainer(model: Any, tokenizer: Any, args: Any, env: AgentRLRollout | TR
 
 
 # ----------------------------------------------------------------------------- helpers
-def _build_pipeline(config: TRLEnvConfig) -> Any:
-    if config.rewards is None or config.rewards == []:
-        return None
-    from agentrl.rewards import RewardPipeline
-
-    if config.rewards == "preset":
-        return RewardPipeline.preset(config.env_id)
-    if isinstance(config.rewards, str):
-        raise ConfigError(f"rewards must be a list of stage configs, 'preset' or null; got {config.rewards!r}")
-    return RewardPipeline.from_config(config.rewards)
-
-
 def _check_sampling(trainer: Any) -> None:
     """HFPolicy samples with temperature only; refuse settings it would silently ignore."""
     ignored = {"top_p": (trainer.top_p, 1.0), "top_k": (trainer.top_k or 0, 0), "min_p": (trainer.min_p, None),

@@ -63,6 +63,20 @@ class PromptContext:
     exhausted: bool = False
 
 
+def turn_output(text: str, appended: list[int], new_context: bool, tokens: list[int], logprobs: list[float],
+                finished: bool) -> ActionOutput:
+    """One turn's exact record: the prompt tokens it appended (log-prob 0, not trained), then the
+    generated tokens with their sampling log-probs; ``finished`` is False when cut at the cap."""
+    return ActionOutput(
+        text=text,
+        token_ids=list(appended) + tokens,
+        logprobs=[0.0] * len(appended) + logprobs,
+        loss_mask=[0] * len(appended) + [1] * len(tokens),
+        new_context=new_context,
+        generation_truncated=not finished,
+    )
+
+
 class HFPolicy:
     """Samples actions from a causal LM for a batch of episodes."""
 
@@ -103,16 +117,8 @@ class HFPolicy:
         self.prefixes.retain(set(keys))
         outputs = [ActionOutput(text="", context_exhausted=True) for _ in rows]
         for i, (tokens, logprobs, finished) in zip(live, generated):
-            row = rows[i]
-            prompt_len = len(row.appended)
-            outputs[i] = ActionOutput(
-                text=self.tokenizer.decode(tokens, skip_special_tokens=True),
-                token_ids=row.appended + tokens,
-                logprobs=[0.0] * prompt_len + logprobs,
-                loss_mask=[0] * prompt_len + [1] * len(tokens),
-                new_context=row.new_context,
-                generation_truncated=not finished,
-            )
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            outputs[i] = turn_output(text, rows[i].appended, rows[i].new_context, tokens, logprobs, finished)
         return outputs
 
     def prompt_context(self, item: PolicyInput) -> PromptContext:

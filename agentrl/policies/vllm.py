@@ -25,7 +25,7 @@ from agentrl.core.policy import ActionOutput, PolicyInput
 from agentrl.core.registry import MissingExtraError
 from agentrl.policies.chat import ChatFormat
 from agentrl.policies.factory import register_policy_kind
-from agentrl.policies.hf import GenerationConfig, HFPolicy
+from agentrl.policies.hf import GenerationConfig, HFPolicy, turn_output
 
 EXTENSION = "agentrl.policies.vllm.WeightSyncExtension"
 
@@ -153,14 +153,7 @@ def completion_output(
         )
     logprobs = [float(position[token].logprob) for position, token in zip(completion.logprobs, tokens)]
     finished = completion.finish_reason == "stop" or (bool(tokens) and tokens[-1] == eos_id)
-    return ActionOutput(
-        text=completion.text,
-        token_ids=list(appended) + tokens,
-        logprobs=[0.0] * len(appended) + logprobs,
-        loss_mask=[0] * len(appended) + [1] * len(tokens),
-        new_context=new_context,
-        generation_truncated=not finished,
-    )
+    return turn_output(completion.text, appended, new_context, tokens, logprobs, finished)
 
 
 class WeightSyncExtension:

@@ -177,14 +177,6 @@ def progress_curve(trajectory: Trajectory, source: str) -> list[float] | None:
     return curve
 
 
-def progress_within(trajectory: Trajectory, p: int, source: str) -> float | None:
-    """Progress reached within the first ``p`` turns (``None`` when the trajectory has no signal)."""
-    curve = progress_curve(trajectory, source)
-    if curve is None:
-        return None
-    return curve[min(p, len(curve)) - 1] if curve else 0.0
-
-
 def percentile(values: Sequence[float], q: float) -> float:
     """``numpy.percentile`` with linear interpolation, without numpy's per-call overhead."""
     ordered = sorted(values)
@@ -241,9 +233,11 @@ class AutoDiscountSchedule(RewardStage):
         return "progress" if any("progress" in turn.info for turn in batch.turns()) else "subgoals"
 
     def _update(self, batch: TrajectoryBatch) -> dict[str, float]:
+        if self.progress >= self.horizon:  # already at H: nothing to measure
+            return {}
         source = self._source(batch)
-        if source == "demonstrations":
-            measure = partial(self._demo_scores, batch)
+        if source == "demonstrations":  # each trajectory's states and demonstrations are read once
+            measure = partial(self._demo_scores, self._demo_episodes(batch))
         else:  # each trajectory's progress curve is read once; each check is then a lookup
             curves = [(c, t.success) for t in batch if (c := progress_curve(t, source)) is not None]
             measure = partial(self._progress_scores, curves)
@@ -306,16 +300,21 @@ class AutoDiscountSchedule(RewardStage):
             self._reference_cache[(key, p)] = scores
         return self._reference_cache[(key, p)]
 
-    def _demo_scores(self, batch: TrajectoryBatch):
+    def _demo_episodes(self, batch: TrajectoryBatch) -> list[tuple[str, list[list[str]], list[str]]]:
+        """``(demonstrations key, demonstrations, states)`` of each trajectory that has demonstrations."""
+        episodes = []
+        for trajectory in batch:
+            key, demos = self._demos_for(trajectory)
+            if demos and trajectory.turns:
+                episodes.append((key, demos, trajectory_states(trajectory)))
+        return episodes
+
+    def _demo_scores(self, episodes: list[tuple[str, list[list[str]], list[str]]]):
         p, kind = self.progress, self.config.distance
         agent: list[float] = []
         reference: list[float] = []
         seen: set[str] = set()
-        for trajectory in batch:
-            key, demos = self._demos_for(trajectory)
-            if not demos or not trajectory.turns:
-                continue
-            states = trajectory_states(trajectory)
+        for key, demos, states in episodes:
             agent.extend(alignment_score(states, demo, p, kind) for demo in demos)
             if key not in seen:
                 seen.add(key)

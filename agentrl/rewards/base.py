@@ -98,6 +98,15 @@ class RewardStage(Configurable):
         """Release resources (files, clients). Stages without any need not override it."""
 
 
+def torch_device(name: str) -> str:
+    """``auto`` becomes ``cuda`` when CUDA is present, else ``cpu``; other names pass through."""
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def turn_reward(turn) -> float:
     """The reward a stage should build on: ``fields["reward"]`` if set, else the raw reward."""
     return float(turn.fields.get("reward", turn.reward))

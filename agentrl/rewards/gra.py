@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from agentrl.core.trajectory import Trajectory, TrajectoryBatch
+from agentrl.core.trajectory import TrajectoryBatch
 from agentrl.rewards.base import RewardStage
 
 #: Components that may come from the trajectory itself when no turn reports them.

@@ -33,7 +33,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 from agentrl.core.config import ConfigError
 from agentrl.core.trajectory import observation_text
-from agentrl.rewards.base import Configurable
+from agentrl.rewards.base import Configurable, torch_device
 
 #: Bump when the prompt text changes: it is part of every cache key.
 PROMPT_VERSION = "calm-v1"
@@ -289,8 +289,6 @@ class HFJudge(LLMJudge):
 
     def _load(self):
         if self._model is None:
-            import torch
-
             from agentrl.models import load_causal_lm, load_tokenizer
 
             model = self.config.model
@@ -301,10 +299,7 @@ class HFJudge(LLMJudge):
                     "HFJudge was given a model object: also pass tokenizer= (an object or a name)"
                 )
             self._tokenizer = load_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
-            device = self.config.device
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            self._model.to(device).eval()
+            self._model.to(torch_device(self.config.device)).eval()
         return self._model, self._tokenizer
 
     def model_id(self) -> str:

@@ -91,7 +91,8 @@ class RewardHackingMonitor(RewardStage):
         success = np.array([float(t.success) for t in batch])
         rows = [self.proxies(t) for t in batch]
         names = [n for n in ("immediate", "prm", "calm") if all(n in row for row in rows)]
-        metrics: dict[str, float] = {"success_rate": float(success.mean())}
+        success_rate = float(success.mean())
+        metrics: dict[str, float] = {"success_rate": success_rate}
         self.alerts = []
         for name in names:
             values = np.array([row[name] for row in rows])
@@ -99,8 +100,9 @@ class RewardHackingMonitor(RewardStage):
             metrics[f"{name}_corr_defined"] = float(corr is not None)
             if corr is not None:
                 metrics[f"{name}_corr"] = corr
-            metrics[f"{name}_mean"] = float(values.mean())
-            metrics[f"{name}_alert"] = float(self._trend(name, float(values.mean()), float(success.mean())))
+            mean = float(values.mean())
+            metrics[f"{name}_mean"] = mean
+            metrics[f"{name}_alert"] = float(self._trend(name, mean, success_rate))
         self.record(batch, metrics)
         for message in self.alerts:
             if self.config.warn:

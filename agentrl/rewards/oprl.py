@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from agentrl.core.trajectory import Trajectory, TrajectoryBatch, Turn
-from agentrl.rewards.base import RewardStage
+from agentrl.rewards.base import RewardStage, torch_device
 
 
 @dataclass
@@ -117,16 +117,11 @@ class ImplicitPRM(RewardStage):
     @property
     def model(self):
         if self._model is None:
-            import torch
-
             from agentrl.models import load_causal_lm
 
             model = self.config.model
             model = load_causal_lm(model) if isinstance(model, str) else model
-            device = self.config.device
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            self._model = model.to(device)
+            self._model = model.to(torch_device(self.config.device))
         return self._model
 
     @property

@@ -155,11 +155,9 @@ class Sandbox(ABC):
 
     def start(self) -> Sandbox:
         if self._session is None:
-            from agentrl.sandboxes.session import ShellSession
-
             try:
                 self._create()
-                self._session = ShellSession(self._open_channel(), timeout=self.config.start_timeout)
+                self._session = self._new_session()
             except BaseException:
                 self._destroy()
                 raise
@@ -213,11 +211,14 @@ class Sandbox(ABC):
 
     def restart_session(self) -> None:
         """Replace a dead session (its ``cd``/``export`` state is lost; files are kept)."""
-        from agentrl.sandboxes.session import ShellSession
-
         if self._session is not None:
             self._session.close()
-        self._session = ShellSession(self._open_channel(), timeout=self.config.start_timeout)
+        self._session = self._new_session()
+
+    def _new_session(self):
+        from agentrl.sandboxes.session import ShellSession
+
+        return ShellSession(self._open_channel(), timeout=self.config.start_timeout)
 
     # ------------------------------------------------------------------ files
     def resolve(self, path: str) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from agentrl.sandboxes.base import Sandbox, SandboxError, SandboxUnavailableError
+from agentrl.sandboxes.reaper import owner_alive, owner_id
 from agentrl.sandboxes.session import PipeChannel, dispatcher_argv
 
 #: Host directories exposed (read-only) when the sandbox root is the host itself.
@@ -93,7 +94,7 @@ class LocalSandbox(Sandbox):
     def _create(self) -> None:
         self.host_dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=_scratch_dir()))
         self.host_dir.chmod(0o711)  # the sandbox's uid must reach work/ and tmp/ inside it
-        (self.host_dir / OWNER_FILE).write_text(_owner())
+        (self.host_dir / OWNER_FILE).write_text(owner_id())
         (self.host_dir / "work").mkdir(mode=0o755)
         (self.host_dir / "tmp").mkdir()
         (self.host_dir / "tmp").chmod(0o1777)  # like any /tmp (mkdir's mode is filtered by the umask)
@@ -202,20 +203,12 @@ def _scratch_dir() -> str:
     return str(path)
 
 
-def _owner() -> str:
-    from agentrl.sandboxes.reaper import owner_id
-
-    return owner_id()
-
-
 def _reap_once() -> None:
     """Delete the scratch directories of local sandboxes whose owner process is gone."""
     global _reaped_once
     if _reaped_once:
         return
     _reaped_once = True
-    from agentrl.sandboxes.reaper import owner_alive
-
     for entry in Path(_scratch_dir()).iterdir():
         owner = entry / OWNER_FILE
         try:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from agentrl.core.jsonl import read_jsonl
+
 
 @dataclass(frozen=True)
 class RecordedResponse:
@@ -48,15 +50,8 @@ class ReplayTable:
     def from_jsonl(cls, *paths: str | Path) -> "ReplayTable":
         table = cls()
         for path in paths:
-            with open(path, encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        data = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise ValueError(f"{path}:{number}: not valid JSON: {exc}") from exc
-                    table.add(data, where=f"{path}:{number}")
+            for number, data in read_jsonl(path):
+                table.add(data, where=f"{path}:{number}")
         return table
 
     def add(self, record: RecordedResponse | Mapping[str, Any], *, where: str = "record") -> None:

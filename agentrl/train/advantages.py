@@ -175,11 +175,19 @@ def batch_advantages(
     starts = np.array([g[0] if len(g) else 0.0 for g in returns])
     base, scale = _group_baselines(starts, groups, baseline, eps)
     out = [(g - b) / s if np.isfinite(s) else np.zeros_like(g) for g, b, s in zip(returns, base, scale)]
-    if any("step_reward" in turn.fields for t in trajectories for turn in t.turns):
-        steps = [t.field_array("step_reward", default=0.0) for t in trajectories]
-        step_adv = oprl_advantages(np.zeros(len(trajectories)), steps, groups, weight=1.0)
+    step_adv = step_advantages(trajectories, groups)
+    if step_adv is not None:
         out = [e + step_weight * s for e, s in zip(out, step_adv)]
     return out
+
+
+def step_advantages(trajectories: Sequence[Any], groups: Sequence[Hashable]) -> list[np.ndarray] | None:
+    """OPRL's step term: the RLOO advantage of each turn's ``fields["step_reward"]`` (0 where a turn
+    has none) among the turns of its group, one array per trajectory; None when no turn has one."""
+    if not any("step_reward" in turn.fields for t in trajectories for turn in t.turns):
+        return None
+    steps = [t.field_array("step_reward", default=0.0) for t in trajectories]
+    return oprl_advantages(np.zeros(len(trajectories)), steps, groups)
 
 
 def _group_baselines(starts: np.ndarray, groups: Sequence[Hashable], baseline: str, eps: float):

@@ -46,6 +46,14 @@ def _autocast(device: torch.device, bf16: bool):
     return nullcontext()
 
 
+def _frozen_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` in eval mode with gradients off (the KL reference)."""
+    frozen = copy.deepcopy(model).eval()
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+    return frozen
+
+
 class LMAgent:
     """A causal LM (optionally with a value head) and its acting :class:`HFPolicy`."""
 
@@ -69,9 +77,7 @@ class LMAgent:
 
     def freeze_reference(self) -> None:
         """Keep a frozen copy of the current weights for the KL penalty."""
-        self.reference = copy.deepcopy(self.model).eval()
-        for p in self.reference.parameters():
-            p.requires_grad_(False)
+        self.reference = _frozen_copy(self.model)
 
     def sync(self) -> None:
         if self.shared:
@@ -169,9 +175,7 @@ class GridAgent:
         return list(self.model.parameters())
 
     def freeze_reference(self) -> None:
-        self.reference = copy.deepcopy(self.model).eval()
-        for p in self.reference.parameters():
-            p.requires_grad_(False)
+        self.reference = _frozen_copy(self.model)
 
     def sync(self) -> None:
         self.policy.load_weights(self.model.state_dict())

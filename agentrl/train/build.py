@@ -84,12 +84,18 @@ def _grid_agent(config: TrainConfig, env, device: torch.device):
 
 def build_pipeline(config: TrainConfig) -> Any:
     """The reward pipeline, or None when the run uses raw rewards."""
-    if config.rewards is None or config.rewards == []:
+    return reward_pipeline(config.rewards, config.env.id)
+
+
+def reward_pipeline(rewards: list[dict[str, Any]] | str | None, env_id: str) -> Any:
+    """The pipeline a ``rewards`` setting names for ``env_id``: stage configs, ``preset`` (the env's
+    shipped pipeline), or None / ``[]`` for raw rewards (returns None)."""
+    if rewards is None or rewards == []:
         return None
     from agentrl.rewards import RewardPipeline
 
-    if config.rewards == "preset":
-        return RewardPipeline.preset(config.env.id)
-    if isinstance(config.rewards, str):
-        raise ConfigError(f"rewards must be a list of stage configs, 'preset' or null; got {config.rewards!r}")
-    return RewardPipeline.from_config(config.rewards)
+    if rewards == "preset":
+        return RewardPipeline.preset(env_id)
+    if isinstance(rewards, str):
+        raise ConfigError(f"rewards must be a list of stage configs, 'preset' or null; got {rewards!r}")
+    return RewardPipeline.from_config(rewards)

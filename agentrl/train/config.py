@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from agentrl.core.config import ConfigError, build_config, config_to_dict
+from agentrl.core.config import ConfigError, build_config, check_choice, config_to_dict
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_PRESET = "quickstart"
@@ -190,18 +190,13 @@ class TrainConfig:
     selfplay: SelfPlayConfig = field(default_factory=SelfPlayConfig)
 
     def __post_init__(self) -> None:
-        _check_choice("policy.kind", self.policy.kind, ("lm", "grid"))
-        _check_choice("rl.advantage", self.rl.advantage, ("turn", "episode", "gae"))
-        _check_choice("rl.baseline", self.rl.baseline, ("mean", "mean_std", "rloo"))
-        _check_choice("backend", self.backend, ("local", "ray", "selfplay"))
-        _check_choice("policy.context", self.policy.context, ("full", "last"))
+        check_choice("policy.kind", self.policy.kind, ("lm", "grid"))
+        check_choice("rl.advantage", self.rl.advantage, ("turn", "episode", "gae"))
+        check_choice("rl.baseline", self.rl.baseline, ("mean", "mean_std", "rloo"))
+        check_choice("backend", self.backend, ("local", "ray", "selfplay"))
+        check_choice("policy.context", self.policy.context, ("full", "last"))
         if self.rl.advantage == "gae" and not (self.policy.value_head or self.policy.kind == "grid"):
             raise ValueError("rl.advantage=gae needs a value head: set policy.value_head=true")
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
 def list_presets() -> list[str]:

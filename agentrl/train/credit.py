@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from agentrl.core.trajectory import Trajectory
-from agentrl.train.advantages import discounted_returns, gae, group_advantages, oprl_advantages
+from agentrl.train.advantages import discounted_returns, gae, group_advantages, step_advantages
 
 
 @dataclass
@@ -40,8 +40,12 @@ def _gammas(t: Trajectory, gamma: float) -> np.ndarray:
     return t.field_array("gamma", default=gamma)
 
 
+def _returns(trajectories: Sequence[Trajectory], gamma: float) -> list[np.ndarray]:
+    return [np.asarray(discounted_returns(_rewards(t), _gammas(t, gamma))) for t in trajectories]
+
+
 def turn_credit(trajectories: Sequence[Trajectory], gamma: float, **_) -> Credit:
-    returns = [np.asarray(discounted_returns(_rewards(t), _gammas(t, gamma))) for t in trajectories]
+    returns = _returns(trajectories, gamma)
     horizon = max((len(r) for r in returns), default=0)
     padded = np.zeros((len(returns), horizon))
     for i, r in enumerate(returns):
@@ -53,7 +57,7 @@ def turn_credit(trajectories: Sequence[Trajectory], gamma: float, **_) -> Credit
 
 
 def episode_credit(trajectories: Sequence[Trajectory], gamma: float, baseline: str = "rloo", **_) -> Credit:
-    returns = [np.asarray(discounted_returns(_rewards(t), _gammas(t, gamma))) for t in trajectories]
+    returns = _returns(trajectories, gamma)
     scores = np.array([r[0] if len(r) else 0.0 for r in returns])
     episode = np.asarray(group_advantages(scores, [t.group_id for t in trajectories], baseline))
     return Credit([np.full(len(r), a) for r, a in zip(returns, episode)], returns)
@@ -82,10 +86,9 @@ def compute_credit(
     normalize: bool = True,
 ) -> Credit:
     credit = ESTIMATORS[estimator](trajectories, gamma=gamma, baseline=baseline, values=values, lam=lam)
-    if any("step_reward" in turn.fields for t in trajectories for turn in t.turns):
-        steps = [t.field_array("step_reward", default=0.0) for t in trajectories]
-        step_adv = oprl_advantages(np.zeros(len(trajectories)), steps, [t.group_id for t in trajectories])
-        credit.advantages = [a + step_weight * np.asarray(s) for a, s in zip(credit.advantages, step_adv)]
+    step_adv = step_advantages(trajectories, [t.group_id for t in trajectories])
+    if step_adv is not None:
+        credit.advantages = [a + step_weight * s for a, s in zip(credit.advantages, step_adv)]
     if normalize:
         flat = np.concatenate(credit.advantages) if credit.advantages else np.zeros(0)
         scale = flat.std() if flat.size > 1 else 0.0

@@ -13,8 +13,9 @@ NCCL is used on CUDA, gloo on CPU (the tests run two CPU processes).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 

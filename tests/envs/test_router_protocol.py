@@ -19,6 +19,7 @@ from agentrl.envs.router.protocol import (
 POOL = ModelPool([ModelSpec("Qwen-7B", 0.2), ModelSpec("llama-70b", 0.9, aliases=["llama"])])
 INFO = "\n\n<information>Paris is the capital.</information>\n\n"
 CALL = f"<think>need facts</think><search> Qwen-7B: capital of France? </search>{INFO}"
+END = "<think>b</think><answer>c</answer>"  # closes a transcript after CALL
 
 # (rule, a transcript that violates it, a near copy that is valid)
 CASES = [
@@ -26,8 +27,8 @@ CASES = [
     ("no_tags", "<think>never closed <answer>Paris", "<think>closed</think><answer>Paris</answer>"),
     ("unbalanced", "<think>a</think><answer>b</answer></answer>", "<think>a</think><answer>b</answer>"),
     ("unbalanced", "<think>a</think><think>b<answer>c</answer>", "<think>a</think><think>b</think><answer>c</answer>"),
-    ("unbalanced", CALL.replace("</information>", "") + "<think>b</think><answer>c</answer>",
-     CALL + "<think>b</think><answer>c</answer>"),
+    ("unbalanced", CALL.replace("</information>", "") + END,
+     CALL + END),
     ("empty_think", "<think></think><answer>b</answer>", "<think>x</think><answer>b</answer>"),
     ("empty_think", "<think> ... </think><answer>b</answer>", "<think>...ok</think><answer>b</answer>"),
     ("empty_think", CALL + "<think>  </think><answer>b</answer>", CALL + "<think>done</think><answer>b</answer>"),
@@ -50,20 +51,20 @@ CASES = [
      "<think>a</think><answer>b</answer>\n"),
     ("not_ending_with_answer", "<think>a</think><answer>b</answer><think>c</think>",
      "<think>a</think><think>c</think><answer>b</answer>"),
-    ("bad_query", CALL.replace("Qwen-7B: capital of France?", "Qwen-7B capital of France?") + "<think>b</think><answer>c</answer>",
-     CALL + "<think>b</think><answer>c</answer>"),
-    ("bad_query", CALL.replace("capital of France?", "time: 10:30?") + "<think>b</think><answer>c</answer>",
-     CALL.replace("capital of France?", "time 10h30?") + "<think>b</think><answer>c</answer>"),
-    ("bad_query", CALL.replace("capital of France?", " ") + "<think>b</think><answer>c</answer>",
-     CALL.replace("capital of France?", "q") + "<think>b</think><answer>c</answer>"),
-    ("bad_query", CALL.replace("Qwen-7B: capital of France?", "LLM-Name: Your-Query") + "<think>b</think><answer>c</answer>",
-     CALL + "<think>b</think><answer>c</answer>"),
-    ("bad_query", CALL.replace("capital of France?", "ask qwen-7b about France") + "<think>b</think><answer>c</answer>",
-     CALL.replace("capital of France?", "ask about France") + "<think>b</think><answer>c</answer>"),
-    ("unknown_model", CALL.replace("Qwen-7B", "gpt-9") + "<think>b</think><answer>c</answer>",
-     CALL.replace("Qwen-7B", "qwen-7b") + "<think>b</think><answer>c</answer>"),
-    ("unknown_model", CALL.replace("Qwen-7B", "Qwen") + "<think>b</think><answer>c</answer>",
-     CALL.replace("Qwen-7B", "LLAMA") + "<think>b</think><answer>c</answer>"),
+    ("bad_query", CALL.replace("Qwen-7B: capital of France?", "Qwen-7B capital of France?") + END,
+     CALL + END),
+    ("bad_query", CALL.replace("capital of France?", "time: 10:30?") + END,
+     CALL.replace("capital of France?", "time 10h30?") + END),
+    ("bad_query", CALL.replace("capital of France?", " ") + END,
+     CALL.replace("capital of France?", "q") + END),
+    ("bad_query", CALL.replace("Qwen-7B: capital of France?", "LLM-Name: Your-Query") + END,
+     CALL + END),
+    ("bad_query", CALL.replace("capital of France?", "ask qwen-7b about France") + END,
+     CALL.replace("capital of France?", "ask about France") + END),
+    ("unknown_model", CALL.replace("Qwen-7B", "gpt-9") + END,
+     CALL.replace("Qwen-7B", "qwen-7b") + END),
+    ("unknown_model", CALL.replace("Qwen-7B", "Qwen") + END,
+     CALL.replace("Qwen-7B", "LLAMA") + END),
 ]
 
 

@@ -7,7 +7,7 @@ import pytest
 import agentrl
 from agentrl.envs.sokoban.generator import GeneratorConfig, generate_room
 from agentrl.envs.sokoban.level import (
-    LevelFormatError, format_xsb_file, level_from_text, load_levels, parse_xsb, parse_xsb_file, render,
+    LevelFormatError, format_xsb_file, level_from_text, load_levels, parse_xsb, parse_xsb_file,
 )
 from agentrl.envs.sokoban.solver import apply_moves, solve
 

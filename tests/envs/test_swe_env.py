@@ -56,9 +56,9 @@ def make_env(backend):
     wait_discarded()
     if backend == "docker":
         from agentrl.sandboxes.docker import docker_client
-        from agentrl.sandboxes.reaper import OWNER_LABEL, list_containers, owner_id
+        from agentrl.sandboxes.pytest_plugin import leftover_containers
 
-        mine = [c.name for c in list_containers(docker_client()) if c.labels.get(OWNER_LABEL) == owner_id()]
+        mine = leftover_containers(docker_client(), own_only=True)
         assert mine == [], f"containers left behind: {mine}"
 
 

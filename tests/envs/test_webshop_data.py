@@ -134,7 +134,7 @@ def test_splits_are_fixed_disjoint_and_webshop_shuffled(catalog):
     with pytest.raises(ValueError, match="valid: train, eval, test"):
         splits.indices("dev")
     with pytest.raises(ValueError, match="cannot hold"):
-        GoalSplits(goals[:10] if isinstance(goals, list) else [goals[i] for i in range(10)])
+        GoalSplits([goals[i] for i in range(10)])
 
 
 # ---------------------------------------------------------------------- original data files

@@ -42,6 +42,11 @@ def shoe(**overrides):
     return product
 
 
+def bought(title, query="other", path="Electronics › Audio"):
+    """A shoe record with another title, query and category path."""
+    return shoe(name=title, Title=title, query=query, product_category=path)
+
+
 def goal(**overrides):
     record = {
         "asin": "B000000001",
@@ -147,11 +152,10 @@ def test_price_violation():
 
 
 def test_type_mismatch():
-    earbuds = shoe(
-        name="Zen Bluetooth Earbuds Charging Case",
-        Title="Zen Bluetooth Earbuds Charging Case",
+    earbuds = bought(
+        "Zen Bluetooth Earbuds Charging Case",
         query="wireless earbuds",
-        product_category="Electronics › Headphones › Earbud Headphones",
+        path="Electronics › Headphones › Earbud Headphones",
     )
     # goal nouns {acme, running, shoes, mesh, trainer}, bought nouns share none: r_type 0
     assert type_reward(earbuds, goal(), HEURISTIC)["title_score"] == 0.0
@@ -160,9 +164,6 @@ def test_type_mismatch():
 
 # ---------------------------------------------------------------------- type reward branches
 def test_type_reward_branches():
-    def bought(title, query="other", path="Electronics › Audio"):
-        return shoe(name=title, Title=title, query=query, product_category=path)
-
     # 1 of 5 goal nouns: title score 0.2 is not > 0.2 and no query/category match -> 0.5
     result = type_reward(bought("Zen Bluetooth Earbuds Trainer Case"), goal(), HEURISTIC)
     assert result == {"r_type": 0.5, "query_match": False, "category_match": False, "title_score": 0.2}
@@ -185,12 +186,7 @@ def test_type_reward_branches():
 
 
 def test_total_reward_multiplies_by_type():
-    half = shoe(
-        name="Zen Bluetooth Earbuds Trainer Case",
-        Title="Zen Bluetooth Earbuds Trainer Case",
-        query="other",
-        product_category="Electronics › Audio",
-    )
+    half = bought("Zen Bluetooth Earbuds Trainer Case")
     # every attribute, option and the price match, but r_type is 0.5
     assert reward(half, goal()) == pytest.approx(0.5)
 

@@ -6,7 +6,7 @@ import torch
 import agentrl
 from agentrl.core.rollout import grouped_specs, run_episodes
 from agentrl.models import tiny_causal_lm
-from agentrl.policies.hf import GenerationConfig, HFPolicy
+from agentrl.policies.hf import GenerationConfig, HFPolicy, _cache_of
 from agentrl.train.logprobs import collate_segments, token_logprobs
 
 
@@ -35,11 +35,6 @@ class RecordingModel(torch.nn.Module):
 def _cache_argument(kwargs):
     """The cache passed to a model's forward, under either name transformers has used for it."""
     return kwargs.get("cache", kwargs.get("past_key_values"))
-
-
-def _cache_output(output):
-    cache = getattr(output, "cache", None)
-    return cache if cache is not None else output.past_key_values
 
 
 @pytest.fixture()
@@ -242,7 +237,7 @@ def test_decode_steps_write_into_one_buffer(tiny_tokenizer):
 
     def watching(*args, **kwargs):
         out = forward(*args, **kwargs)
-        storages.append(_cache_output(out).layers[0].key_buffer.data_ptr())
+        storages.append(_cache_of(out).layers[0].key_buffer.data_ptr())
         return out
 
     model.forward = watching

@@ -7,6 +7,8 @@ cannot run here. A missing base image is a failure with the command that builds 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,8 +21,21 @@ from agentrl.sandboxes.testing import BACKEND_PARAMS, require_backend
 
 @pytest.fixture
 def processes_of():
-    """``processes_of(uid)`` -> pids of the live (non-zombie) processes of ``uid``."""
+    """``processes_of(uid, wait=0)`` -> pids of the live (non-zombie) processes of ``uid``."""
     return _processes_of
+
+
+@pytest.fixture
+def crashed_child():
+    """``crashed_child(code)`` -> the finished child Python that ran ``code`` (with ``os`` imported)
+    and then died without cleaning up (SIGKILL: no atexit)."""
+
+    def run(code: str) -> subprocess.CompletedProcess:
+        script = f"import os, signal\n{code}os.kill(os.getpid(), signal.SIGKILL)\n"
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                              check=False)
+
+    return run
 
 
 @pytest.fixture
@@ -49,10 +64,8 @@ def assert_gone(sandbox) -> None:
     if isinstance(sandbox, LocalSandbox):
         assert sandbox.host_dir is None
         if sandbox.uid != os.getuid():  # as root each sandbox has a uid of its own
-            deadline = time.monotonic() + 5  # the kernel tears the pid namespace down asynchronously
-            while _processes_of(sandbox.uid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert _processes_of(sandbox.uid) == [], f"processes of sandbox uid {sandbox.uid} survived close()"
+            survivors = _processes_of(sandbox.uid, wait=5)
+            assert survivors == [], f"processes of sandbox uid {sandbox.uid} survived close()"
         return
     from docker.errors import NotFound
 
@@ -62,7 +75,16 @@ def assert_gone(sandbox) -> None:
         docker_client().containers.get(sandbox.name)
 
 
-def _processes_of(uid: int) -> list[str]:
+def _processes_of(uid: int, wait: float = 0) -> list[str]:
+    """With ``wait``, poll up to that many seconds for none to be left (the kernel tears a pid
+    namespace down asynchronously)."""
+    deadline = time.monotonic() + wait
+    while (found := _live_processes(uid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def _live_processes(uid: int) -> list[str]:
     found = []
     for proc in Path("/proc").iterdir():
         try:

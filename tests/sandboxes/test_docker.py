@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -34,17 +32,13 @@ def test_container_has_limits_labels_and_no_network(client):
         assert attrs["NetworkSettings"]["Networks"].keys() == {"none"}
 
 
-def test_a_crashed_owners_containers_are_reaped(client, tmp_path):
+def test_a_crashed_owners_containers_are_reaped(client, crashed_child):
     # A child process creates a sandbox and dies without cleaning up (SIGKILL: no atexit).
-    script = (
-        "import os, signal\n"
+    child = crashed_child(
         "from agentrl.sandboxes import DockerSandbox\n"
         "sandbox = DockerSandbox().start()\n"
         "print(sandbox.name, flush=True)\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                           check=False)
     name = child.stdout.strip()
     assert child.returncode == -9 and name.startswith("agentrl-"), child.stderr
     container = client.containers.get(name)

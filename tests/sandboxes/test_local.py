@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -40,17 +37,13 @@ def test_scratch_directory_is_removed_on_close(bubblewrap):
     assert not host_dir.exists()
 
 
-def test_sandbox_dies_with_its_owner_and_scratch_is_reaped(bubblewrap, processes_of):
-    script = (
-        "import os, signal\n"
+def test_sandbox_dies_with_its_owner_and_scratch_is_reaped(bubblewrap, processes_of, crashed_child):
+    child = crashed_child(
         "from agentrl.sandboxes import LocalSandbox\n"
         "sandbox = LocalSandbox().start()\n"
         "sandbox.run('sleep 300 >/dev/null 2>&1 &')\n"
         "print(sandbox.host_dir, sandbox.uid, flush=True)\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                           check=False)
     host_dir, uid = child.stdout.split()
     assert Path(host_dir).is_dir()  # the crash left its scratch directory behind
     from agentrl.sandboxes import local
@@ -59,10 +52,7 @@ def test_sandbox_dies_with_its_owner_and_scratch_is_reaped(bubblewrap, processes
     local._reap_once()
     assert not Path(host_dir).exists()
     if os.geteuid() == 0:  # a uid of its own: check that --die-with-parent left no process behind
-        deadline = time.monotonic() + 5
-        while processes_of(int(uid)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert processes_of(int(uid)) == []
+        assert processes_of(int(uid), wait=5) == []
 
 
 def test_images_are_rejected_with_advice(bubblewrap):

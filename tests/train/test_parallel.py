@@ -1,6 +1,5 @@
 """Data parallelism: two CPU processes (gloo) launched by torchrun train one model in lockstep."""
 
-import hashlib
 import json
 import os
 import subprocess

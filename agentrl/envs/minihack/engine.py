@@ -166,7 +166,7 @@ class Engine:
                 self.done = True
                 self.end_status = int(info["end_status"])
                 return outcome
-        # ``_settle``'s common case first, inlined: no prompt, at most a message.
+        # ``_settle``'s usual outcome, inlined: no prompt, at most a message.
         flags = self.env.last_observation[self._internal_index].tolist()
         if flags[_IN_YN] or flags[_IN_GETLIN] or flags[_WAIT_SPACE]:
             self._settle(action, outcome)
@@ -191,13 +191,6 @@ class Engine:
 
     def _settle(self, action: GameAction | None, outcome: Outcome) -> None:
         """Answer prompts until the game waits for a new command (or ends)."""
-        if not self.done:  # the common case first: no prompt, at most a message
-            flags = self.env.last_observation[self._internal_index].tolist()
-            if not (flags[_IN_YN] or flags[_IN_GETLIN] or flags[_WAIT_SPACE]):
-                message = self.obs["message"]
-                if message.item(0):
-                    _add_raw_message(outcome, message.tobytes())
-                return
         used: set[str] = set()
         for _ in range(MAX_PROMPTS):
             if self.done:
@@ -211,8 +204,9 @@ class Engine:
             elif in_yn:
                 self._answer(action, outcome, used)
             else:
-                if self.obs["message"][0]:
-                    outcome.add_message(self.message())
+                message = self.obs["message"]
+                if message.item(0):
+                    _add_raw_message(outcome, message.tobytes())
                 return
         self._cancel(outcome, "the game kept asking questions, so the action was cancelled")
         while (

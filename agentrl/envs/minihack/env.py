@@ -26,7 +26,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     import minihack  # noqa: F401  -- registers the MiniHack ids; without the extra, importing fails here
 
-from agentrl.core.config import ConfigError
+from agentrl.core.config import ConfigError, check_choice
 from agentrl.core.env import TextEnv, TextEnvConfig, Transition
 from agentrl.core.spaces import TextSpace
 from agentrl.envs.minihack.actions import COMPASS, FORMS, ActionError, GameAction, parse_action
@@ -107,9 +107,9 @@ class MiniHackConfig(TextEnvConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_choice("observation_mode", self.observation_mode, ("text", "dict"))
-        _check_choice("text_view", self.text_view, ("language", "message"))
-        _check_choice("grid", self.grid, ("glyphs", "chars"))
+        check_choice("observation_mode", self.observation_mode, ("text", "dict"))
+        check_choice("text_view", self.text_view, ("language", "message"))
+        check_choice("grid", self.grid, ("glyphs", "chars"))
         if self.crop_size < 1 or self.crop_size % 2 == 0:
             raise ValueError(f"crop_size must be odd and positive, got {self.crop_size}")
         if self.map_crop < 0 or (self.map_crop and self.map_crop % 2 == 0):
@@ -121,11 +121,6 @@ class MiniHackConfig(TextEnvConfig):
             unknown = sorted(set(names) - set(oracle_classes()))
             if unknown:
                 raise ValueError(f"{key} names unknown subgoals {unknown}; known: {sorted(oracle_classes())}")
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
 class MiniHackEnv(TextEnv):
@@ -206,13 +201,20 @@ class MiniHackEnv(TextEnv):
         self._messages = outcome.messages
         if outcome.error and not self.engine.done:
             return Transition(valid=False, message=outcome.error)
+        components, achieved, info = self._scored(parsed, outcome)
+        terminated = self.engine.done and not self.engine.aborted
+        return Transition(reward_components=components, terminated=terminated, subgoals=achieved, info=info)
+
+    def _scored(
+        self, action: GameAction, outcome: Any
+    ) -> tuple[dict[str, float], tuple[str, ...], dict[str, Any]]:
+        """Reward components, subgoals achieved and info of an action the game took."""
         achieved = self.tracker.update(self._frame())
         components = {"task": outcome.reward}
         if self.config.shaping:
             components["shaping"] = shaping_reward(achieved, self.config.shaping_rewards)
-        info = {"action": parsed.text, "engine_keys": outcome.keys, "end_status": self._end_status()}
-        terminated = self.engine.done and not self.engine.aborted
-        return Transition(reward_components=components, terminated=terminated, subgoals=achieved, info=info)
+        info = {"action": action.text, "engine_keys": outcome.keys, "end_status": self._end_status()}
+        return components, achieved, info
 
     def step(self, action: str) -> tuple[Any, float, bool, bool, dict]:
         """``TextEnv.step``, with a fast path for the common turn: one action the game accepts.
@@ -235,17 +237,9 @@ class MiniHackEnv(TextEnv):
             return self._finish_turn({}, False, False, error, (), {"actions_executed": 0})
         if not engine.done:
             return self._running_turn(game_action, outcome)
-        achieved = self.tracker.update(self._frame())
-        components = {"task": outcome.reward}
-        if self.config.shaping:
-            components["shaping"] = shaping_reward(achieved, self.config.shaping_rewards)
-        extra = {
-            "actions_executed": 1,
-            "action": game_action.text,
-            "engine_keys": outcome.keys,
-            "end_status": self._end_status() if engine.done else "RUNNING",
-        }
-        return self._finish_turn(components, engine.done and not engine.aborted, True, [], achieved, extra)
+        components, achieved, info = self._scored(game_action, outcome)
+        extra = {"actions_executed": 1, **info}
+        return self._finish_turn(components, not engine.aborted, True, [], achieved, extra)
 
     def _running_turn(self, game_action: GameAction, outcome: Any) -> tuple[Any, float, bool, bool, dict]:
         """The rest of ``step`` for an action the game took while the game goes on (the usual turn).
@@ -357,16 +351,8 @@ class MiniHackEnv(TextEnv):
         return self._observation(text), float(sum(components.values())), terminated, truncated, info
 
     def _info(self, components: dict[str, float], *, action_valid: bool) -> dict[str, Any]:
-        """``TextEnv._info`` (inlined: it runs on every step) plus the agent's ``position``."""
-        info = {
-            "reward_components": components,
-            "success": self._success,
-            "action_valid": action_valid,
-            "progress": float(self._progress()),
-            "turn": self._turn,
-            "invalid_actions": self._invalid_actions,
-            "available_actions": self.available_actions(),
-        }
+        """``TextEnv._info`` plus the agent's ``position`` (``_running_turn`` inlines both)."""
+        info = super()._info(components, action_valid=action_valid)
         if not self.engine.done:
             info["position"] = self._position()
         return info

@@ -461,10 +461,6 @@ def _describe(rows: np.ndarray, index: int) -> str:
     return text
 
 
-def _group_order(item: tuple[str, list[tuple[int, int, int]]]) -> tuple[tuple[int, int, int], str]:
-    return min(item[1]), item[0]
-
-
 @lru_cache(maxsize=1)
 def _boring_glyphs() -> frozenset[int]:
     """The glyphs :func:`notable_glyphs` marks as not notable, as a set for per-square checks."""

@@ -8,8 +8,9 @@ The *family* (the first part of the short name: ``KeyRoom``, ``Room``, ...) sele
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
+
+from agentrl.core.config import _suggest
 
 #: The named tasks (short name -> MiniHack id). Every MiniHack id is ``MiniHack-<short name>-v0``.
 NAMED_TASKS: tuple[str, ...] = (
@@ -98,12 +99,11 @@ def _import_engines() -> None:
 
 
 def _is_nle_env(env_id: str) -> bool:
-    import gymnasium as gym
-    from gymnasium.envs.registration import load_env_creator
     from nle.env.base import NLE
 
-    entry = gym.registry[env_id].entry_point
-    creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    from agentrl.envs.minihack.engine import _creator
+
+    creator = _creator(env_id)
     return isinstance(creator, type) and issubclass(creator, NLE)
 
 
@@ -117,8 +117,7 @@ def registered_engine_ids() -> list[str]:
 
 def _unknown_task_message(task: str) -> str:
     others = registered_engine_ids()
-    close = difflib.get_close_matches(task, list(NAMED_TASKS) + others, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = _suggest(task, list(NAMED_TASKS) + others)
     return (
         f"Unknown MiniHack task {task!r}.{hint} Named tasks: {', '.join(NAMED_TASKS)}. "
         f"Any registered MiniHack/NLE id also works ({len(others)} known, e.g. "

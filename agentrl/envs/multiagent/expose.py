@@ -19,28 +19,39 @@ from pettingzoo import AECEnv, ParallelEnv
 from agentrl.envs.multiagent.base import MultiAgentTextEnv
 
 
-def _metadata(env: MultiAgentTextEnv, parallelizable: bool) -> dict[str, Any]:
-    return {**env.metadata, "is_parallelizable": parallelizable}
-
-
-class TextAECEnv(AECEnv):
-    """A :class:`MultiAgentTextEnv` behind PettingZoo's AEC API."""
+class _Wrapped:
+    """What both views share: the wrapped env's attributes, spaces, rendering and instructions."""
 
     def __init__(self, env: MultiAgentTextEnv):
-        super().__init__()
         self.env = env
-        self.metadata = _metadata(env, parallelizable=True)
+        self.metadata = {**env.metadata, "is_parallelizable": True}
         self.render_mode = env.render_mode
         self.possible_agents = list(env.possible_agents)
         self.agents: list[str] = []
-        self._observations: dict[str, str] = {}
-        self._components: dict[str, dict[str, float]] = {}
 
     def observation_space(self, agent: str):
         return self.env.observation_space(agent)
 
     def action_space(self, agent: str):
         return self.env.action_space(agent)
+
+    def render(self) -> str | None:
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+    def instructions(self, agent: str) -> str:
+        return self.env.instructions(agent)
+
+
+class TextAECEnv(_Wrapped, AECEnv):
+    """A :class:`MultiAgentTextEnv` behind PettingZoo's AEC API."""
+
+    def __init__(self, env: MultiAgentTextEnv):
+        super().__init__(env)
+        self._observations: dict[str, str] = {}
+        self._components: dict[str, dict[str, float]] = {}
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
         self._observations, infos = self.env.reset(seed=seed, options=options)
@@ -78,31 +89,9 @@ class TextAECEnv(AECEnv):
         else:
             self.agent_selection = self.env.current_agent
 
-    def render(self) -> str | None:
-        return self.env.render()
 
-    def close(self) -> None:
-        self.env.close()
-
-    def instructions(self, agent: str) -> str:
-        return self.env.instructions(agent)
-
-
-class TextParallelEnv(ParallelEnv):
+class TextParallelEnv(_Wrapped, ParallelEnv):
     """A :class:`MultiAgentTextEnv` behind PettingZoo's Parallel API (turn-based convention)."""
-
-    def __init__(self, env: MultiAgentTextEnv):
-        self.env = env
-        self.metadata = _metadata(env, parallelizable=True)
-        self.render_mode = env.render_mode
-        self.possible_agents = list(env.possible_agents)
-        self.agents: list[str] = []
-
-    def observation_space(self, agent: str):
-        return self.env.observation_space(agent)
-
-    def action_space(self, agent: str):
-        return self.env.action_space(agent)
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         observations, infos = self.env.reset(seed=seed, options=options)
@@ -118,12 +107,3 @@ class TextParallelEnv(ParallelEnv):
         self.agents = list(self.env.agents)
         pick = lambda values: {agent: values[agent] for agent in live}  # noqa: E731
         return pick(observations), pick(rewards), pick(terminations), pick(truncations), pick(infos)
-
-    def render(self) -> str | None:
-        return self.env.render()
-
-    def close(self) -> None:
-        self.env.close()
-
-    def instructions(self, agent: str) -> str:
-        return self.env.instructions(agent)

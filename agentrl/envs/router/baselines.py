@@ -138,7 +138,8 @@ class KNNRouter:
         self.exclude_self = exclude_self
         """Leave-one-out: skip a training question identical to the query (when train = eval set)."""
         self.keys = embed(train.questions)
-        self.max_cost = max(float(train.cost.mean(axis=0).max()), 1e-12)
+        self._mean_cost = train.cost.mean(axis=0)
+        self.max_cost = max(float(self._mean_cost.max()), 1e-12)
         self._queries: dict[str, np.ndarray] = dict(zip(train.questions, self.keys))
 
     def precompute(self, questions: Sequence[str]) -> None:
@@ -163,6 +164,6 @@ class KNNRouter:
 
     def __call__(self, question: str) -> str:
         utility = self.utilities(question)
-        mean_cost = self.train.cost.mean(axis=0)
+        mean_cost = self._mean_cost
         best = max(range(len(utility)), key=lambda j: (round(float(utility[j]), 12), -mean_cost[j]))
         return self.train.models[best]

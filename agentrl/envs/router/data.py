@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from agentrl.core.jsonl import read_jsonl
+
 
 @dataclass(frozen=True)
 class QATask:
@@ -90,14 +92,8 @@ def _records(path: Path) -> Iterable[tuple[str, Any]]:
         for index, row in enumerate(pd.read_parquet(path).to_dict(orient="records"), start=1):
             yield f"{path}:row {index}", row
         return
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{path}:{number}", json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"{path}:{number}: not valid JSON: {exc}") from exc
+    for number, record in read_jsonl(path, error=DataFormatError):
+        yield f"{path}:{number}", record
 
 
 def load_tasks(*paths: str | Path) -> list[QATask]:

@@ -29,6 +29,7 @@ from agentrl.envs.router.protocol import (
     blocks,
     check_format,
     cut_turn,
+    final_answer_text,
     information_block,
     split_search,
 )
@@ -40,7 +41,7 @@ from agentrl.envs.router.reward import (
     router_r1_reward,
     shared_cost_normalizer,
 )
-from agentrl.envs.router.simulated import DOMAINS, generate_task, simulated_pool
+from agentrl.envs.router.simulated import DOMAINS, generate_task, simulated_pool, solve
 
 
 @dataclass(frozen=True)
@@ -220,9 +221,6 @@ class RouterEnv(TextEnv):
         """Route to the cheapest model that answers right (known for generated questions, whose
         answer follows from the text), then answer with its reply: demonstrations for SFT."""
         from agentrl.envs.router.baselines import RouteThenAnswer
-        from agentrl.envs.router.protocol import final_answer_text
-        from agentrl.envs.router.reward import exact_match
-        from agentrl.envs.router.simulated import solve
 
         by_price = sorted(self.pool, key=lambda model: model.price_per_1m)
 

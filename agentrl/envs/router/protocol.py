@@ -92,7 +92,7 @@ def split_search(content: str) -> tuple[SearchCall | None, str]:
 
 def blocks(text: str) -> list[tuple[str, str]]:
     """Every complete ``(tag, body)`` block in order (non-greedy, as Router-R1 matches them)."""
-    return [(tag, body) for tag, body in _BLOCK.findall(text)]
+    return _BLOCK.findall(text)
 
 
 def check_format(transcript: str, is_known_model: Callable[[str], bool]) -> FormatCheck:

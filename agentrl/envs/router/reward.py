@@ -147,9 +147,7 @@ def router_r1_reward(format_reward: float, outcome_score: float, normalized_cost
     """Combine the parts exactly as Router-R1's ``compute_score_em`` does (module docstring)."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    if format_reward < 0:
-        return RouterReward(format=format_reward, outcome=0.0, cost=0.0)
-    if outcome_score == 0:
+    if format_reward < 0 or outcome_score == 0:
         return RouterReward(format=format_reward, outcome=0.0, cost=0.0)
     return RouterReward(format=0.0, outcome=(outcome_score + format_reward) * (1.0 - alpha),
                         cost=alpha * normalized_cost)

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 from gymnasium import spaces
 
+from agentrl.core.config import check_choice
 from agentrl.core.env import TextEnv, TextEnvConfig, Transition
 from agentrl.core.spaces import TextSpace
 from agentrl.envs.sokoban.generator import GeneratorConfig, generate_room
@@ -66,10 +67,8 @@ class SokobanConfig(TextEnvConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.dim_room = tuple(self.dim_room)  # type: ignore[assignment]
-        if self.symbols not in SYMBOL_SETS:
-            raise ValueError(f"symbols must be one of {sorted(SYMBOL_SETS)}, got {self.symbols!r}")
-        if self.observation_mode not in ("text", "dict"):
-            raise ValueError(f"observation_mode must be 'text' or 'dict', got {self.observation_mode!r}")
+        check_choice("symbols", self.symbols, tuple(sorted(SYMBOL_SETS)))
+        check_choice("observation_mode", self.observation_mode, ("text", "dict"))
 
 
 class SokobanEnv(TextEnv):
@@ -89,6 +88,7 @@ class SokobanEnv(TextEnv):
         self._symbols = SYMBOL_SETS[self.config.symbols]
         self.level: Level | None = None
         self.reference_solution: list[str] | None = None
+        self._level_name: str | None = None
 
     def _grid_shape(self) -> tuple[int, int]:
         if self._levels:
@@ -118,8 +118,8 @@ class SokobanEnv(TextEnv):
         self._level_name = None
 
     def _default_task_id(self, seed: int | None) -> str:
-        if getattr(self, "_level_name", None):
-            return str(self._level_name)
+        if self._level_name:
+            return self._level_name
         h, w = self.config.dim_room
         return f"sokoban-{h}x{w}-b{self.config.num_boxes}-seed{seed}"
 

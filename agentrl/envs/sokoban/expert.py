@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Sequence
 
 from agentrl.core.policy import ActionOutput, PolicyInput, wrap_answer
-from agentrl.envs.sokoban.level import SYMBOL_SETS, Level, LevelFormatError, level_from_grid, level_from_text
+from agentrl.envs.sokoban.level import (
+    DIRECTIONS,
+    SYMBOL_SETS,
+    Level,
+    LevelFormatError,
+    level_from_grid,
+    level_from_text,
+)
 from agentrl.envs.sokoban.solver import solve
+
+_MOVES = tuple(DIRECTIONS)
 
 
 class SolverPolicy:
@@ -51,6 +60,6 @@ class SolverPolicy:
             except LevelFormatError:
                 move = None
             if move is None or (self.epsilon and self.rng.random() < self.epsilon):
-                move = ("Up", "Down", "Left", "Right")[int(self.rng.integers(4))]
+                move = _MOVES[int(self.rng.integers(len(_MOVES)))]
             outputs.append(ActionOutput(text=wrap_answer(move, self.tag)))
         return outputs

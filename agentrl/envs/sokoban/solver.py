@@ -19,7 +19,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from agentrl.envs.sokoban.level import Level
+from agentrl.envs.sokoban.level import DIRECTIONS, Level
 
 
 @dataclass
@@ -45,8 +45,8 @@ class _Board:
         self.width = w
         self.size = h * w
         self.floor = [not level.walls.flat[i] for i in range(self.size)]
-        self.steps = [-w, w, -1, 1]
-        self.step_names = ["Up", "Down", "Left", "Right"]
+        self.steps = [dr * w + dc for dr, dc in DIRECTIONS.values()]
+        self.step_names = list(DIRECTIONS)
         self.goals = [i for i in range(self.size) if level.goals.flat[i]]
         self.goal_mask = sum(1 << g for g in self.goals)
         self.neighbors = [
@@ -200,7 +200,7 @@ def solve(level: Level, *, max_nodes: int = 300_000, time_limit: float | None = 
                         continue
                     heuristic_cache[new_boxes] = h
                 best_cost[child] = child_cost
-                parent[child] = (state, stand, box, step)
+                parent[child] = (state, stand, step)
                 heapq.heappush(frontier, (child_cost + h, -child_cost, next(counter), child_cost, child))
     return SolveResult(None, "unsolvable", nodes, time.perf_counter() - started)
 
@@ -208,9 +208,8 @@ def solve(level: Level, *, max_nodes: int = 300_000, time_limit: float | None = 
 def _reconstruct(board: _Board, parent: dict, state: tuple) -> list[str]:
     pushes = []
     while parent[state] is not None:
-        prev, stand, box, step = parent[state]
-        pushes.append((prev, stand, step))
-        state = prev
+        pushes.append(parent[state])
+        state = parent[state][0]
     moves: list[str] = []
     for prev, stand, step in reversed(pushes):
         boxes, player = prev

@@ -19,7 +19,6 @@ At the end ``info["outcome"]`` and ``info["outcome_kind"]`` (``resolved``, ``tes
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,7 +27,14 @@ from typing import Any
 from agentrl.core.actions import ActionFormat
 from agentrl.core.env import TextEnv, TextEnvConfig, Transition
 from agentrl.envs.swe.grading import GradeResult, grade, remove_test_edits
-from agentrl.envs.swe.tasks import SWEBENCH_IMAGE, SWETask, current_diff, load_tasks, prepare_repo
+from agentrl.envs.swe.tasks import (
+    SWEBENCH_IMAGE,
+    SWETask,
+    current_diff,
+    load_tasks,
+    prepare_repo,
+    task_sandbox_config,
+)
 from agentrl.envs.swe.tools import ActionSyntaxError, ToolResult, parse_tool_call, run_tool
 from agentrl.sandboxes.backends import BACKENDS, backend_class, resolve_backend
 from agentrl.sandboxes.base import Sandbox, SandboxConfig, SandboxError, SessionDiedError
@@ -121,8 +127,7 @@ class SWEEnv(TextEnv):
         return self._backend
 
     def _acquire(self, task: SWETask) -> tuple[Sandbox, SandboxPool | None]:
-        config = dataclasses.replace(self.config.sandbox, image=task.image or self.config.sandbox.image,
-                                     workdir=task.workdir)
+        config = task_sandbox_config(task, self.config.sandbox)
         cls = backend_class(self.backend)
         if self.config.pool_size and not task.image:
             key = (self.backend, repr(config))
@@ -132,12 +137,8 @@ class SWEEnv(TextEnv):
 
     def _release(self) -> None:
         sandbox, pool, self.sandbox, self._pool = self.sandbox, self._pool, None, None
-        if sandbox is None:
-            return
-        if pool is not None:
-            pool.release(sandbox)
-        else:
-            discard(sandbox)
+        if sandbox is not None:
+            _give_back(sandbox, pool)
 
     def close(self) -> None:
         self._release()
@@ -255,7 +256,7 @@ class SWEEnv(TextEnv):
             return grade(self.task, patch, grader, timeout=self.config.grading_timeout,
                          config_files=self.config.protect_config_files)
         finally:
-            pool.release(grader) if pool is not None else discard(grader)
+            _give_back(grader, pool)
 
     def _truncate(self, text: str) -> str:
         return truncate_middle(text, self.config.max_observation_chars)
@@ -287,6 +288,14 @@ class SWEEnv(TextEnv):
         from agentrl.envs.swe.expert import GoldPatchPolicy
 
         return GoldPatchPolicy({task.instance_id: task for task in self.tasks}, tag=self.config.action_format.answer_tag)
+
+
+def _give_back(sandbox: Sandbox, pool: SandboxPool | None) -> None:
+    """Hand a used sandbox back to its pool, or close it in the background."""
+    if pool is not None:
+        pool.release(sandbox)
+    else:
+        discard(sandbox)
 
 
 def _passed_fraction(statuses: dict[str, str]) -> float:

@@ -17,6 +17,7 @@ an environment), ``test_cmd`` and ``hints_text``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -32,7 +33,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from agentrl.sandboxes.base import Sandbox, SandboxError
+from agentrl.core.jsonl import read_jsonl
+from agentrl.sandboxes.base import Sandbox, SandboxConfig, SandboxError
 
 DEFAULT_TEST_CMD = "python3 -m pytest -rA -p no:cacheprovider --tb=short"
 #: SWE-bench's image names: ``swebench/sweb.eval.x86_64.<id with __ as _1776_>:latest``.
@@ -184,16 +186,8 @@ def load_task_dirs(root: Path) -> list[SWETask]:
 def load_jsonl(path: str | Path, *, image_template: str = SWEBENCH_IMAGE,
                setup: Iterable[str] = SWEBENCH_SETUP) -> list[SWETask]:
     """SWE-bench / SWE-Gym JSONL. ``image_template`` may use ``{instance_id}`` and ``{docker_id}``."""
-    tasks = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-            tasks.append(SWETask.from_record(record, image_template=image_template, setup=setup))
+    tasks = [SWETask.from_record(record, image_template=image_template, setup=setup)
+             for _, record in read_jsonl(path)]
     return sorted(tasks, key=lambda task: task.instance_id)
 
 
@@ -221,6 +215,11 @@ def _repo_archive(source_dir: str, workdir: str, base_commit: str) -> bytes:
         with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
             archive.add(repo, arcname=workdir.strip("/"))
         return buffer.getvalue()
+
+
+def task_sandbox_config(task: SWETask, base: SandboxConfig) -> SandboxConfig:
+    """``base`` with the task's image (when it names one) and the task's workdir."""
+    return dataclasses.replace(base, image=task.image or base.image, workdir=task.workdir)
 
 
 def prepare_repo(sandbox: Sandbox, task: SWETask) -> None:

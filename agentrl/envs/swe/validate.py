@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from agentrl.envs.swe.grading import GradeResult, grade
-from agentrl.envs.swe.tasks import SWETask
+from agentrl.envs.swe.tasks import SWETask, task_sandbox_config
 from agentrl.sandboxes.base import Sandbox
 
 
@@ -75,8 +75,6 @@ def validate_task(task: SWETask, new_sandbox: Callable[[SWETask], Sandbox], back
 def validate_tasks(tasks: Sequence[SWETask], backend: str, *, workers: int = 4, sandbox_config=None,
                    on_result: Callable[[TaskValidation], None] | None = None) -> list[TaskValidation]:
     """Validate every task on ``backend`` (``docker`` or ``local``), ``workers`` at a time."""
-    import dataclasses
-
     from agentrl.sandboxes.backends import backend_class
     from agentrl.sandboxes.base import SandboxConfig
 
@@ -84,7 +82,7 @@ def validate_tasks(tasks: Sequence[SWETask], backend: str, *, workers: int = 4, 
     base = sandbox_config or SandboxConfig()
 
     def new_sandbox(task: SWETask) -> Sandbox:
-        return cls(dataclasses.replace(base, image=task.image or base.image, workdir=task.workdir))
+        return cls(task_sandbox_config(task, base))
 
     def run(task: SWETask) -> TaskValidation:
         report = validate_task(task, new_sandbox, backend)

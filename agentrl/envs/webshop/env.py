@@ -18,14 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from agentrl.core.env import TextEnv, TextEnvConfig, Transition
 from agentrl.envs.webshop.goals import SPLITS, Goal
 from agentrl.envs.webshop.normalize import normalize_color
 from agentrl.envs.webshop.pages import Browser, StepResult
-from agentrl.envs.webshop.render import OBSERVATION_MODES, renderer
-from agentrl.envs.webshop.reward import total_reward
+from agentrl.envs.webshop.render import renderer
+from agentrl.envs.webshop.reward import goal_option_values, total_reward
 from agentrl.envs.webshop.shop import Shop, ShopSource, open_shop
 from agentrl.envs.webshop.tagger import make_tagger
 
@@ -69,9 +67,7 @@ class WebShopConfig(TextEnvConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.split_sizes = tuple(self.split_sizes)  # type: ignore[assignment]
-        if self.observation_mode not in OBSERVATION_MODES:
-            choices = ", ".join(OBSERVATION_MODES)
-            raise ValueError(f"observation_mode must be one of {choices}, got {self.observation_mode!r}")
+        renderer(self.observation_mode)  # raises ValueError naming the modes
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
 
@@ -105,7 +101,6 @@ class WebShopEnv(TextEnv):
         self.goal_index = -1
         self._achieved: set[str] = set()
         self._score: float | None = None
-        self._weights: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ TextEnv hooks
     def _reset_state(self, options: Mapping[str, Any]) -> None:
@@ -114,19 +109,13 @@ class WebShopEnv(TextEnv):
         if "goal_index" in options:
             self.goal_index = int(options["goal_index"])
         elif self.config.weighted_goals:
-            self.goal_index = int(self.np_random.choice(size, p=self._split_weights(self.split)))
+            self.goal_index = int(self.np_random.choice(size, p=self.shop.goals.weights(self.split)))
         else:
             self.goal_index = int(self.np_random.integers(size))
         self.goal = self.shop.goals.goal(self.split, self.goal_index)
         self.browser = Browser(show_attributes=self.config.show_attributes)
         self._achieved = set()
         self._score = None
-
-    def _split_weights(self, split: str) -> np.ndarray:
-        if split not in self._weights:
-            weights = np.array([self.shop.goals.goals[i]["weight"] for i in self.shop.goals.indices(split)])
-            self._weights[split] = weights / weights.sum()
-        return self._weights[split]
 
     def _default_task_id(self, seed: int | None) -> str:
         return f"webshop-{self.split}-{self.goal_index}"
@@ -151,13 +140,14 @@ class WebShopEnv(TextEnv):
             reached.append(SUBGOALS[2])
         if result.bought:
             reached.append(SUBGOALS[3])
-        fresh = tuple(name for name in reached if name in self.subgoals() and name not in self._achieved)
+        allowed = self.subgoals()
+        fresh = tuple(name for name in reached if name in allowed and name not in self._achieved)
         self._achieved.update(fresh)
         return fresh
 
     def _goal_options_selected(self) -> bool:
         assert self.goal is not None
-        wanted = _goal_option_values(self.goal)
+        wanted = goal_option_values(self.goal["goal_options"])
         chosen = {normalize_color(v) for v in self.browser.options.values()}
         return bool(wanted) and all(normalize_color(v) in chosen for v in wanted)
 
@@ -211,7 +201,7 @@ class WebShopEnv(TextEnv):
         return self.browser.available_actions(self.shop)
 
     def subgoals(self) -> list[str]:
-        if self.goal is not None and not _goal_option_values(self.goal):
+        if self.goal is not None and not self.goal["goal_options"]:
             return [name for name in SUBGOALS if name != SUBGOALS[2]]
         return list(SUBGOALS)
 
@@ -230,8 +220,3 @@ class WebShopEnv(TextEnv):
             "Buying ends the episode and scores the purchase from 0 to 1.\n"
             + self.config.action_format.instructions()
         )
-
-
-def _goal_option_values(goal: Goal) -> list[str]:
-    options = goal["goal_options"]
-    return list(options.values()) if isinstance(options, Mapping) else list(options)

@@ -61,7 +61,7 @@ def parse_instruction(text: str) -> ShoppingGoal:
 
 def visible_strings(observation: str) -> list[str]:
     """The page's visible strings, whichever observation mode produced it."""
-    if observation.lstrip().startswith("<!DOCTYPE") or observation.lstrip().startswith("<html"):
+    if observation.lstrip().startswith(("<!DOCTYPE", "<html")):
         body = re.sub(r"<head>.*?</head>", "", observation, flags=re.DOTALL)
         return [html.unescape(s).strip() for s in re.findall(r">([^<>]+)<", body) if s.strip()]
     if " [SEP] " in observation:

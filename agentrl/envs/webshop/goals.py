@@ -21,11 +21,14 @@ given catalog, seed and sizes.
 from __future__ import annotations
 
 import bisect
+import math
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from agentrl.envs.webshop.catalog import Product
 
@@ -55,13 +58,6 @@ def option_text(goal_options: Mapping[str, str]) -> str:
     return f" with {text}" if text else ""
 
 
-def _combination_count(options: Mapping[str, Sequence[str]]) -> int:
-    count = 1
-    for values in options.values():
-        count *= len(values)
-    return count
-
-
 class SyntheticGoals(Sequence[Goal]):
     """All synthetic goals of a catalog, materialised one at a time (there can be millions)."""
 
@@ -78,7 +74,7 @@ class SyntheticGoals(Sequence[Goal]):
             upper, text = price_bound(prices[index], rng)
             self._entries.append((index, upper, text))
             self._starts.append(total)
-            combos = _combination_count(product["options"])
+            combos = math.prod(len(values) for values in product["options"].values())
             total += combos
             for attribute in product["instruction_attributes"]:
                 counts[attribute] += combos
@@ -155,6 +151,7 @@ class GoalSplits:
     test_size: int = 500
     eval_size: int = 1000
     order: list[int] = field(init=False)
+    _weights: dict[str, np.ndarray] = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         needed = self.test_size + self.eval_size + 1
@@ -181,6 +178,13 @@ class GoalSplits:
         """Positions in ``goals`` of the goals of ``split``, in split order."""
         start, stop = self._bounds(split)
         return self.order[start:stop]
+
+    def weights(self, split: str) -> np.ndarray:
+        """Sampling probabilities of the goals of ``split`` (their ``weight``s, normalised), computed once."""
+        if split not in self._weights:
+            weights = np.array([self.goals[i]["weight"] for i in self.indices(split)])
+            self._weights[split] = weights / weights.sum()
+        return self._weights[split]
 
     def goal(self, split: str, index: int) -> Goal:
         """The ``index``-th goal of ``split``."""

@@ -75,13 +75,14 @@ def _clean(
     pricing, price_tag = parse_pricing(raw.get("pricing"))
     bullets = raw.get("small_description")
     review_entry = reviews.get(asin, {})
+    listing = attributes.get(asin, {})
     product = {
         "asin": asin,
         "name": raw["name"],
         "Title": raw["name"],
         "Description": raw.get("full_description") or "",
         "BulletPoints": bullets if isinstance(bullets, list) else [bullets or ""],
-        "Attributes": attributes.get(asin, {}).get("attributes") or ["DUMMY_ATTR"],
+        "Attributes": listing.get("attributes") or ["DUMMY_ATTR"],
         "options": _options(raw.get("customization_options")),
         "pricing": pricing,
         "Price": price_tag,
@@ -95,8 +96,8 @@ def _clean(
     if human is not None:
         product["instructions"] = human.get(asin) or []
     else:
-        product["instruction_text"] = attributes.get(asin, {}).get("instruction")
-        product["instruction_attributes"] = attributes.get(asin, {}).get("instruction_attributes")
+        product["instruction_text"] = listing.get("instruction")
+        product["instruction_attributes"] = listing.get("instruction_attributes")
     return product
 
 

@@ -104,8 +104,7 @@ class Browser:
         buttons: list[str] = []
         found: dict[str, Clickable] = {}
         if self.page == "results":
-            buttons = [BACK_TO_SEARCH] + ([PREV_PAGE] if self.results_page > 1 else [])
-            buttons += [NEXT_PAGE] if self.results_page * PRODUCT_WINDOW < len(self.results) else []
+            buttons = [BACK_TO_SEARCH, *self._page_turns()]
         elif self.page == "item":
             buttons = [BACK_TO_SEARCH, PREV_PAGE, *self._sub_pages(), BUY_NOW]
         elif self.page == "sub":
@@ -126,6 +125,13 @@ class Browser:
         if self.has_search_box():
             return ["search[<keywords>]"]
         return [f"click[{c.label}]" for c in self.clickables(shop).values()]
+
+    def _page_turns(self) -> list[str]:
+        """``< Prev`` after page 1 and ``Next >`` while more hits remain (on a results page)."""
+        turns = [PREV_PAGE] if self.results_page > 1 else []
+        if self.results_page * PRODUCT_WINDOW < len(self.results):
+            turns.append(NEXT_PAGE)
+        return turns
 
     def _sub_pages(self) -> tuple[str, ...]:
         return SUB_PAGES if self.show_attributes else SUB_PAGES[:3]
@@ -219,10 +225,7 @@ class Browser:
     def _results_view(self, shop: Shop) -> list[Element]:
         elements: list[Element] = [Button(BACK_TO_SEARCH)]
         elements.append(Text(f"Page {self.results_page} (Total results: {len(self.results)})"))
-        if self.results_page > 1:
-            elements.append(Button(PREV_PAGE))
-        if self.results_page * PRODUCT_WINDOW < len(self.results):
-            elements.append(Button(NEXT_PAGE))
+        elements += [Button(label) for label in self._page_turns()]
         for position in self.page_products():
             product = shop.products[position]
             elements += [ProductLink(product["asin"]), Text(product["Title"]), Text(product["Price"])]

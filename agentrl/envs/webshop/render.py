@@ -80,7 +80,6 @@ def to_html(elements: Sequence[Element]) -> str:
 
 def renderer(mode: str) -> Callable[[Sequence[Element]], str]:
     """The rendering function for an observation mode."""
-    renderers = {"text": to_text, "sep": to_sep, "html": to_html}
-    if mode not in renderers:
+    if mode not in OBSERVATION_MODES:
         raise ValueError(f"observation_mode must be one of {', '.join(OBSERVATION_MODES)}, got {mode!r}")
-    return renderers[mode]
+    return {"text": to_text, "sep": to_sep, "html": to_html}[mode]

@@ -88,6 +88,11 @@ def attribute_reward(purchased: Mapping[str, Any], goal: Mapping[str, Any]) -> t
     return matches / len(goal_attributes), matches
 
 
+def goal_option_values(goal_options: Sequence[str] | Mapping[str, str]) -> list[str]:
+    """The wanted option values of a goal (synthetic goals map names to values, human goals list them)."""
+    return list(goal_options.values() if isinstance(goal_options, Mapping) else goal_options)
+
+
 def _option_matches(name: str, value: str, goal_options: Sequence[str]) -> bool:
     if name.lower() in EXACT_MATCH_OPTIONS:
         return value in goal_options
@@ -104,10 +109,7 @@ def option_reward(
     Values are colour-normalised first. Each purchased option counts once if it matches a goal
     option (exactly for ``size``, fuzzily otherwise) or occurs in the product's text.
     """
-    wanted = [
-        normalize_color(v)
-        for v in (goal_options.values() if isinstance(goal_options, Mapping) else goal_options)
-    ]
+    wanted = [normalize_color(v) for v in goal_option_values(goal_options)]
     matches = 0
     for name, raw_value in purchased_options.items():
         value = normalize_color(raw_value)

@@ -22,7 +22,6 @@ from agentrl.envs.multiagent.bargaining.game import (
     Scenario,
     ScenarioConfig,
     pareto_optimal,
-    parse_action,
     sample_scenario,
 )
 from agentrl.envs.multiagent.bargaining.goals import Goal, draw_goals, judged_scores
@@ -119,10 +118,7 @@ class BargainingEnv(MultiAgentTextEnv):
 
     def _apply(self, agent: str, action: str) -> Move:
         game = self._game()
-        parsed = parse_action(action, game.scenario)
-        if isinstance(parsed, str):
-            return Move(valid=False, message=parsed)
-        error = game.apply(PLAYERS.index(agent), parsed)
+        error = game.play(PLAYERS.index(agent), action)
         if error is not None:
             return Move(valid=False, message=error)
         self._final_action = action

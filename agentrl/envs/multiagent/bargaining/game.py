@@ -198,6 +198,11 @@ class Negotiation:
             )
         return None
 
+    def play(self, player: int, text: str) -> str | None:
+        """Read a move from ``text`` (:func:`parse_action`) and :meth:`apply` it; returns any error."""
+        action = parse_action(text, self.scenario)
+        return action if isinstance(action, str) else self.apply(player, action)
+
     def score(self, player: int) -> float:
         """Normalised value of ``player``'s share: 0 without a deal."""
         if self.deal is None:

@@ -17,7 +17,6 @@ from agentrl.envs.multiagent.bargaining.game import (
     PLAYERS,
     Negotiation,
     ScenarioConfig,
-    parse_action,
     sample_scenario,
 )
 from agentrl.envs.multiagent.bargaining.negotiators import TimeDependentNegotiator
@@ -77,8 +76,7 @@ class BargainingSoloEnv(TextEnv):
 
     def _step_action(self, action: str) -> Transition:
         game = self._game()
-        parsed = parse_action(action, game.scenario)
-        error = parsed if isinstance(parsed, str) else game.apply(self.player, parsed)
+        error = game.play(self.player, action)
         if error is not None:
             return Transition(valid=False, message=error)
         self._moves += 1
@@ -97,8 +95,7 @@ class BargainingSoloEnv(TextEnv):
         game = self._game()
         opponent = 1 - self.player
         move = self.opponent.choose(text.view(game, opponent, moves=self._moves, max_moves=self.max_moves))
-        parsed = parse_action(move, game.scenario)
-        error = parsed if isinstance(parsed, str) else game.apply(opponent, parsed)
+        error = game.play(opponent, move)
         if error is not None:
             raise RuntimeError(f"the scripted opponent made an invalid move {move!r}: {error}")
         self._moves += 1

@@ -16,6 +16,7 @@ import torch
 from agentrl.core.policy import ActionOutput, PolicyInput
 from agentrl.core.trajectory import observation_text
 from agentrl.policies.chat import ChatFormat
+from agentrl.policies.factory import register_policy_kind
 from agentrl.policies.prefix_cache import (
     BatchLayout,
     PrefixStore,
@@ -285,3 +286,16 @@ def _forward_args(model) -> _ForwardArgs:
 def _cache_of(output):
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values
+
+
+def pretrained_policy(model: str, *, seed: int = 0) -> HFPolicy:
+    """A transformers causal LM as a policy (``hf:MODEL``): any local path or hub name
+    (``tiny`` builds the offline test model), on the GPU when there is one, default generation."""
+    from agentrl.models.loading import load_causal_lm, load_tokenizer
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return HFPolicy(load_causal_lm(model).to(device), load_tokenizer(model), GenerationConfig(), seed=seed,
+                    device=device)
+
+
+register_policy_kind("hf", lambda arg, env: pretrained_policy(arg))

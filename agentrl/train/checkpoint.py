@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from agentrl.policies.factory import register_policy_kind
+
 
 def checkpoint_root(output_dir: str | Path) -> Path:
     return Path(output_dir) / "checkpoints"
@@ -54,3 +56,43 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     state = torch.load(path / "state.pt", map_location="cpu", weights_only=False)
     meta = json.loads((path / "meta.json").read_text())
     return state, meta
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """The checkpoint a user names: its folder, a run's ``checkpoints/`` root or its ``latest``
+    pointer, or the run's output folder (its latest checkpoint)."""
+    path = Path(path)
+    if path.is_file() and path.name == "latest":
+        path = path.parent
+    for root in (path, path / "checkpoints"):
+        if (root / "latest").is_file():
+            return root / (root / "latest").read_text().strip()
+    if not (path / "state.pt").exists():
+        raise FileNotFoundError(
+            f"no agentrl checkpoint at {path}: give a checkpoint folder (holding state.pt), a run's "
+            "checkpoints/ folder or its latest pointer, or the run's output folder"
+        )
+    return path
+
+
+def policy_from_checkpoint(path: str | Path, *, seed: int = 0):
+    """The acting policy of a trained run, as its own evaluation used it (greedy or sampling per
+    ``eval.greedy``): the run's config rebuilds the agent, and the checkpoint's weights load into it."""
+    from agentrl.train.build import build_agent, make_envs, resolve_device
+    from agentrl.train.config import load_config
+    from agentrl.train.loop import evaluation_policy
+
+    checkpoint = resolve_checkpoint(path)
+    state, meta = load_checkpoint(checkpoint)
+    config_file = checkpoint.parent.parent / "config.yaml"  # OUTPUT/checkpoints/NAME
+    config = load_config(config_file if config_file.exists() else meta["config"])
+    probe = make_envs(config, 1)[0]
+    try:
+        agent = build_agent(config, probe, resolve_device(config.run.device))
+    finally:
+        probe.close()
+    agent.load_state_dict(state["agent"])
+    return evaluation_policy(agent, greedy=config.eval.greedy, seed=seed)
+
+
+register_policy_kind("checkpoint", lambda arg, env: policy_from_checkpoint(arg))

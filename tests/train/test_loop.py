@@ -159,3 +159,40 @@ def test_gradient_accumulation_matches_one_large_batch(tmp_path):
     assert sum(len(t.turns) for t in batch) == 16
     assert torch.allclose(weights[0], weights[1], atol=1e-6)
     assert not np.allclose(weights[0].numpy(), torch.cat([p.detach().flatten() for p in agent.parameters()]).numpy())
+
+
+def test_checkpoint_policy_replays_the_runs_own_evaluation(tmp_path):
+    """``checkpoint:DIR`` (as ``agentrl eval`` takes it) rebuilds the trained agent: greedy, on the
+    run's evaluation rooms, it scores exactly what the run's last evaluation recorded."""
+    from agentrl.core.rollout import grouped_specs, run_episodes
+    from agentrl.policies.factory import make_policy
+    from agentrl.train.build import make_envs
+    from agentrl.train.checkpoint import resolve_checkpoint
+    from agentrl.train.config import load_config
+
+    config = small(tmp_path, eval={"greedy": True, "episodes": 6})
+    result = agentrl.train(config)
+    out = result.output_dir
+    latest = latest_checkpoint(out)
+    for named in (out, out / "checkpoints", out / "checkpoints" / "latest", latest):
+        assert resolve_checkpoint(named) == latest
+    policy = make_policy(f"checkpoint:{out / 'checkpoints' / 'latest'}")
+    state, _ = load_checkpoint(latest)
+    for name, tensor in policy.model.state_dict().items():
+        assert torch.equal(tensor, state["agent"]["model"][name])
+    cfg = load_config(config)
+    envs = make_envs(cfg, 3, evaluation=True)
+    batch = run_episodes(envs, policy, grouped_specs(range(cfg.eval.seed, cfg.eval.seed + 6), 1))
+    assert batch.summary()["success_rate"] == result.metrics[-1]["eval/success_rate"]
+    assert batch.summary()["mean_return"] == pytest.approx(result.metrics[-1]["eval/mean_return"])
+
+
+def test_checkpoint_and_hf_policy_specs_fail_clearly(tmp_path):
+    from agentrl.policies.factory import make_policy
+    from agentrl.policies.hf import HFPolicy
+
+    with pytest.raises(FileNotFoundError, match="no agentrl checkpoint at .*output folder"):
+        make_policy(f"checkpoint:{tmp_path}")
+    with pytest.raises(ModelNotFoundError):
+        make_policy(f"hf:{tmp_path / 'missing-model'}")
+    assert isinstance(make_policy("hf:tiny"), HFPolicy)

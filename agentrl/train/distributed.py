@@ -42,7 +42,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 try:
     import ray
-    from ray.exceptions import RayActorError
+    from ray.exceptions import GetTimeoutError, RayActorError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("the Ray backend needs Ray: pip install 'agentrl[ray]'") from exc
 
@@ -294,6 +294,10 @@ class RayRolloutBackend:
         finally:
             for worker in workers:
                 ray.kill(worker, no_restart=True)
+            # ray.kill only asks: wait until each worker is gone, so nothing runs on it after close.
+            deadline = time.monotonic() + timeout
+            for worker in workers:
+                _await_exit(worker, deadline)
             if self._owns_ray and ray.is_initialized():
                 ray.shutdown()
         if errors:
@@ -304,6 +308,16 @@ class RayRolloutBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _await_exit(worker, deadline: float) -> None:
+    """Return once ``worker`` no longer answers (or at ``deadline``)."""
+    while time.monotonic() < deadline:
+        try:
+            ray.get(worker.__ray_ready__.remote(), timeout=max(deadline - time.monotonic(), 0.01))
+        except (RayActorError, GetTimeoutError):
+            return
+        time.sleep(0.02)
 
 
 # ---------------------------------------------------------- trajectory assembly (as run_episodes)

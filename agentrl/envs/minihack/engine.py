@@ -1,7 +1,7 @@
 """The NLE game under ``MiniHackEnv``: built from a MiniHack/NLE id, seeded, and typed into key by key.
 
-Every key is one ``step`` of the real MiniHack/NLE env, so the task's reward, step count and end
-checks apply unchanged. The env is created with every key code as its action set (action index ==
+Every key is one step of the real MiniHack/NLE env, through the task's own reward, step count and
+end checks (:mod:`.nle_step`: the env's ``step``, or the same step without its array copies). The env is created with every key code as its action set (action index ==
 key) and with NLE's automatic prompt handling switched off, because :class:`Engine` answers the
 game's prompts itself, from the arguments of the action being run:
 
@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from agentrl.envs.minihack.actions import ALL, GameAction
+from agentrl.envs.minihack.nle_step import KeyStep, key_stepper
 
 #: NLE observations the text view, the grid and the subgoal oracles read.
 OBSERVATION_KEYS = (
@@ -103,7 +104,7 @@ class Engine:
     def __init__(self, env_id: str, *, max_steps: int, penalty_step: float, options: Mapping[str, Any]):
         self.env_id = env_id
         self.env = build_engine_env(env_id, {**_engine_kwargs(env_id, max_steps, penalty_step), **options})
-        self._step: Callable[[int], tuple] = _raw_step(self.env)
+        self._step: KeyStep = key_stepper(self.env, _raw_step(self.env), self._set_obs)
         self._success_status = getattr(self.env.StepStatus, "TASK_SUCCESSFUL", None)
         self._internal_index: int = self.env._internal_index
         self.obs: dict[str, np.ndarray] = {}
@@ -157,14 +158,14 @@ class Engine:
         outcome = Outcome()
         step = self._step
         for key in action.keys:  # ``_press``, inlined: this runs on every step
-            self.obs, reward, done, _truncated, info = step(key)
+            reward, done, end_status = step(key)
             self.steps += 1
             self.version += 1
             outcome.keys += 1
-            outcome.reward += float(reward)
+            outcome.reward += reward
             if done:
                 self.done = True
-                self.end_status = int(info["end_status"])
+                self.end_status = end_status
                 return outcome
         # ``_settle``'s usual outcome, inlined: no prompt, at most a message.
         flags = self.env.last_observation[self._internal_index].tolist()
@@ -180,14 +181,17 @@ class Engine:
         self.env.close()
 
     def _press(self, key: int, outcome: Outcome) -> None:
-        self.obs, reward, done, _truncated, info = self._step(key)
+        reward, done, end_status = self._step(key)
         self.steps += 1
         self.version += 1
         outcome.keys += 1
-        outcome.reward += float(reward)
+        outcome.reward += reward
         if done:
             self.done = True
-            self.end_status = int(info["end_status"])
+            self.end_status = end_status
+
+    def _set_obs(self, obs: dict[str, np.ndarray]) -> None:
+        self.obs = obs
 
     def _settle(self, action: GameAction | None, outcome: Outcome) -> None:
         """Answer prompts until the game waits for a new command (or ends)."""

@@ -80,6 +80,12 @@ def test_lean_step_matches_on_wins_and_step_limit_aborts():
     assert win in endings and aborted in endings
 
 
+def test_lean_step_matches_on_deaths():
+    endings = _play_both("MiniHack-River-Monster-v0", episodes=3, steps=400, max_steps=390)
+    death = 1  # NetHackStaircase.StepStatus.DEATH
+    assert death in endings
+
+
 def test_lean_step_matches_the_nle_score_task():
     assert _play_both("NetHackScore-v0", episodes=1, steps=300) is not None
 

@@ -160,7 +160,10 @@ class TextEnv(gym.Env[Any, str]):
         if self._done:
             raise RuntimeError("step() called after the episode ended; call reset() first")
         self._turn += 1
-        outcome = self._run_turn(self.config.action_format.parse(action))
+        return self._end_turn(self._run_turn(self.config.action_format.parse(action)))
+
+    def _end_turn(self, outcome: TurnOutcome) -> tuple[Any, float, bool, bool, dict]:
+        """``step``'s result from what the turn did: format penalty, turn limit, info, observation."""
         components, terminated, valid = outcome.reward_components, outcome.terminated, outcome.valid
         messages, achieved, extra = outcome.messages, outcome.subgoals, outcome.info
         if not valid:

@@ -1,9 +1,10 @@
 """The NLE game under ``MiniHackEnv``: built from a MiniHack/NLE id, seeded, and typed into key by key.
 
 Every key is one step of the real MiniHack/NLE env, through the task's own reward, step count and
-end checks (:mod:`.nle_step`: the env's ``step``, or the same step without its array copies). The env is created with every key code as its action set (action index ==
-key) and with NLE's automatic prompt handling switched off, because :class:`Engine` answers the
-game's prompts itself, from the arguments of the action being run:
+end checks (:mod:`.nle_step`: the env's ``step``, or the same step without its array copies). The
+env is created with every key code as its action set (action index == key) and with NLE's
+automatic prompt handling switched off, because :class:`Engine` answers the game's prompts itself,
+from the arguments of the action being run:
 
 * "In what direction?" -> the action's direction;
 * "What do you want to <verb>? [abc or ?*]" -> the inventory letter of the action's item;
@@ -156,25 +157,11 @@ class Engine:
         if self.done:
             raise RuntimeError("the game is over; reset the engine first")
         outcome = Outcome()
-        step = self._step
-        for key in action.keys:  # ``_press``, inlined: this runs on every step
-            reward, done, end_status = step(key)
-            self.steps += 1
-            self.version += 1
-            outcome.keys += 1
-            outcome.reward += reward
-            if done:
-                self.done = True
-                self.end_status = end_status
+        for key in action.keys:
+            self._press(key, outcome)
+            if self.done:
                 return outcome
-        # ``_settle``'s usual outcome, inlined: no prompt, at most a message.
-        flags = self.env.last_observation[self._internal_index].tolist()
-        if flags[_IN_YN] or flags[_IN_GETLIN] or flags[_WAIT_SPACE]:
-            self._settle(action, outcome)
-        else:
-            message = self.obs["message"]
-            if message.item(0):
-                _add_raw_message(outcome, message.tobytes())
+        self._settle(action, outcome)
         return outcome
 
     def close(self) -> None:
@@ -199,7 +186,7 @@ class Engine:
         for _ in range(MAX_PROMPTS):
             if self.done:
                 return
-            flags = self.env.last_observation[self._internal_index].tolist()
+            flags = self.internal.tolist()
             in_yn, in_getlin, waiting = flags[_IN_YN], flags[_IN_GETLIN], flags[_WAIT_SPACE]
             if waiting:
                 self._window(action, outcome, used)
@@ -338,6 +325,9 @@ def _creator(env_id: str) -> Callable[..., Any]:
     import gymnasium as gym
     from gymnasium.envs.registration import load_env_creator
 
+    from agentrl.envs.minihack.tasks import _import_engines
+
+    _import_engines()  # the ids exist once minihack is imported
     entry = gym.registry[env_id].entry_point
     return load_env_creator(entry) if isinstance(entry, str) else entry
 

@@ -27,7 +27,7 @@ with warnings.catch_warnings():
     import minihack  # noqa: F401  -- registers the MiniHack ids; without the extra, importing fails here
 
 from agentrl.core.config import ConfigError, check_choice
-from agentrl.core.env import TextEnv, TextEnvConfig, Transition
+from agentrl.core.env import TextEnv, TextEnvConfig, Transition, TurnOutcome
 from agentrl.core.spaces import TextSpace
 from agentrl.envs.minihack.actions import COMPASS, FORMS, ActionError, GameAction, parse_action
 from agentrl.envs.minihack.engine import Engine
@@ -220,12 +220,11 @@ class MiniHackEnv(TextEnv):
         """``TextEnv.step``, with a fast path for the common turn: one action the game accepts.
 
         The fast path gives exactly what the general path (``TextEnv.step`` over ``_run_turn`` and
-        ``_step_action``) gives, without its per-turn bookkeeping objects; every other turn (bad
-        format, several actions, unknown action, game over) takes the general path.
+        ``_step_action``) gives: it skips re-parsing a known action text and, while the game goes
+        on, the per-turn bookkeeping objects. Every other turn (bad format, several actions,
+        unknown action, game over) takes the general path.
         """
-        game_action = self._single_actions.get(action) if type(action) is str else None
-        if game_action is None:
-            game_action = self._single_action(action)
+        game_action = self._single_action(action)
         engine = self.engine
         if game_action is None or self._done or engine.done:
             return self._general_step(action)
@@ -233,18 +232,20 @@ class MiniHackEnv(TextEnv):
         outcome = engine.execute(game_action)
         self._messages = outcome.messages
         if outcome.error and not engine.done:
-            error = [self._format_error(outcome.error)]
-            return self._finish_turn({}, False, False, error, (), {"actions_executed": 0})
+            rejected = TurnOutcome(valid=False, messages=[self._format_error(outcome.error)])
+            return self._engine_limit(*self._end_turn(rejected))
         if not engine.done:
             return self._running_turn(game_action, outcome)
         components, achieved, info = self._scored(game_action, outcome)
-        extra = {"actions_executed": 1, **info}
-        return self._finish_turn(components, not engine.aborted, True, [], achieved, extra)
+        ended = TurnOutcome(
+            components, not engine.aborted, subgoals=list(achieved), info={"actions_executed": 1, **info}
+        )
+        return self._engine_limit(*self._end_turn(ended))
 
     def _running_turn(self, game_action: GameAction, outcome: Any) -> tuple[Any, float, bool, bool, dict]:
         """The rest of ``step`` for an action the game took while the game goes on (the usual turn).
 
-        ``_finish_turn`` and ``_info`` specialised to a valid action and a running game (no
+        ``TextEnv._end_turn`` and ``_info`` specialised to a valid action and a running game (no
         success, no ending, no engine abort), with the position read once.
         """
         engine = self.engine
@@ -298,9 +299,12 @@ class MiniHackEnv(TextEnv):
         return observation, float(sum(components.values())), False, truncated, info
 
     def _general_step(self, action: str) -> tuple[Any, float, bool, bool, dict]:
-        observation, reward, terminated, truncated, info = super().step(action)
+        return self._engine_limit(*super().step(action))
+
+    def _engine_limit(self, observation, reward, terminated, truncated, info) -> tuple:
+        """A turn's result with the engine's key limit applied: a time limit (a truncation), not an ending."""
         if self.engine.aborted and not terminated:
-            truncated = self._done = True  # the engine's key limit is a time limit, not an ending
+            truncated = self._done = True
         return observation, reward, terminated, truncated, info
 
     def _single_action(self, text: Any) -> GameAction | None:
@@ -318,37 +322,6 @@ class MiniHackEnv(TextEnv):
                 self._single_actions.clear()
             self._single_actions[text] = found
         return found
-
-    def _finish_turn(
-        self,
-        components: dict[str, float],
-        terminated: bool,
-        valid: bool,
-        messages: list[str],
-        achieved: tuple[str, ...],
-        extra: dict[str, Any],
-    ) -> tuple[Any, float, bool, bool, dict]:
-        """The end of ``TextEnv.step`` (penalty, limits, info, observation) for the fast path."""
-        if not valid:
-            self._invalid_actions += 1
-            components["format"] = components.get("format", 0.0) + self.config.format_penalty
-        else:
-            components.setdefault("format", 0.0)
-        engine = self.engine
-        self._success = engine.success
-        truncated = not terminated and (self._turn >= self.config.max_turns or engine.aborted)
-        self._done = terminated or truncated
-        info = self._info(components, action_valid=valid)
-        info.update(extra)
-        names = self.tracker.names
-        info["subgoals"] = {name: name in achieved for name in names} if achieved else dict.fromkeys(names, False)
-        if messages:
-            text = "\n".join(messages) + "\n" + self._render_text()
-        elif self._message_view and not engine.done:
-            text = message_line(self._messages)
-        else:
-            text = self._render_text()
-        return self._observation(text), float(sum(components.values())), terminated, truncated, info
 
     def _info(self, components: dict[str, float], *, action_valid: bool) -> dict[str, Any]:
         """``TextEnv._info`` plus the agent's ``position`` (``_running_turn`` inlines both)."""

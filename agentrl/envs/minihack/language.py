@@ -255,14 +255,14 @@ class LanguageRenderer:
         self._inventory_key: bytes | None = None
         self._inventory_text = ""
         self._changes = MapChanges()
-        self._fixed: dict[int, tuple[int, int, str]] = {}
-        """Notable squares with a fixed name: flat index -> (x, y, name)."""
-        self._named: dict[int, tuple[int, int]] = {}
-        """Notable squares named per square (objects, monsters...): flat index -> (x, y)."""
+        self._notable: dict[int, tuple[int, int, str | None]] = {}
+        """Notable squares: flat index -> (x, y, fixed name), the name ``None`` for squares named per
+        square (objects, monsters...)."""
+        self._per_square = 0
+        """How many of ``_notable`` are named per square."""
         self._map_version = 0
         self._visible_key: tuple | None = None
         self._visible_lines: list[str] = []
-        self._rows = _DescriptionRows()
         self._around: dict[bytes, str | tuple[tuple[int, str | None], ...]] = {}
         self._around_named: dict[tuple[str, ...], str] = {}
         self._status: dict[bytes, tuple[str, str]] = {}
@@ -296,9 +296,10 @@ class LanguageRenderer:
         self._update_notable(glyphs)
         agent = ay * glyphs.shape[1] + ax
         names: tuple[str, ...] = ()
-        if self._named:
-            rows = self._rows(obs["screen_descriptions"])
-            names = tuple([_describe(rows, index) for index in self._named if index != agent])
+        if self._per_square:
+            rows = _description_rows(obs)
+            notable = self._notable.items()
+            names = tuple([_describe(rows, i) for i, (_, _, name) in notable if name is None and i != agent])
         key = (self._map_version, agent, names)
         if key != self._visible_key:
             self._visible_lines = self._visible_lines_for(ax, ay, agent, names)
@@ -306,30 +307,18 @@ class LanguageRenderer:
         return self._visible_lines
 
     def _visible_lines_for(self, ax: int, ay: int, agent: int, names: tuple[str, ...]) -> list[str]:
-        # The grouping below is written out for fixed and for named squares alike: it runs on every
-        # move, and a helper call per square costs more than the work it does.
         groups: dict[str, list[tuple[int, int, int]]] = {}
-        for index, (x, y, name) in self._fixed.items():
+        per_square = iter(names)
+        for index, (x, y, name) in self._notable.items():
             if index != agent:
                 dx, dy = x - ax, y - ay
                 place = (max(abs(dx), abs(dy)), dx, dy)
+                name = name or next(per_square)
                 found = groups.get(name)
                 if found is None:
                     groups[name] = [place]
                 else:
                     found.append(place)
-        if names:
-            named = iter(names)
-            for index, (x, y) in self._named.items():
-                if index != agent:
-                    name = next(named)
-                    dx, dy = x - ax, y - ay
-                    place = (max(abs(dx), abs(dy)), dx, dy)
-                    found = groups.get(name)
-                    if found is None:
-                        groups[name] = [place]
-                    else:
-                        found.append(place)
         # Groups ordered by their nearest square, then name (names are unique: no ties).
         order = []
         for name, places in groups.items():
@@ -340,14 +329,12 @@ class LanguageRenderer:
             order.sort()
         lines = []
         limit = self.max_per_kind
-        phrases = _PHRASES
         for _, name, places in order:
-            if len(places) == 1:
+            if len(places) == 1:  # the usual case, without the join
                 _, dx, dy = places[0]
-                phrase = phrases.get((dx, dy)) or _offset_phrase(dx, dy)
-                lines.append(f"- {name}: {phrase}")
+                lines.append(f"- {name}: {_offset_phrase(dx, dy)}")
                 continue
-            shown = "; ".join([phrases.get((dx, dy)) or _offset_phrase(dx, dy) for _, dx, dy in places[:limit]])
+            shown = "; ".join([_offset_phrase(dx, dy) for _, dx, dy in places[:limit]])
             more = f" (+{len(places) - limit} more)" if len(places) > limit else ""
             lines.append(f"- {name}: {shown}{more}")
         return lines
@@ -357,22 +344,21 @@ class LanguageRenderer:
         if changed == []:
             return
         self._map_version += 1
-        width, fixed_names, boring = glyphs.shape[1], _FIXED_NAMES or _tables()[0], _BORING or _tables()[1]
+        width, fixed_names, boring = glyphs.shape[1], glyph_names(), _boring_glyphs()
         if changed is None:
             changed = np.flatnonzero(np.take(notable_glyphs(), glyphs)).tolist()
-            self._fixed, self._named = {}, {}
-        fixed, named = self._fixed, self._named
+            self._notable, self._per_square = {}, 0
+        notable = self._notable
         for index in changed:
+            before = notable.pop(index, None)
+            if before is not None and before[2] is None:
+                self._per_square -= 1
             glyph = glyphs.item(index)
-            fixed.pop(index, None)
-            named.pop(index, None)
             if glyph not in boring:
                 y, x = divmod(index, width)
                 name = fixed_names.get(glyph)
-                if name is None:
-                    named[index] = (x, y)
-                else:
-                    fixed[index] = (x, y, name)
+                notable[index] = (x, y, name)
+                self._per_square += name is None
 
     # ------------------------------------------------------------------ Around you
     def around(self, obs: dict[str, np.ndarray], ax: int, ay: int) -> str:
@@ -390,7 +376,7 @@ class LanguageRenderer:
             plan = self._around[key] = _around_plan(block, width)
         if type(plan) is str:
             return plan
-        rows, here = self._rows(obs["screen_descriptions"]), ay * width + ax
+        rows, here = _description_rows(obs), ay * width + ax
         names = tuple(name or _describe(rows, here + offset) for offset, name in plan)
         text = self._around_named.get(names)
         if text is None:
@@ -433,18 +419,10 @@ _TIME = nethack.NLE_BL_TIME
 assert (nethack.NLE_BL_X, nethack.NLE_BL_Y) == (0, 1) and _TIME > 1
 
 
-class _DescriptionRows:
-    """``screen_descriptions`` as one row per square, reshaped once per array."""
-
-    def __init__(self) -> None:
-        self._source: np.ndarray | None = None
-        self._rows: np.ndarray | None = None
-
-    def __call__(self, descriptions: np.ndarray) -> np.ndarray:
-        if descriptions is not self._source:
-            self._source = descriptions
-            self._rows = descriptions.reshape(-1, descriptions.shape[-1])
-        return self._rows  # type: ignore[return-value]
+def _description_rows(obs: dict[str, np.ndarray]) -> np.ndarray:
+    """``screen_descriptions`` as one row of text per square (flat index ``y * width + x``)."""
+    descriptions = obs["screen_descriptions"]
+    return descriptions.reshape(-1, descriptions.shape[-1])
 
 
 _DESCRIPTIONS: dict[bytes, str] = {}
@@ -467,26 +445,8 @@ def _boring_glyphs() -> frozenset[int]:
     return frozenset(np.flatnonzero(~notable_glyphs()).tolist())
 
 
-_FIXED_NAMES: dict[int, str] = {}
-_BORING: frozenset[int] = frozenset()
-
-
-def _tables() -> tuple[dict[int, str], frozenset[int]]:
-    """:func:`glyph_names` and :func:`_boring_glyphs`, kept in module globals for the per-step code."""
-    global _FIXED_NAMES, _BORING
-    _FIXED_NAMES, _BORING = glyph_names(), _boring_glyphs()
-    return _FIXED_NAMES, _BORING
-
-
-_PHRASES: dict[tuple[int, int], str] = {}
-
-
-def _offset_phrase(dx: int, dy: int) -> str:
-    """:func:`offset_phrase`, remembered (a map has at most 79 x 21 offsets each way)."""
-    phrase = _PHRASES.get((dx, dy))
-    if phrase is None:
-        phrase = _PHRASES[dx, dy] = offset_phrase(dx, dy)
-    return phrase
+_offset_phrase = lru_cache(maxsize=None)(offset_phrase)
+"""``offset_phrase``, remembered (a map has at most 79 x 21 offsets each way)."""
 
 
 def _around_plan(block: list[list[int]], width: int) -> str | tuple[tuple[int, str | None], ...]:

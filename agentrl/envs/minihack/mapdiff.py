@@ -32,10 +32,10 @@ class MapChanges:
         """
         current = glyphs.tobytes()
         last = self._last
-        if current == self._last_bytes and last is not None and last.shape == glyphs.shape:
-            if last.dtype is glyphs.dtype or last.dtype == glyphs.dtype:
-                return []  # the usual "nothing changed" test first: equal bytes, same layout
-        if last is None or last.shape != glyphs.shape or last.dtype != glyphs.dtype:
+        same_layout = last is not None and last.shape == glyphs.shape and last.dtype == glyphs.dtype
+        if same_layout and current == self._last_bytes:
+            return []  # the usual case first: nothing changed
+        if not same_layout:
             self._last = glyphs.copy()
             self._last_bytes = current
             self._differs = np.empty(glyphs.shape, dtype=bool)

@@ -38,7 +38,6 @@ from collections.abc import Callable
 import numpy as np
 from nle import nethack
 
-
 CALM_SHAPING = {"pick up the key": 1.0, "unlock the door": 1.0}
 
 
@@ -62,7 +61,7 @@ SPARSE_CLASSES = frozenset({"closed door", "open door", "stairs down"})
 class Frame:
     """What the oracles may look at after an action (or at reset)."""
 
-    __slots__ = ("obs", "messages", "over", "success", "map_changed", "_squares", "_glyph_bytes", "_inventory", "_agent")
+    __slots__ = ("_agent", "_glyph_bytes", "_inventory", "_squares", "map_changed", "messages", "obs", "over", "success")
 
     def __init__(
         self,
@@ -125,9 +124,6 @@ class Frame:
                 found = mask.ravel().nonzero()[0].tolist() if mask.any() else []
             self._squares[glyph_class] = found
         return found
-
-    def shows(self, index: int, glyph_class: str) -> bool:
-        return self.obs["glyphs"].item(index) in GLYPH_CLASSES[glyph_class]
 
     def said(self, pattern: re.Pattern[str]) -> bool:
         for message in self.messages:
@@ -417,19 +413,14 @@ class SubgoalTracker:
         changed = _ALWAYS | _MESSAGES if frame.messages else _ALWAYS
         reads = self._reads
         if reads & _MAP:
-            glyphs = frame._glyph_bytes
-            if glyphs is None:
-                glyphs = frame._glyph_bytes = frame.obs["glyphs"].tobytes()
-            agent = frame._agent if frame._agent >= 0 else frame.agent
+            glyphs, agent = frame.glyph_bytes, frame.agent
             if agent != self._last_agent or glyphs != self._last_glyphs:
                 changed |= _MAP
                 self._last_glyphs, self._last_agent = glyphs, agent
             else:
                 frame.map_changed = False
         if reads & _INVENTORY:
-            inventory = frame._inventory
-            if inventory is None:
-                inventory = frame._inventory = frame.obs["inv_strs"].tobytes()
+            inventory = frame.inventory
             if inventory != self._last_inventory:
                 changed |= _INVENTORY
                 self._last_inventory = inventory

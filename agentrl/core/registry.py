@@ -120,18 +120,25 @@ def unknown_env_message(env_id: str) -> str:
     )
 
 
+def env_class(env_id: str) -> Callable[..., gym.Env]:
+    """The class (or factory) registered under ``env_id``, imported; a missing extra is a clear error."""
+    entry = env_entry(env_id)
+    if not isinstance(entry.entry_point, str):
+        return entry.entry_point
+    module, _, name = entry.entry_point.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        if entry.extra is None:
+            raise
+        raise MissingExtraError(
+            f"{entry.id} needs optional dependencies ({exc.name or exc}). "
+            f"Install them with: pip install 'agentrl[{entry.extra}]'"
+        ) from exc
+
+
 def make(env_id: str, **kwargs: Any) -> gym.Env:
     """Create a registered env; keyword arguments override its config."""
     entry = env_entry(env_id)
-    if isinstance(entry.entry_point, str):
-        module = entry.entry_point.split(":", 1)[0]
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            if entry.extra is None:
-                raise
-            raise MissingExtraError(
-                f"{entry.id} needs optional dependencies ({exc.name or exc}). "
-                f"Install them with: pip install 'agentrl[{entry.extra}]'"
-            ) from exc
+    env_class(entry.id)  # imports the module first, so a missing extra names the pip command
     return gym.make(entry.id, **kwargs)

@@ -32,7 +32,8 @@ from agentrl.rewards.judges import (
 )
 from agentrl.rewards.monitors import RewardHackingMonitor, RewardHackingWarning
 from agentrl.rewards.oprl import ImplicitPRM
-from agentrl.rewards.pipeline import RewardPipeline, register_stage
+from agentrl.rewards.pipeline import RewardPipeline
+from agentrl.rewards.stages import register_stage
 
 __all__ = [
     "AutoDiscountSchedule",

@@ -18,38 +18,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from agentrl.core.config import ConfigError
 from agentrl.core.trajectory import TrajectoryBatch
-from agentrl.rewards.ads import AutoDiscountSchedule
-from agentrl.rewards.base import RewardStage, resolve_refs
-from agentrl.rewards.calm import CALMCredit
-from agentrl.rewards.gra import GatedRewardAccumulation
-from agentrl.rewards.monitors import RewardHackingMonitor
-from agentrl.rewards.oprl import ImplicitPRM
-
-STAGES: dict[str, type[RewardStage]] = {
-    cls.__name__: cls
-    for cls in (GatedRewardAccumulation, ImplicitPRM, CALMCredit, AutoDiscountSchedule, RewardHackingMonitor)
-}
-
-
-def register_stage(cls: type[RewardStage]) -> type[RewardStage]:
-    """Make a custom stage class buildable from configs by its class name (usable as a decorator)."""
-    if not (isinstance(cls, type) and issubclass(cls, RewardStage)):
-        raise TypeError(f"a stage must subclass agentrl.rewards.base.RewardStage, got {cls!r}")
-    STAGES[cls.__name__] = cls
-    return cls
-
-
-def build_stage(spec: Mapping[str, Any], objects: Mapping[str, Any] | None = None) -> RewardStage:
-    """A stage from ``{"type": ClassName, **config}``."""
-    config = dict(spec)
-    name = config.pop("type", None)
-    if name not in STAGES:
-        raise ConfigError(
-            f"unknown reward stage type {name!r}; valid types: {', '.join(sorted(STAGES))} "
-            "(register your own with agentrl.rewards.register_stage)"
-        )
-    return STAGES[name](resolve_refs(config, objects or {}, name))
-
+from agentrl.rewards.base import RewardStage
+from agentrl.rewards.presets import preset_stages
+from agentrl.rewards.stages import build_stage
 
 class RewardPipeline:
     """An ordered list of reward stages (see module docstring)."""
@@ -106,8 +77,6 @@ class RewardPipeline:
     @classmethod
     def preset(cls, env_id: str, **options: Any) -> "RewardPipeline":
         """The shipped pipeline for ``env_id``; see :mod:`agentrl.rewards.presets` for options."""
-        from agentrl.rewards.presets import preset_stages
-
         return cls(preset_stages(env_id, **options))
 
     # ------------------------------------------------------------------ state

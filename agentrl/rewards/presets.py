@@ -1,102 +1,77 @@
-"""One shipped reward pipeline per built-in env.
+"""Shipped reward pipelines: each env declares its own (``TextEnv.reward_preset()``), this module builds it.
 
 ``RewardPipeline.preset(env_id, prm=None, judge=None, cache_dir=None, horizon=None)``:
 
-* ``prm`` -- a causal LM (object, name or path) to add OPRL's :class:`ImplicitPRM`. It must share the
-  policy's tokenizer, and trajectories must carry token ids (an LM policy), so it is off by default.
+* ``prm`` -- a causal LM (object, name or path) to add OPRL's :class:`ImplicitPRM` right after the
+  G-RA gate (or first, without one). It must share the policy's tokenizer, and trajectories must
+  carry token ids (an LM policy), so it is off by default.
 * ``judge`` -- replaces CALM's judge (default: the env's own subgoal checks, ``OracleJudge``).
 * ``cache_dir`` -- CALM's persistent verdict cache.
-* ``horizon`` -- ADS's episode horizon (default: the env's default ``max_turns``).
+* ``horizon`` -- ADS's episode horizon (default: the env's ``max_turns``).
 
-=====================  ==============================================================================
-env                    stages
-=====================  ==============================================================================
-agentrl/Sokoban-v0     G-RA (``finished`` gates ``step``/``box``/``format``), [OPRL], CALM (oracle,
-                       beta 1.0), ADS (H = 20), monitor
-agentrl/SWE-v0         G-RA (``outcome`` >= 1 gates ``format``/``tool_success``/``modification``/
-                       ``tests_run``), [OPRL], monitor
-agentrl/MiniHack-v0    CALM (oracle, beta 0.2), ADS, [OPRL], monitor
-agentrl/WebShop-v0     [OPRL], monitor (OPRL's own benchmark; the purchase reward is terminal)
-agentrl/Router-v0      monitor (the routing reward is already complete per turn)
-=====================  ==============================================================================
+The env's declaration is data (stage configs), so env packages never import the reward stages.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import copy
+from typing import Any
 
 from agentrl.core.config import ConfigError
-from agentrl.core.registry import qualify
-from agentrl.rewards.ads import AutoDiscountSchedule
+from agentrl.core.registry import MissingExtraError, UnknownEnvError, env_class, list_envs
 from agentrl.rewards.base import RewardStage
-from agentrl.rewards.calm import CALMCredit
-from agentrl.rewards.gra import GatedRewardAccumulation
-from agentrl.rewards.monitors import RewardHackingMonitor
-from agentrl.rewards.oprl import ImplicitPRM
-
-SOKOBAN_IMMEDIATE = ["step", "box", "format"]
-SWE_IMMEDIATE = ["format", "tool_success", "modification", "tests_run"]
+from agentrl.rewards.stages import build_stage
 
 
-def _prm(prm: Any) -> list[RewardStage]:
-    return [ImplicitPRM(model=prm)] if prm is not None else []
-
-
-def sokoban(prm=None, judge=None, cache_dir=None, horizon=None) -> list[RewardStage]:
-    # "finished" is +10 exactly when every box is placed, so any threshold in (0, 10] means solved.
-    return [
-        GatedRewardAccumulation(priorities={"finished": 1}, thresholds={"finished": 1.0}),
-        *_prm(prm),
-        CALMCredit(judge=judge or "oracle", beta=1.0, cache_dir=cache_dir),
-        AutoDiscountSchedule(horizon=horizon or 20),
-        RewardHackingMonitor(immediate_components=SOKOBAN_IMMEDIATE),
-    ]
-
-
-def swe(prm=None, judge=None, cache_dir=None, horizon=None) -> list[RewardStage]:
-    return [
-        GatedRewardAccumulation(priorities={"outcome": 1}, thresholds={"outcome": 1.0}),
-        *_prm(prm),
-        RewardHackingMonitor(immediate_components=SWE_IMMEDIATE),
-    ]
-
-
-def minihack(prm=None, judge=None, cache_dir=None, horizon=None) -> list[RewardStage]:
-    return [
-        CALMCredit(judge=judge or "oracle", beta=0.2, cache_dir=cache_dir),
-        AutoDiscountSchedule(horizon=horizon),
-        *_prm(prm),
-        RewardHackingMonitor(),
-    ]
-
-
-def webshop(prm=None, judge=None, cache_dir=None, horizon=None) -> list[RewardStage]:
-    return [*_prm(prm), RewardHackingMonitor()]
-
-
-def router(prm=None, judge=None, cache_dir=None, horizon=None) -> list[RewardStage]:
-    return [*_prm(prm), RewardHackingMonitor()]
-
-
-PRESETS: dict[str, Callable[..., list[RewardStage]]] = {
-    "agentrl/Sokoban-v0": sokoban,
-    "agentrl/SWE-v0": swe,
-    "agentrl/MiniHack-v0": minihack,
-    "agentrl/WebShop-v0": webshop,
-    "agentrl/Router-v0": router,
-}
-
-
-def preset_stages(
+def preset_configs(
     env_id: str,
     *,
     prm: Any = None,
     judge: Any = None,
     cache_dir: str | None = None,
     horizon: int | None = None,
-) -> list[RewardStage]:
+    max_turns: int | None = None,
+) -> list[dict[str, Any]]:
+    """The stage configs of ``env_id``'s preset with the options applied (see module docstring)."""
+    try:
+        cls = env_class(env_id)
+    except UnknownEnvError:
+        cls = None
+    configs = copy.deepcopy(_declared(cls))
+    if not configs:
+        raise ConfigError(f"no reward preset for {env_id!r}; presets exist for: {', '.join(envs_with_presets())}")
+    for config in configs:
+        kind = config.get("type")
+        if kind == "CALMCredit":
+            if judge is not None:
+                config["judge"] = judge
+            if cache_dir is not None:
+                config["cache_dir"] = cache_dir
+        elif kind == "AutoDiscountSchedule" and config.get("horizon") is None:
+            config["horizon"] = horizon or max_turns or getattr(getattr(cls, "Config", None)(), "max_turns", None)
+    if prm is not None:
+        gates = [i for i, c in enumerate(configs) if c.get("type") == "GatedRewardAccumulation"]
+        configs.insert(gates[0] + 1 if gates else 0, {"type": "ImplicitPRM", "model": prm})
+    return configs
+
+
+def _declared(cls: Any) -> list[dict[str, Any]]:
+    declared = getattr(cls, "reward_preset", None)
+    return declared() if callable(declared) else []
+
+
+def envs_with_presets() -> list[str]:
+    """Registered envs (whose extras are installed) that declare a reward preset."""
+    found = []
+    for env_id in list_envs():
+        try:
+            if _declared(env_class(env_id)):
+                found.append(env_id)
+        except MissingExtraError:
+            continue
+    return found
+
+
+def preset_stages(env_id: str, **options: Any) -> list[RewardStage]:
     """The stages of the preset for ``env_id`` (see module docstring)."""
-    build = PRESETS.get(qualify(env_id))
-    if build is None:
-        raise ConfigError(f"no reward preset for {env_id!r}; presets exist for: {', '.join(sorted(PRESETS))}")
-    return build(prm=prm, judge=judge, cache_dir=cache_dir, horizon=horizon)
+    return [build_stage(config) for config in preset_configs(env_id, **options)]

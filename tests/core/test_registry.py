@@ -12,16 +12,16 @@ from agentrl.core.env import TextEnv, Transition
 class CounterEnv(TextEnv):
     """Say 'inc' three times."""
 
-    def _reset_state(self, options):
+    def reset_state(self, seed, options):
         self.count = 0
 
-    def _step_action(self, action):
+    def step_action(self, action):
         if action != "inc":
             return Transition(valid=False, message="say inc")
         self.count += 1
         return Transition(reward_components={"inc": 1.0}, terminated=self.count >= 3)
 
-    def _render_text(self):
+    def render_text(self):
         return f"count={self.count}"
 
 
@@ -61,11 +61,11 @@ def test_entry_point_plugins_register_on_discovery(tmp_path, monkeypatch):
         from agentrl.core.env import TextEnv, Transition
 
         class PluginEnv(TextEnv):
-            def _reset_state(self, options):
+            def reset_state(self, seed, options):
                 pass
-            def _step_action(self, action):
+            def step_action(self, action):
                 return Transition(terminated=True)
-            def _render_text(self):
+            def render_text(self):
                 return "plugin"
 
         def register():

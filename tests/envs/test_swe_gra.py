@@ -37,7 +37,7 @@ def episodes():
 
 
 def test_components_match_the_gra_contract(episodes):
-    from agentrl.rewards.presets import SWE_IMMEDIATE
+    from agentrl.envs.swe.env import IMMEDIATE_COMPONENTS as SWE_IMMEDIATE
 
     solved, farmed = episodes
     for trajectory in (solved, farmed):

@@ -34,14 +34,14 @@ class VowelEnv(TextEnv):
 
     Config = VowelConfig
 
-    def _reset_state(self, options):
+    def reset_state(self, seed, options):
         self.said = []
 
-    def _step_action(self, action):
+    def step_action(self, action):
         self.said.append(action)
         return Transition(reward_components={"vowels": float(sum(c in VOWELS for c in action))})
 
-    def _render_text(self):
+    def render_text(self):
         return f"Turn {len(self.said) + 1}: say something."
 
 

@@ -10,19 +10,19 @@ LETTERS = ["A", "B", "C", "D"]
 class PickLetterEnv(TextEnv):
     """One turn: name a letter; only C is rewarded."""
 
-    def _reset_state(self, options):
+    def reset_state(self, seed, options):
         self.picked = None
 
-    def _step_action(self, action):
+    def step_action(self, action):
         if action not in LETTERS:
             return Transition(valid=False, message=f"{action!r} is not one of {LETTERS}")
         self.picked = action
         return Transition(reward_components={"pick": float(action == "C")}, terminated=True)
 
-    def _is_success(self):
+    def is_success(self):
         return self.picked == "C"
 
-    def _render_text(self):
+    def render_text(self):
         return "Pick a letter: A B C D"
 
     def available_actions(self):

@@ -27,7 +27,7 @@ with warnings.catch_warnings():
     import minihack  # noqa: F401  -- registers the MiniHack ids; without the extra, importing fails here
 
 from agentrl.core.config import ConfigError, check_choice
-from agentrl.core.env import TextEnv, TextEnvConfig, Transition, TurnOutcome
+from agentrl.core.env import TextEnv, TextEnvConfig, Transition
 from agentrl.core.spaces import TextSpace
 from agentrl.envs.minihack.actions import COMPASS, FORMS, ActionError, GameAction, parse_action
 from agentrl.envs.minihack.engine import Engine
@@ -56,10 +56,6 @@ BASIC_ACTIONS = (*COMPASS, "pick up", "search", "wait")
 #: ``available_actions()``: a fixed, task-sized action set for random and grid policies (any other
 #: valid text is accepted too). KeyRoom adds what its solution needs, like MiniHack's own action set.
 _SIDES = ("north", "east", "south", "west")
-_MISSING = object()
-_BL_X, _BL_Y = nethack.NLE_BL_X, nethack.NLE_BL_Y
-_ACTION_CACHE_LIMIT = 4096
-"""Texts whose parse ``step`` remembers (policies repeat a few actions; LLM texts rarely repeat)."""
 TASK_ACTIONS = {
     "KeyRoom": (*BASIC_ACTIONS, *(f"unlock {side}" for side in _SIDES), *(f"open {side}" for side in _SIDES)),
 }
@@ -166,14 +162,9 @@ class MiniHackEnv(TextEnv):
             )
         self._messages: list[str] = []
         self._grid: np.ndarray | None = None
-        self._single_actions: dict[str, GameAction | None] = {}
         self._available_actions = TASK_ACTIONS.get(self.task.family, BASIC_ACTIONS)
         self._xy = (0, 0)
         self._position_at = -1
-        self._message_view = self.config.text_view == "message"
-        self._text_observation = self.config.observation_mode == "text"
-        self._subgoal_names: list[str] | None = None
-        self._no_subgoals: dict[str, bool] = {}
 
     def _grid_space(self) -> spaces.Box:
         shape = (self.config.crop_size, self.config.crop_size)
@@ -182,15 +173,15 @@ class MiniHackEnv(TextEnv):
         return spaces.Box(0, 255, shape, dtype=np.uint8)
 
     # ------------------------------------------------------------------ TextEnv hooks
-    def _reset_state(self, options: Mapping[str, Any]) -> None:
+    def reset_state(self, seed: int | None, options: Mapping[str, Any]) -> None:
         outcome = self.engine.reset(engine_seeds(self.np_random))
         self._messages = outcome.messages
         self.tracker.start(self._frame())
 
-    def _default_task_id(self, seed: int | None) -> str:
+    def task_id_for(self, seed: int | None) -> str:
         return f"{self.task.name}-seed{seed}" if seed is not None else f"{self.task.name}-unseeded"
 
-    def _step_action(self, action: str) -> Transition:
+    def step_action(self, action: str) -> Transition:
         if self.engine.done:
             return Transition(message="(the game is over; later actions were not run)")
         parsed = parse_action(action)
@@ -202,8 +193,10 @@ class MiniHackEnv(TextEnv):
         if outcome.error and not self.engine.done:
             return Transition(valid=False, message=outcome.error)
         components, achieved, info = self._scored(parsed, outcome)
+        # The engine's key limit is a time limit: the episode is truncated, not ended.
         terminated = self.engine.done and not self.engine.aborted
-        return Transition(reward_components=components, terminated=terminated, subgoals=achieved, info=info)
+        return Transition(reward_components=components, terminated=terminated, truncated=self.engine.aborted,
+                          subgoals=achieved, info=info)
 
     def _scored(
         self, action: GameAction, outcome: Any
@@ -216,119 +209,9 @@ class MiniHackEnv(TextEnv):
         info = {"action": action.text, "engine_keys": outcome.keys, "end_status": self._end_status()}
         return components, achieved, info
 
-    def step(self, action: str) -> tuple[Any, float, bool, bool, dict]:
-        """``TextEnv.step``, with a fast path for the common turn: one action the game accepts.
-
-        The fast path gives exactly what the general path (``TextEnv.step`` over ``_run_turn`` and
-        ``_step_action``) gives: it skips re-parsing a known action text and, while the game goes
-        on, the per-turn bookkeeping objects. Every other turn (bad format, several actions,
-        unknown action, game over) takes the general path.
-        """
-        game_action = self._single_action(action)
-        engine = self.engine
-        if game_action is None or self._done or engine.done:
-            return self._general_step(action)
-        self._turn += 1
-        outcome = engine.execute(game_action)
-        self._messages = outcome.messages
-        if outcome.error and not engine.done:
-            rejected = TurnOutcome(valid=False, messages=[self._format_error(outcome.error)])
-            return self._engine_limit(*self._end_turn(rejected))
-        if not engine.done:
-            return self._running_turn(game_action, outcome)
-        components, achieved, info = self._scored(game_action, outcome)
-        ended = TurnOutcome(
-            components, not engine.aborted, subgoals=list(achieved), info={"actions_executed": 1, **info}
-        )
-        return self._engine_limit(*self._end_turn(ended))
-
-    def _running_turn(self, game_action: GameAction, outcome: Any) -> tuple[Any, float, bool, bool, dict]:
-        """The rest of ``step`` for an action the game took while the game goes on (the usual turn).
-
-        ``TextEnv._end_turn`` and ``_info`` specialised to a valid action and a running game (no
-        success, no ending, no engine abort), with the position read once.
-        """
-        engine = self.engine
-        obs = engine.obs
-        blstats = obs["blstats"]
-        xy = self._xy = (blstats.item(_BL_X), blstats.item(_BL_Y))
-        self._position_at = engine.version
-        tracker = self.tracker
-        if tracker.watching:
-            achieved = tracker.update(Frame(obs, self._messages, agent=xy[1] * obs["glyphs"].shape[1] + xy[0]))
-        else:
-            achieved = ()
-        config = self.config
-        components = {"task": outcome.reward}
-        if config.shaping:
-            components["shaping"] = shaping_reward(achieved, config.shaping_rewards)
-        components["format"] = 0.0
-        self._success = False
-        truncated = self._done = self._turn >= config.max_turns
-        names = tracker.names
-        if achieved:
-            subgoals = {name: name in achieved for name in names}
-        else:
-            if names is not self._subgoal_names:
-                self._subgoal_names, self._no_subgoals = names, dict.fromkeys(names, False)
-            subgoals = self._no_subgoals.copy()
-        info = {
-            "reward_components": components,
-            "success": False,
-            "action_valid": True,
-            "progress": float(self._progress()),
-            "turn": self._turn,
-            "invalid_actions": self._invalid_actions,
-            "available_actions": self.available_actions(),
-            "position": xy,
-            "actions_executed": 1,
-            "action": game_action.text,
-            "engine_keys": outcome.keys,
-            "end_status": "RUNNING",
-            "subgoals": subgoals,
-        }
-        if self._message_view:
-            text = message_line(self._messages)
-        else:
-            text = self.renderer.render(obs, self._messages)
-        if self._text_observation:
-            observation: Any = text
-        else:
-            self._grid = self._crop(obs[config.grid], xy[0], xy[1])
-            observation = {"text": text, "grid": self._grid}
-        return observation, float(sum(components.values())), False, truncated, info
-
-    def _general_step(self, action: str) -> tuple[Any, float, bool, bool, dict]:
-        return self._engine_limit(*super().step(action))
-
-    def _engine_limit(self, observation, reward, terminated, truncated, info) -> tuple:
-        """A turn's result with the engine's key limit applied: a time limit (a truncation), not an ending."""
-        if self.engine.aborted and not terminated:
-            truncated = self._done = True
-        return observation, reward, terminated, truncated, info
-
-    def _single_action(self, text: Any) -> GameAction | None:
-        """The game action when ``text`` is one well-formed action and nothing else, else ``None``."""
-        if type(text) is not str:
-            return None
-        found = self._single_actions.get(text, _MISSING)
-        if found is _MISSING:
-            parsed = self.config.action_format.parse(text)
-            found = None
-            if parsed.ok and len(parsed.actions) == 1 and not parsed.dropped:
-                game_action = parse_action(parsed.actions[0])
-                found = game_action if isinstance(game_action, GameAction) else None
-            if len(self._single_actions) >= _ACTION_CACHE_LIMIT:
-                self._single_actions.clear()
-            self._single_actions[text] = found
-        return found
-
-    def _info(self, components: dict[str, float], *, action_valid: bool) -> dict[str, Any]:
-        """``TextEnv._info`` plus the agent's ``position`` (``_running_turn`` inlines both)."""
-        info = super()._info(components, action_valid=action_valid)
-        if not self.engine.done:
-            info["position"] = self._position()
-        return info
+    def extra_info(self) -> dict[str, Any]:
+        """The agent's ``position`` (x, y) while the game runs."""
+        return {} if self.engine.done else {"position": self._position()}
 
     def _frame(self) -> Frame:
         engine = self.engine
@@ -349,7 +232,7 @@ class MiniHackEnv(TextEnv):
     def _end_status(self) -> str:
         return self.engine.env.StepStatus(self.engine.end_status).name if self.engine.done else "RUNNING"
 
-    def _render_text(self) -> str:
+    def render_text(self) -> str:
         if self.engine.done:
             return f"{message_line(self._messages)}\nThe episode is over: {self._ending()}."
         if self.config.text_view == "message":
@@ -365,7 +248,7 @@ class MiniHackEnv(TextEnv):
             return "the game's step limit was reached"
         return "the game ended"
 
-    def _observation(self, text: str) -> Any:
+    def wrap_observation(self, text: str) -> Any:
         if self.config.observation_mode == "text":
             return text
         if self.engine.done and self._grid is not None:
@@ -374,10 +257,10 @@ class MiniHackEnv(TextEnv):
         self._grid = self._crop(self.engine.obs[self.config.grid], x, y)
         return {"text": text, "grid": self._grid}
 
-    def _progress(self) -> float:
+    def progress(self) -> float:
         return 1.0 if self.engine.success else self.tracker.progress
 
-    def _is_success(self) -> bool:
+    def is_success(self) -> bool:
         return self.engine.success
 
     def subgoals(self) -> list[str]:
@@ -386,7 +269,7 @@ class MiniHackEnv(TextEnv):
     def available_actions(self) -> list[str]:
         return list(self._available_actions)
 
-    def _format_error(self, reason: str) -> str:
+    def format_error(self, reason: str) -> str:
         return f"Invalid action: {reason}. {FORMS} {self.config.action_format.instructions()}"
 
     def instructions(self) -> str:
@@ -399,6 +282,15 @@ class MiniHackEnv(TextEnv):
             "you (north is up), your eight neighbouring squares, your status and your inventory.\n"
             f"{FORMS}\n{self.config.action_format.instructions()}"
         )
+
+    @classmethod
+    def reward_preset(cls) -> list[dict[str, Any]]:
+        """CALM's oracle subgoal credit (beta 0.2) and ADS."""
+        return [
+            {"type": "CALMCredit", "judge": "oracle", "beta": 0.2},
+            {"type": "AutoDiscountSchedule"},
+            {"type": "RewardHackingMonitor"},
+        ]
 
     def expert_policy(self):
         from agentrl.envs.minihack.expert import NavigationExpert

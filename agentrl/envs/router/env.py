@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 from agentrl.core.actions import ActionFormat, ParsedTurn, extract_tag
 from agentrl.core.config import ConfigError, build_config
-from agentrl.core.env import TextEnv, TextEnvConfig, TurnOutcome
+from agentrl.core.env import EpisodeEnd, TextEnv, TextEnvConfig, TurnOutcome
 from agentrl.envs.router.backends import Backend, CallSettings, backend_factories
 from agentrl.envs.router.data import QATask, load_tasks, task_from_record
 from agentrl.envs.router.pool import ModelPool, ModelSpec
@@ -170,11 +170,8 @@ class RouterEnv(TextEnv):
         super().close()
 
     # ------------------------------------------------------------------ TextEnv hooks
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset_state(self, seed: int | None, options: Mapping[str, Any]) -> None:
         self._seed = seed
-        return super().reset(seed=seed, options=options)
-
-    def _reset_state(self, options: Mapping[str, Any]) -> None:
         self.task = self._choose_task(options)
         self._transcript: list[str] = []
         self._calls: list[dict[str, Any]] = []
@@ -194,14 +191,14 @@ class RouterEnv(TextEnv):
         seed = self._seed if self._seed is not None else int(self.np_random.integers(2**31))
         return generate_task(int(options.get("task_index", seed)), self.config.generated_domains)
 
-    def _default_task_id(self, seed: int | None) -> str:
+    def task_id_for(self, seed: int | None) -> str:
         assert self.task is not None
         return self.task.id
 
-    def _render_text(self) -> str:
+    def render_text(self) -> str:
         return self._last_text
 
-    def _is_success(self) -> bool:
+    def is_success(self) -> bool:
         return self._episode_success
 
     def instructions(self) -> str:
@@ -216,6 +213,11 @@ class RouterEnv(TextEnv):
             "Calls cost money (price per 1M output tokens); prefer a cheap model that can answer.\n\n"
             f"Models:\n{self.pool.describe()}"
         )
+
+    @classmethod
+    def reward_preset(cls) -> list[dict[str, Any]]:
+        """The routing reward is already complete per episode; the monitor watches it."""
+        return [{"type": "RewardHackingMonitor"}]
 
     def expert_policy(self):
         """Route to the cheapest model that answers right (known for generated questions, whose
@@ -234,14 +236,11 @@ class RouterEnv(TextEnv):
 
         return RouteThenAnswer(choose)
 
-    def _info(self, components: dict[str, float], *, action_valid: bool) -> dict[str, Any]:
-        info = super()._info(components, action_valid=action_valid)
-        if self.task is not None:
-            info.update(question=self.task.question, domain=self.task.domain)
-        return info
+    def extra_info(self) -> dict[str, Any]:
+        return {"question": self.task.question, "domain": self.task.domain} if self.task is not None else {}
 
     # ------------------------------------------------------------------ one router turn
-    def _run_turn(self, parsed: ParsedTurn) -> TurnOutcome:
+    def run_turn(self, parsed: ParsedTurn) -> TurnOutcome:
         text = cut_turn(parsed.actions[0]) if parsed.ok else ""
         self._transcript.append(text)
         found = blocks(text)
@@ -255,10 +254,7 @@ class RouterEnv(TextEnv):
         else:
             valid, observation = False, self._protocol_hint(parsed)
         self._last_text = observation
-        components: dict[str, float] = {}
-        if answered or self._turn >= self.config.max_turns:
-            components = self._finish_episode(extra)
-        return TurnOutcome(reward_components=components, terminated=answered, valid=valid, info=extra)
+        return TurnOutcome(terminated=answered, valid=valid, info=extra)
 
     def _protocol_hint(self, parsed: ParsedTurn) -> str:
         reason = parsed.error or "the turn has neither a <search> nor an <answer> block"
@@ -298,7 +294,8 @@ class RouterEnv(TextEnv):
             return information_block(None)
         return information_block((result.text or "")[: self.config.calls.max_information_chars])
 
-    def _finish_episode(self, extra: dict[str, Any]) -> dict[str, float]:
+    def finish_episode(self, terminated: bool, truncated: bool) -> EpisodeEnd:
+        """Score the whole transcript: format, answer (EM/F1) and cost, as Router-R1's reward."""
         assert self.task is not None
         transcript = "".join(self._transcript)
         verdict = check_format(transcript, lambda name: name in self.pool)
@@ -309,11 +306,11 @@ class RouterEnv(TextEnv):
         normalized = self.cost_normalizer.normalize(self._cost)
         reward = router_r1_reward(verdict.reward, outcome, normalized, self.config.alpha)
         self._episode_success = em == 1.0
-        extra.update(
+        info = dict(
             answer=answer, em=em, f1=f1, outcome=outcome, cost=self._cost, cost_usd=self._cost / 1e6,
             normalized_cost=normalized, num_calls=len(self._calls),
             failed_calls=sum(1 for c in self._calls if not c["ok"]),
             models_called=[c["model"] for c in self._calls], format_ok=verdict.ok,
             format_rule=verdict.rule, format_detail=verdict.detail, transcript=transcript,
         )
-        return reward.components()
+        return EpisodeEnd(reward_components=reward.components(), info=info)

@@ -21,7 +21,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agentrl.core.config import check_choice
-from agentrl.core.env import TextEnv, TextEnvConfig, Transition
+from agentrl.core.env import RewardBounds, TextEnv, TextEnvConfig, Transition, quote
 from agentrl.core.spaces import TextSpace
 from agentrl.envs.sokoban.generator import GeneratorConfig, generate_room
 from agentrl.envs.sokoban.level import DIRECTIONS, SYMBOL_SETS, Level, load_levels, render
@@ -96,7 +96,7 @@ class SokobanEnv(TextEnv):
         return tuple(self.config.dim_room)  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ TextEnv hooks
-    def _reset_state(self, options: Mapping[str, Any]) -> None:
+    def reset_state(self, seed: int | None, options: Mapping[str, Any]) -> None:
         if self._levels is not None:
             index = int(options.get("level", self.np_random.integers(len(self._levels))))
             name, self.level = self._levels[index % len(self._levels)]
@@ -117,16 +117,16 @@ class SokobanEnv(TextEnv):
         self.level, self.reference_solution = generate_room(rng, generator)
         self._level_name = None
 
-    def _default_task_id(self, seed: int | None) -> str:
+    def task_id_for(self, seed: int | None) -> str:
         if self._level_name:
             return self._level_name
         h, w = self.config.dim_room
         return f"sokoban-{h}x{w}-b{self.config.num_boxes}-seed{seed}"
 
-    def _step_action(self, action: str) -> Transition:
+    def step_action(self, action: str) -> Transition:
         move = _ALIASES.get(action.strip().strip(".").lower())
         if move is None:
-            return Transition(valid=False, message=f"{action!r} is not a move")
+            return Transition(valid=False, message=f"{quote(action)} is not a move")
         assert self.level is not None
         before = self.level.boxes_on_goals
         self.level = self.level.move(move)
@@ -143,11 +143,11 @@ class SokobanEnv(TextEnv):
         achieved = tuple(self._subgoal_name(k) for k in range(before + 1, after + 1))
         return Transition(reward_components=components, terminated=solved, subgoals=achieved)
 
-    def _render_text(self) -> str:
+    def render_text(self) -> str:
         assert self.level is not None
         return render(self.level, self._symbols)
 
-    def _observation(self, text: str) -> Any:
+    def wrap_observation(self, text: str) -> Any:
         if self.config.observation_mode == "text":
             return text
         assert self.level is not None
@@ -156,15 +156,42 @@ class SokobanEnv(TextEnv):
         grid[: g.shape[0], : g.shape[1]] = g
         return {"text": text, "grid": grid}
 
-    def _progress(self) -> float:
+    def progress(self) -> float:
         assert self.level is not None
         return self.level.boxes_on_goals / len(self.level.boxes)
 
-    def _is_success(self) -> bool:
+    def is_success(self) -> bool:
         return self.level is not None and self.level.solved
 
     def available_actions(self) -> list[str]:
         return list(ACTIONS)
+
+    def reward_bounds(self) -> RewardBounds:
+        """Per turn: up to ``max_actions`` moves, each ``step`` plus at most one box change, plus
+        ``finished`` once, or the format penalty. Per episode: net boxes placed are at most the
+        number of boxes when pushing a box on and off a goal does not pay (the default)."""
+        r, k, turns = self.config.rewards, self.config.action_format.max_actions, self.config.max_turns
+        move_low = r.step + min(0.0, r.box_on_goal, r.box_off_goal)
+        move_high = r.step + max(0.0, r.box_on_goal, r.box_off_goal)
+        turn_low = k * move_low + min(0.0, self.config.format_penalty)
+        turn_high = k * move_high + max(0.0, r.finished)
+        boxes = max((len(level.boxes) for _, level in self._levels), default=0) if self._levels else self.config.num_boxes
+        if r.box_on_goal + r.box_off_goal <= 0:
+            episode_high = boxes * max(0.0, r.box_on_goal) + max(0.0, r.finished) + turns * k * max(0.0, r.step)
+        else:
+            episode_high = turns * turn_high
+        return RewardBounds(step=(turn_low, turn_high), episode=(turns * turn_low, episode_high))
+
+    @classmethod
+    def reward_preset(cls) -> list[dict[str, Any]]:
+        """G-RA gates every immediate reward and CALM's subgoal credit on the level being solved
+        (``finished`` is +10 exactly then); ADS schedules the discount."""
+        return [
+            {"type": "GatedRewardAccumulation", "priorities": {"finished": 1}, "thresholds": {"finished": 1.0}},
+            {"type": "CALMCredit", "judge": "oracle", "beta": 1.0},
+            {"type": "AutoDiscountSchedule"},
+            {"type": "RewardHackingMonitor", "immediate_components": ["step", "box", "format"]},
+        ]
 
     def expert_policy(self):
         from agentrl.envs.sokoban.expert import SolverPolicy

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentrl.core.actions import ActionFormat
-from agentrl.core.env import TextEnv, TextEnvConfig, Transition
+from agentrl.core.env import EpisodeEnd, TextEnv, TextEnvConfig, Transition
 from agentrl.envs.swe.grading import GradeResult, grade, remove_test_edits
 from agentrl.envs.swe.tasks import (
     SWEBENCH_IMAGE,
@@ -39,6 +39,10 @@ from agentrl.envs.swe.tools import ActionSyntaxError, ToolResult, parse_tool_cal
 from agentrl.sandboxes.backends import BACKENDS, backend_class, resolve_backend
 from agentrl.sandboxes.base import Sandbox, SandboxConfig, SandboxError, SessionDiedError
 from agentrl.sandboxes.pool import SandboxPool, discard, shared_pool
+
+
+#: The per-turn reward components (G-RA gates them on the outcome).
+IMMEDIATE_COMPONENTS = ("format", "tool_success", "modification", "tests_run")
 
 
 @dataclass
@@ -115,8 +119,7 @@ class SWEEnv(TextEnv):
         self._backend: str | None = None
         self._diff_key = ""
         self._submitted = False
-        self._finished = False
-        self._end_text = ""
+        self._finished = self._resolved = False
         self._graded_progress = 0.0
 
     # ------------------------------------------------------------------ sandboxes
@@ -145,7 +148,7 @@ class SWEEnv(TextEnv):
         super().close()
 
     # ------------------------------------------------------------------ TextEnv hooks
-    def _reset_state(self, options: Mapping[str, Any]) -> None:
+    def reset_state(self, seed: int | None, options: Mapping[str, Any]) -> None:
         self._release()
         self.task = self._choose_task(options)
         self.sandbox, self._pool = self._acquire(self.task)
@@ -155,8 +158,7 @@ class SWEEnv(TextEnv):
             self._release()
             raise
         self._diff_key = _digest("")
-        self._submitted = self._finished = False
-        self._end_text = ""
+        self._submitted = self._finished = self._resolved = False
         self._graded_progress = 0.0
 
     def _choose_task(self, options: Mapping[str, Any]) -> SWETask:
@@ -170,10 +172,10 @@ class SWEEnv(TextEnv):
             return self.tasks[int(options["task_index"]) % len(self.tasks)]
         return self.tasks[int(self.np_random.integers(len(self.tasks)))]
 
-    def _default_task_id(self, seed: int | None) -> str:
-        return self.task.instance_id if self.task else super()._default_task_id(seed)
+    def task_id_for(self, seed: int | None) -> str:
+        return self.task.instance_id if self.task else super().task_id_for(seed)
 
-    def _step_action(self, action: str) -> Transition:
+    def step_action(self, action: str) -> Transition:
         try:
             call = parse_tool_call(action)
         except ActionSyntaxError as exc:
@@ -216,16 +218,8 @@ class SWEEnv(TextEnv):
         changed, self._diff_key = key != self._diff_key, key
         return changed and bool(diff.strip())
 
-    def step(self, action: str) -> tuple[Any, float, bool, bool, dict]:
-        observation, reward, terminated, truncated, info = super().step(action)
-        if terminated or truncated:
-            outcome = self._finish(info)
-            reward += outcome
-            observation = f"{observation}\n{self._end_text}"
-        return observation, reward, terminated, truncated, info
-
-    def _finish(self, info: dict[str, Any]) -> float:
-        """Grade the episode; write the outcome into ``info``; return the outcome reward."""
+    def finish_episode(self, terminated: bool, truncated: bool) -> EpisodeEnd:
+        """Grade the episode in a fresh sandbox: the outcome reward, its kind and the grading details."""
         self._finished = True
         try:
             patch, error = current_diff(self.sandbox, self.task), ""
@@ -238,17 +232,14 @@ class SWEEnv(TextEnv):
         else:
             dropped = remove_test_edits(patch, self.task, config_files=self.config.protect_config_files)[1]
             result = GradeResult(0.0, "no_submit", test_edits=dropped)
-        reward = self.config.rewards.outcome * result.outcome
-        info["reward_components"]["outcome"] = reward
-        info.update(outcome=result.outcome, outcome_kind=result.kind, grading=result.summary(),
+        info = dict(outcome=result.outcome, outcome_kind=result.kind, grading=result.summary(),
                     test_edits=result.test_edits, patch=patch, instance_id=self.task.instance_id)
         if error:
             info["diff_error"] = error
-        self._success = result.resolved
+        self._resolved = result.resolved
         self._graded_progress = _passed_fraction(result.fail_to_pass) * _passed_fraction(result.pass_to_pass)
-        info["success"], info["progress"] = self._success, float(self._progress())
-        self._end_text = _outcome_text(result)
-        return reward
+        return EpisodeEnd(reward_components={"outcome": self.config.rewards.outcome * result.outcome}, info=info,
+                          message=_outcome_text(result))
 
     def _grade(self, patch: str) -> GradeResult:
         grader, pool = self._acquire(self.task)
@@ -261,28 +252,36 @@ class SWEEnv(TextEnv):
     def _truncate(self, text: str) -> str:
         return truncate_middle(text, self.config.max_observation_chars)
 
-    def _render_text(self) -> str:
+    def render_text(self) -> str:
         if self.task is None:
             return ""
-        if self._turn == 0:
+        if self.turn == 0:
             return _task_text(self.task, self.config.max_turns)
         if self._finished:
             return ""
-        return f"(turn {self._turn} of {self.config.max_turns})"
+        return f"(turn {self.turn} of {self.config.max_turns})"
 
-    def _is_success(self) -> bool:
-        return self._success
+    def is_success(self) -> bool:
+        return self._resolved
 
-    def _progress(self) -> float:
+    def progress(self) -> float:
         """Once graded: the fraction of FAIL_TO_PASS tests that pass, times that of PASS_TO_PASS
         tests (a fix that breaks other tests is partial progress). Unknown before grading: 0."""
-        return 1.0 if self._success else self._graded_progress
+        return 1.0 if self._resolved else self._graded_progress
 
     def instructions(self) -> str:
         return INSTRUCTIONS.format(answer=self.config.action_format.instructions())
 
     def available_actions(self) -> None:
         return None
+
+    @classmethod
+    def reward_preset(cls) -> list[dict[str, Any]]:
+        """G-RA: the immediate rewards count only in episodes whose outcome passes (resolved)."""
+        return [
+            {"type": "GatedRewardAccumulation", "priorities": {"outcome": 1}, "thresholds": {"outcome": 1.0}},
+            {"type": "RewardHackingMonitor", "immediate_components": list(IMMEDIATE_COMPONENTS)},
+        ]
 
     def expert_policy(self):
         from agentrl.envs.swe.expert import GoldPatchPolicy

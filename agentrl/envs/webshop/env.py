@@ -103,7 +103,7 @@ class WebShopEnv(TextEnv):
         self._score: float | None = None
 
     # ------------------------------------------------------------------ TextEnv hooks
-    def _reset_state(self, options: Mapping[str, Any]) -> None:
+    def reset_state(self, seed: int | None, options: Mapping[str, Any]) -> None:
         self.split = str(options.get("split", self.config.split))
         size = self.shop.goals.size(self.split)
         if "goal_index" in options:
@@ -117,10 +117,10 @@ class WebShopEnv(TextEnv):
         self._achieved = set()
         self._score = None
 
-    def _default_task_id(self, seed: int | None) -> str:
+    def task_id_for(self, seed: int | None) -> str:
         return f"webshop-{self.split}-{self.goal_index}"
 
-    def _step_action(self, action: str) -> Transition:
+    def step_action(self, action: str) -> Transition:
         result = self.browser.act(self.shop, action)
         if not result.valid:
             return Transition(valid=False, message=result.message)
@@ -174,26 +174,28 @@ class WebShopEnv(TextEnv):
             reward_components={"purchase": self._score}, terminated=True, subgoals=achieved, info=info
         )
 
-    def _render_text(self) -> str:
+    def render_text(self) -> str:
         if self.browser.page == "done":
             return f"Thank you for shopping with us!\nYour score (min 0.0, max 1.0): {self._score:.2f}"
         assert self.goal is not None
         show = self.config.include_instruction or self.browser.page == "search"
         return self._render(self.browser.view(self.shop, self.goal["instruction_text"] if show else None))
 
-    def _progress(self) -> float:
+    def progress(self) -> float:
         if self._score is not None:
             return self._score
         return len(self._achieved) / len(self.subgoals())
 
-    def _is_success(self) -> bool:
+    def is_success(self) -> bool:
         return self._score is not None and self._score >= 1.0 - 1e-9
 
-    def _info(self, components: dict[str, float], *, action_valid: bool) -> dict[str, Any]:
-        info = super()._info(components, action_valid=action_valid)
-        if self.goal is not None:
-            info["instruction"] = self.goal["instruction_text"]
-        return info
+    def extra_info(self) -> dict[str, Any]:
+        return {"instruction": self.goal["instruction_text"]} if self.goal is not None else {}
+
+    @classmethod
+    def reward_preset(cls) -> list[dict[str, Any]]:
+        """The purchase reward is terminal; the monitor watches it (OPRL is added with ``prm=``)."""
+        return [{"type": "RewardHackingMonitor"}]
 
     def available_actions(self) -> list[str]:
         if self.browser.page == "done":

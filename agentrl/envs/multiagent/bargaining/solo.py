@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from agentrl.core.env import TextEnv, TextEnvConfig, Transition
+from agentrl.core.env import RewardBounds, TextEnv, TextEnvConfig, Transition
 from agentrl.envs.multiagent.bargaining import text
 from agentrl.envs.multiagent.bargaining.game import (
     PLAYERS,
@@ -67,14 +67,14 @@ class BargainingSoloEnv(TextEnv):
         """Moves in the whole game: the agent's turn limit, times two players."""
         return 2 * self.config.max_turns
 
-    def _reset_state(self, options: Mapping[str, Any]) -> None:
+    def reset_state(self, seed: int | None, options: Mapping[str, Any]) -> None:
         self.game = Negotiation(sample_scenario(self.np_random, self.config.scenario))
         role = self.config.role if self.config.role != "random" else PLAYERS[int(self.np_random.integers(2))]
         self.player, self._moves, self._news = PLAYERS.index(role), 0, []
         if self.player == 1:
             self._opponent_moves()
 
-    def _step_action(self, action: str) -> Transition:
+    def step_action(self, action: str) -> Transition:
         game = self._game()
         error = game.play(self.player, action)
         if error is not None:
@@ -101,7 +101,7 @@ class BargainingSoloEnv(TextEnv):
         self._moves += 1
         self._news.append(game.transcript[-1])
 
-    def _render_text(self) -> str:
+    def render_text(self) -> str:
         game = self._game()
         to_move = None if game.ended or self._moves >= self.max_moves else self.player
         state = text.state_text(
@@ -109,14 +109,17 @@ class BargainingSoloEnv(TextEnv):
         )
         return "\n".join(self._news + [state])
 
-    def _is_success(self) -> bool:
+    def is_success(self) -> bool:
         game = self._game()
         return game.deal is not None and game.score(self.player) > 0
 
-    def _progress(self) -> float:
-        return self._game().score(self.player)
+    def reward_bounds(self) -> RewardBounds:
+        """Per turn: the format penalty, or the final ``deal`` score in [0, 1] (0 without a deal).
+        Per episode: every turn penalised, or one deal's score."""
+        penalty = self.config.format_penalty
+        return RewardBounds(step=(penalty, 1.0), episode=(self.config.max_turns * penalty, 1.0))
 
-    def _default_task_id(self, seed: int | None) -> str:
+    def task_id_for(self, seed: int | None) -> str:
         return f"bargaining-{PLAYERS[self.player]}-seed{seed}"
 
     def instructions(self) -> str:
@@ -128,12 +131,8 @@ class BargainingSoloEnv(TextEnv):
             answer_format=self.config.action_format.instructions(),
         )
 
-    def _info(self, components: dict[str, float], *, action_valid: bool) -> dict[str, Any]:
-        info = super()._info(components, action_valid=action_valid)
-        info["negotiation"] = text.view(
-            self._game(), self.player, moves=self._moves, max_moves=self.max_moves
-        )
-        return info
+    def extra_info(self) -> dict[str, Any]:
+        return {"negotiation": text.view(self._game(), self.player, moves=self._moves, max_moves=self.max_moves)}
 
     def expert_policy(self) -> TimeDependentNegotiator:
         """The opponent's own tactic, playing the agent's side (it reads ``info["negotiation"]``)."""

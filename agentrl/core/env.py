@@ -32,6 +32,7 @@ truncated) -> EpisodeEnd``             answer checks); runs once per episode
 ``subgoals()``, ``expert_policy()``    expert
 ``reward_bounds() -> RewardBounds``    documented per-turn and per-episode reward range
 ``reward_preset() -> list[dict]``      the env's shipped reward-pipeline stages (configs)
+``evaluation_tasks(split)``            a published split's fixed tasks, as ``reset`` options
 =====================================  ===========================================================
 
 :func:`agentrl.core.check_text_env` checks an env against this contract.
@@ -267,6 +268,11 @@ class TextEnv(gym.Env[Any, str]):
     def reward_bounds(self) -> RewardBounds:
         """The range of the reward per turn and per episode under this env's config (documented)."""
         return RewardBounds()
+
+    def evaluation_tasks(self, split: str) -> list[dict[str, Any]] | None:
+        """The fixed tasks of a published evaluation split, in order, as ``reset`` options (each
+        played once, e.g. WebShop's test goals 0..499); ``None`` when the env has no such split."""
+        return None
 
     @classmethod
     def reward_preset(cls) -> list[dict[str, Any]]:

@@ -39,12 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import max_rss_bytes, print_table
 
 from agentrl.core.registry import make
-from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.rollout import grouped_specs, run_episodes
 from agentrl.models.loading import load_causal_lm, load_tokenizer
-from agentrl.policies.hf import GenerationConfig
+from agentrl.policies.generation import GenerationConfig
 from agentrl.train.agents import LMAgent
 from agentrl.train.config import RLConfig
-from agentrl.train.credit import compute_credit
+from agentrl.train.advantages import batch_advantages
 from agentrl.train.learner import Learner
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -104,7 +104,7 @@ def timed_rollout(agent: LMAgent, envs: list, specs, repeats: int) -> dict:
 def timed_update(agent: LMAgent, batch, repeats: int) -> dict:
     """Best-of-``repeats`` learner update on ``batch``; weights are restored between repeats."""
     config = RLConfig(epochs=1, minibatch_size=64, lr=1e-4)
-    credit = compute_credit(batch, "turn", gamma=1.0)
+    credit = batch_advantages(batch, "turn", normalize=True)
     units = agent.units(batch)
     tokens = sum(len(turn.token_ids) for unit in units for turn in unit)
     trained = sum(sum(turn.loss_mask) for unit in units for turn in unit)

@@ -36,7 +36,7 @@ from _common import print_table
 
 import agentrl
 from agentrl.core.policy import RandomPolicy
-from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.rollout import grouped_specs, run_episodes
 from agentrl.core.trajectory import TrajectoryBatch
 from agentrl.envs.sokoban.expert import SolverPolicy
 from agentrl.rewards import (
@@ -169,7 +169,8 @@ def calm_cache_rows(batch: TrajectoryBatch, episodes: int) -> list[dict]:
 
 def lm_batch(episodes: int, seed: int = 0):
     from agentrl.models import tiny_causal_lm, tiny_tokenizer
-    from agentrl.policies.hf import GenerationConfig, HFPolicy
+    from agentrl.policies.generation import GenerationConfig
+from agentrl.policies.hf import HFPolicy
 
     tokenizer = tiny_tokenizer()
     model = tiny_causal_lm(seed=seed)
@@ -182,7 +183,7 @@ def lm_batch(episodes: int, seed: int = 0):
 
 
 def prm_rows(episodes: int, repeats: int) -> list[dict]:
-    from agentrl.train.logprobs import collate_segments, token_logprobs
+    from agentrl.models.logprobs import collate_segments, token_logprobs
 
     model, batch = lm_batch(episodes)
     tokens = sum(len(t.token_ids) for t in batch.turns())

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.rollout import grouped_specs, run_episodes
 from agentrl.envs.router.backends import CallSettings, OpenAIBackend, ReplayBackend
 from agentrl.envs.router.baselines import RouteThenAnswer, uniform_random
 from agentrl.envs.router.env import RouterEnv

@@ -4,8 +4,8 @@ Every configuration plays the same episodes with the same concurrency (``--envs`
 a cheap random policy whose move depends only on (episode, turn), so every configuration plays the
 very same moves and the figures are the rollout machinery's, not a model's:
 
-* ``in-process``: :func:`agentrl.core.rollout.run_episodes` over ``--envs`` envs (the baseline);
-* ``ray x1``: :class:`~agentrl.train.distributed.RayRolloutBackend`, 1 worker hosting every env;
+* ``in-process``: :func:`agentrl.rollout.run_episodes` over ``--envs`` envs (the baseline);
+* ``ray x1``: :class:`~agentrl.rollout.ray.RayRolloutBackend`, 1 worker hosting every env;
 * ``ray x2``: 2 workers hosting half the envs each;
 * ``ray x2 thr``: the same, each worker stepping its envs in threads (``threads_per_worker``).
 
@@ -35,9 +35,9 @@ from pathlib import Path
 
 import agentrl
 from agentrl.core.policy import ActionOutput
-from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.rollout import grouped_specs, run_episodes
 from agentrl.envs.sokoban.env import SokobanEnv
-from agentrl.train.distributed import RayRolloutBackend  # before ray.init: no usage reporting
+from agentrl.rollout.ray import RayRolloutBackend  # before ray.init: no usage reporting
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scale.json"
 CONFIGS = ("in-process", "ray x1", "ray x2", "ray x2 thr")
@@ -84,10 +84,10 @@ class Runners:
         started = time.perf_counter()
         half = envs // 2
         self.ray = {
-            "ray x1": RayRolloutBackend(env_id, env_kwargs, 1, envs_per_worker=envs, worker_num_cpus=0.4),
-            "ray x2": RayRolloutBackend(env_id, env_kwargs, 2, envs_per_worker=half, worker_num_cpus=0.4),
+            "ray x1": RayRolloutBackend(env_id, env_kwargs, num_workers=1, envs_per_worker=envs, worker_num_cpus=0.4),
+            "ray x2": RayRolloutBackend(env_id, env_kwargs, num_workers=2, envs_per_worker=half, worker_num_cpus=0.4),
             "ray x2 thr": RayRolloutBackend(
-                env_id, env_kwargs, 2, envs_per_worker=half, worker_num_cpus=0.4, threads_per_worker=half
+                env_id, env_kwargs, num_workers=2, envs_per_worker=half, worker_num_cpus=0.4, threads_per_worker=half
             ),
         }
         self.startup_s = time.perf_counter() - started

@@ -1,6 +1,7 @@
 """``agentrl envs``: list registered environments."""
 
 from agentrl.commands import command_parser
+from agentrl.core.registry import env_entry, list_envs
 
 
 def add_parser(subparsers) -> None:
@@ -13,8 +14,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from agentrl.core.registry import env_entry, list_envs
-
     ids = list_envs()
     width = max(map(len, ids), default=0)
     for env_id in ids:

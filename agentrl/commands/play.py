@@ -1,6 +1,12 @@
 """``agentrl play``: play any text environment in the terminal."""
 
+import sys
+
 from agentrl.commands import command_parser, parse_env_kwargs
+from agentrl.core.env import TextEnv
+from agentrl.core.policy import wrap_answer
+from agentrl.core.registry import make
+from agentrl.core.trajectory import observation_text
 
 
 def add_parser(subparsers) -> None:
@@ -18,16 +24,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    import sys
-
-    from agentrl.core.policy import wrap_answer
-    from agentrl.core.registry import make
-    from agentrl.core.trajectory import observation_text
-
     env = make(args.env_id, **parse_env_kwargs(args.env_arg))
     unwrapped = env.unwrapped
     observation, info = env.reset(seed=args.seed)
-    if hasattr(unwrapped, "instructions"):
+    if isinstance(unwrapped, TextEnv):
         print(unwrapped.instructions(), "\n")
     total, turn = 0.0, 0
     while True:
@@ -57,4 +57,4 @@ def _read(stream):
 
 
 def _answer_tag(env) -> str | None:
-    return getattr(getattr(getattr(env, "config", None), "action_format", None), "answer_tag", None)
+    return env.config.action_format.answer_tag if isinstance(env, TextEnv) else None

@@ -1,12 +1,12 @@
 """``agentrl train``: train a policy from a preset or config file, with key=value overrides."""
 
 from agentrl.commands import command_parser
+from agentrl.core.config import describe_fields, parse_overrides
+from agentrl.train.config import TrainConfig, dump_config, list_presets, load_config
+from agentrl.train.loop import Trainer
 
 
 def add_parser(subparsers) -> None:
-    from agentrl.core.config import describe_fields
-    from agentrl.train.config import TrainConfig, list_presets
-
     keys = "\n".join("  " + line for line in describe_fields(TrainConfig))
     parser = command_parser(
         subparsers, "train", "Train a policy (SFT warm start, then multi-turn RL). With no arguments it trains "
@@ -25,10 +25,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from agentrl.core.config import parse_overrides
-    from agentrl.train.config import dump_config, load_config
-    from agentrl.train.loop import Trainer
-
     config = load_config(args.config, parse_overrides(args.overrides))
     if args.show_config:
         print(dump_config(config), end="")

@@ -33,6 +33,7 @@ truncated) -> EpisodeEnd``             answer checks); runs once per episode
 ``reward_bounds() -> RewardBounds``    documented per-turn and per-episode reward range
 ``reward_preset() -> list[dict]``      the env's shipped reward-pipeline stages (configs)
 ``evaluation_tasks(split)``            a published split's fixed tasks, as ``reset`` options
+``evaluation_splits()``                the split names ``evaluation_tasks`` accepts
 =====================================  ===========================================================
 
 :func:`agentrl.core.check_text_env` checks an env against this contract.
@@ -155,6 +156,9 @@ class TextEnv(gym.Env[Any, str]):
 
     Config: ClassVar[type[TextEnvConfig]] = TextEnvConfig
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    needs_reward_preset: ClassVar[bool] = False
+    """True when the raw per-turn rewards can be farmed without the env's reward preset (e.g. SWE's
+    small rewards for tool calls): ``agentrl train`` then uses the preset unless ``rewards`` is set."""
 
     def __init__(
         self,
@@ -273,6 +277,10 @@ class TextEnv(gym.Env[Any, str]):
         """The fixed tasks of a published evaluation split, in order, as ``reset`` options (each
         played once, e.g. WebShop's test goals 0..499); ``None`` when the env has no such split."""
         return None
+
+    def evaluation_splits(self) -> list[str]:
+        """The split names :meth:`evaluation_tasks` accepts (what an error lists)."""
+        return []
 
     @classmethod
     def reward_preset(cls) -> list[dict[str, Any]]:

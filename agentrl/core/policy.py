@@ -9,7 +9,7 @@ rebuild its context without re-tokenising anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -43,6 +43,8 @@ class ActionOutput:
     generation_truncated: bool = False
     context_exhausted: bool = False
     """The context limit is reached: the episode ends truncated and ``text`` is not executed."""
+    policy_version: int = 0
+    """Version of the weights that produced the action (asynchronous training bounds staleness by it)."""
 
 
 @runtime_checkable
@@ -50,6 +52,22 @@ class Policy(Protocol):
     """Anything with a batched ``act``."""
 
     def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]: ...
+
+
+@runtime_checkable
+class TrainablePolicy(Policy, Protocol):
+    """An acting policy whose weights a learner updates (language models, grid networks, vLLM).
+
+    ``load_weights`` is the only channel from the learner to the sampler; ``reseed`` makes sampling
+    reproducible per iteration; ``evaluation_view`` is the same weights acting with evaluation
+    settings (greedy or sampling) and a fresh seed, so evaluation never reuses training sampling.
+    """
+
+    def reseed(self, seed: int) -> None: ...
+
+    def load_weights(self, state_dict: Mapping[str, Any]) -> None: ...
+
+    def evaluation_view(self, *, greedy: bool, seed: int) -> Policy: ...
 
 
 def wrap_answer(action: str, tag: str | None = "answer") -> str:

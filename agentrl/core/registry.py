@@ -10,13 +10,14 @@ under the entry point's name.
 from __future__ import annotations
 
 import difflib
-import importlib
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable
 
 import gymnasium as gym
 from gymnasium.error import Error as GymError
+
+from agentrl.core.extras import MissingExtraError, optional_module
 
 NAMESPACE = "agentrl"
 ENTRY_POINT_GROUP = "agentrl.envs"
@@ -27,10 +28,6 @@ class UnknownEnvError(GymError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0]) if self.args else ""
-
-
-class MissingExtraError(ImportError):
-    """The env needs an optional dependency that is not installed."""
 
 
 @dataclass(frozen=True)
@@ -126,15 +123,7 @@ def env_class(env_id: str) -> Callable[..., gym.Env]:
     if not isinstance(entry.entry_point, str):
         return entry.entry_point
     module, _, name = entry.entry_point.partition(":")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except ImportError as exc:
-        if entry.extra is None:
-            raise
-        raise MissingExtraError(
-            f"{entry.id} needs optional dependencies ({exc.name or exc}). "
-            f"Install them with: pip install 'agentrl[{entry.extra}]'"
-        ) from exc
+    return getattr(optional_module(module, entry.extra), name)
 
 
 def make(env_id: str, **kwargs: Any) -> gym.Env:

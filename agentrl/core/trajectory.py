@@ -53,6 +53,8 @@ class Turn:
     """The policy hit its per-turn token limit before finishing the action."""
     fields: dict[str, float] = field(default_factory=dict)
     """Named outputs of reward stages (see module docstring)."""
+    policy_version: int = 0
+    """Version of the weights that sampled this turn (the learner counts its updates)."""
 
     @property
     def completion_ids(self) -> list[int]:

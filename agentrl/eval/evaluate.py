@@ -1,35 +1,48 @@
-"""Evaluate a policy on an environment over fixed seeds."""
+"""Evaluate a policy on an environment: over fixed seeds, or over a published split's fixed tasks."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from agentrl.core.config import ConfigError
 from agentrl.core.policy import Policy
 from agentrl.core.registry import make
-from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.core.rollout import EpisodeSpec, grouped_specs, run_episodes
+
+#: Episodes played when neither ``episodes`` nor ``split`` says how many.
+DEFAULT_EPISODES = 50
 
 
 def evaluate(
     env_id: str,
     policy: Policy | str,
     *,
-    episodes: int = 50,
+    episodes: int | None = None,
     seed: int = 10_000,
     num_envs: int = 8,
     env_kwargs: dict[str, Any] | None = None,
+    split: str | None = None,
 ) -> dict[str, Any]:
-    """Play ``episodes`` episodes (seeds ``seed .. seed+episodes-1``) and summarise them."""
+    """Play episodes and summarise them.
+
+    Without ``split``: ``episodes`` episodes (default 50) on seeds ``seed .. seed+episodes-1``.
+    With ``split``: each of the env's fixed tasks of that split once, in order
+    (``env.evaluation_tasks(split)``, e.g. WebShop's test goals 0..499), the first ``episodes`` of
+    them when given; task ``i`` is reset with seed ``seed + i``.
+    """
     env_kwargs = dict(env_kwargs or {})
-    envs = [make(env_id, **env_kwargs) for _ in range(max(1, min(num_envs, episodes)))]
+    envs = [make(env_id, **env_kwargs)]
     try:
+        specs = _episode_specs(env_id, envs[0], split, episodes, seed)
+        envs += [make(env_id, **env_kwargs) for _ in range(min(num_envs, len(specs)) - 1)]
         if isinstance(policy, str):
-            from agentrl.policies.factory import make_policy
+            from agentrl.eval.policy_specs import make_policy
 
             policy_name = policy
             policy = make_policy(policy, envs[0])
         else:
             policy_name = type(policy).__name__
-        batch = run_episodes(envs, policy, grouped_specs(range(seed, seed + episodes), 1))
+        batch = run_episodes(envs, policy, specs)
     finally:
         for env in envs:
             env.close()
@@ -37,10 +50,24 @@ def evaluate(
         "env": env_id,
         "policy": policy_name,
         "env_kwargs": env_kwargs,
-        "seeds": [seed, seed + episodes - 1],
+        "split": split,
+        "seeds": [seed, seed + len(specs) - 1],
         "summary": batch.summary(),
         "episodes": [
-            {"task_id": t.task_id, "success": t.success, "return": t.total_reward, "turns": len(t.turns)}
+            {"task_id": t.task_id, "success": t.success, "outcome": t.outcome, "return": t.total_reward,
+             "turns": len(t.turns)}
             for t in batch
         ],
     }
+
+
+def _episode_specs(env_id: str, env: Any, split: str | None, episodes: int | None, seed: int) -> list[EpisodeSpec]:
+    if split is None:
+        return grouped_specs(range(seed, seed + (DEFAULT_EPISODES if episodes is None else episodes)), 1)
+    tasks = env.unwrapped.evaluation_tasks(split)
+    if tasks is None:
+        known = env.unwrapped.evaluation_splits()
+        listed = f"its splits: {', '.join(known)}" if known else "it has no fixed evaluation splits"
+        raise ConfigError(f"{env_id} has no evaluation split {split!r}; {listed}")
+    tasks = tasks[:episodes] if episodes is not None else tasks
+    return [EpisodeSpec(seed=seed + i, group_id=f"{split}-{i}", options=dict(task)) for i, task in enumerate(tasks)]

@@ -273,7 +273,7 @@ def router_eval(config: RouterEvalConfig | Mapping[str, Any] | None = None,
 
 
 def _resolve_policies(policies: Mapping[str, Policy | str], evaluation: RouterEvaluation):
-    from agentrl.policies.factory import make_policy
+    from agentrl.eval.policy_specs import make_policy
 
     for name, policy in policies.items():
         yield name, make_policy(policy, evaluation.envs[0]) if isinstance(policy, str) else policy

@@ -30,9 +30,10 @@ from typing import Any
 
 from agentrl.core.config import ConfigError, build_config
 from agentrl.core.registry import make
-from agentrl.core.rollout import EpisodeSpec, run_episodes
+from agentrl.rollout import EpisodeSpec, run_episodes
 from agentrl.core.trajectory import Trajectory, TrajectoryBatch
-from agentrl.policies.hf import GenerationConfig, HFPolicy
+from agentrl.policies.generation import GenerationConfig
+from agentrl.policies.hf import HFPolicy
 from agentrl.train.advantages import discounted_returns
 from agentrl.train.build import reward_pipeline
 

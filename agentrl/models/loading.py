@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from agentrl.models.tiny import tiny_causal_lm, tiny_tokenizer
+
 
 class ModelNotFoundError(FileNotFoundError):
     """A model path or name could not be loaded; the message says what to check."""
@@ -16,10 +21,6 @@ def _is_tiny(name: str) -> bool:
 
 def load_tokenizer(name: str):
     """Tokenizer for ``name``; ``"tiny"`` is the shipped offline tokenizer."""
-    from transformers import AutoTokenizer
-
-    from agentrl.models.tiny import tiny_tokenizer
-
     if _is_tiny(name):
         return tiny_tokenizer()
     try:
@@ -33,16 +34,19 @@ def load_tokenizer(name: str):
 
 def load_causal_lm(name: str, *, dtype: Any = None, tiny_kwargs: dict | None = None):
     """Causal LM for ``name``; ``"tiny"`` builds a random tiny Llama (see ``tiny_causal_lm``)."""
-    from transformers import AutoModelForCausalLM
-
-    from agentrl.models.tiny import tiny_causal_lm
-
     if _is_tiny(name):
         return tiny_causal_lm(**(tiny_kwargs or {}))
     try:
         return AutoModelForCausalLM.from_pretrained(name, dtype=dtype) if dtype else AutoModelForCausalLM.from_pretrained(name)
     except (OSError, ValueError) as exc:
         raise ModelNotFoundError(_not_found(name, exc)) from exc
+
+
+def torch_device(name: str) -> str:
+    """``auto`` becomes ``cuda`` when CUDA is present, else ``cpu``; other names pass through."""
+    if name != "auto":
+        return name
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _not_found(name: str, exc: Exception) -> str:

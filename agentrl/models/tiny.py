@@ -11,6 +11,10 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
+import torch
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
 TINY_TOKENIZER_DIR = Path(__file__).resolve().parent.parent / "assets" / "tiny_tokenizer"
 
 SPECIAL_TOKENS = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
@@ -32,9 +36,6 @@ CHAT_TEMPLATE = (
 
 def build_tiny_tokenizer(directory: str | Path = TINY_TOKENIZER_DIR) -> Path:
     """Write the tokenizer files to ``directory`` (the package ships the result)."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
     chars = sorted(set(string.printable) - set("\x0b\x0c\r") | set(EXTRA_CHARS))
     vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
     for char in chars:
@@ -60,8 +61,6 @@ def build_tiny_tokenizer(directory: str | Path = TINY_TOKENIZER_DIR) -> Path:
 
 def tiny_tokenizer():
     """The shipped character-level tokenizer (a ``PreTrainedTokenizerFast``)."""
-    from transformers import PreTrainedTokenizerFast
-
     tokenizer = PreTrainedTokenizerFast.from_pretrained(str(TINY_TOKENIZER_DIR))
     if not getattr(tokenizer, "chat_template", None):  # transformers < 4.47 ignores chat_template.jinja
         tokenizer.chat_template = CHAT_TEMPLATE
@@ -79,9 +78,6 @@ def tiny_causal_lm(
     seed: int = 0,
 ):
     """A randomly initialised Llama-architecture causal LM sized for CPU tests."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     tokenizer = None
     if vocab_size is None:
         tokenizer = tiny_tokenizer()

@@ -20,7 +20,6 @@ from typing import Any, Mapping, Sequence
 from agentrl.core.config import ConfigError, build_config
 from agentrl.core.policy import ActionOutput, PolicyInput
 from agentrl.core.trajectory import observation_text
-from agentrl.policies.factory import register_policy_kind
 
 
 class APIPolicyError(RuntimeError):
@@ -144,5 +143,3 @@ def build_api_policy(arg: str, env: Any = None) -> APIPolicy:
     model, base_url = parse_api_spec(arg)
     return APIPolicy(model=model, base_url=base_url)
 
-
-register_policy_kind("api", build_api_policy)

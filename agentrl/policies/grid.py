@@ -72,6 +72,9 @@ class GridPolicy:
     def reseed(self, seed: int) -> None:
         self.generator.manual_seed(seed)
 
+    def evaluation_view(self, *, greedy: bool, seed: int) -> "GridPolicy":
+        return GridPolicy(self.net, self.actions, seed=seed, greedy=greedy, tag=self.tag)
+
     @torch.no_grad()
     def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
         device = next(self.net.parameters()).device

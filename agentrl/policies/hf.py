@@ -8,15 +8,17 @@ appended prompt tokens plus the generated tokens with their sampling log-probabi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import torch
 
 from agentrl.core.policy import ActionOutput, PolicyInput
 from agentrl.core.trajectory import observation_text
+from agentrl.models.loading import load_causal_lm, load_tokenizer
 from agentrl.policies.chat import ChatFormat
-from agentrl.policies.factory import register_policy_kind
+from agentrl.policies.generation import GenerationConfig
 from agentrl.policies.prefix_cache import (
     BatchLayout,
     PrefixStore,
@@ -28,30 +30,6 @@ from agentrl.policies.prefix_cache import (
     plain_cache,
     row_layers,
 )
-
-
-@dataclass
-class GenerationConfig:
-    max_new_tokens: int = 32
-    """Per-turn generation cap; hitting it flags the turn ``generation_truncated``."""
-    max_context_tokens: int = 2048
-    """Context cap; an episode that would exceed it ends truncated."""
-    temperature: float = 1.0
-    """Sampling temperature (logprobs are recorded under this temperature)."""
-    context: str = "full"
-    """``full``: the whole episode is one growing context; ``last``: a fresh prompt every turn."""
-    system_prompt: bool = True
-    """Send the env's instructions as the system message."""
-    greedy: bool = False
-    """Take the most likely token instead of sampling (evaluation)."""
-    reuse_kv: bool = True
-    """With ``context="full"``, keep each episode's KV cache between turns and encode only new tokens."""
-
-    def __post_init__(self) -> None:
-        if self.context not in ("full", "last"):
-            raise ValueError(f"context must be 'full' or 'last', got {self.context!r}")
-        if self.temperature <= 0:
-            raise ValueError("temperature must be > 0 (use greedy=true for argmax decoding)")
 
 
 @dataclass
@@ -108,6 +86,10 @@ class HFPolicy:
 
     def reseed(self, seed: int) -> None:
         self.generator.manual_seed(seed)
+
+    def evaluation_view(self, *, greedy: bool, seed: int) -> "HFPolicy":
+        """The same model acting greedily (or sampling) with its own generator and KV store."""
+        return HFPolicy(self.model, self.tokenizer, replace(self.config, greedy=greedy), seed=seed, device=self.device)
 
     # ---------------------------------------------------------------------- acting
     def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
@@ -235,9 +217,26 @@ class HFPolicy:
         if self.config.greedy:
             chosen = log_probs.argmax(-1)
         else:
-            chosen = torch.multinomial(log_probs.exp(), 1, generator=self.generator).squeeze(-1)
+            sampled = truncate_distribution(log_probs, self.config.top_k, self.config.top_p)
+            chosen = torch.multinomial(sampled.exp(), 1, generator=self.generator).squeeze(-1)
         chosen_logps = log_probs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1)
         return chosen.to(self.device), chosen.tolist(), chosen_logps.tolist()
+
+
+def truncate_distribution(log_probs: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    """Log-probs with everything outside the top-k tokens and the top-p nucleus set to -inf."""
+    if top_k <= 0 and top_p >= 1.0:
+        return log_probs
+    out = log_probs.clone()
+    if 0 < top_k < out.shape[-1]:
+        kth = torch.topk(out, top_k, dim=-1).values[..., -1:]
+        out[out < kth] = -float("inf")
+    if top_p < 1.0:
+        ordered, order = torch.sort(out, dim=-1, descending=True)
+        before = torch.cumsum(ordered.exp(), dim=-1) - ordered.exp()  # mass of the more likely tokens
+        drop = before >= top_p  # the most likely token is always kept
+        out.scatter_(-1, order, ordered.masked_fill(drop, -float("inf")))
+    return out
 
 
 def _worth_compacting(rows: int, live: int) -> bool:
@@ -276,8 +275,6 @@ class _ForwardArgs:
 
 
 def _forward_args(model) -> _ForwardArgs:
-    import inspect
-
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     parameters = inspect.signature(getattr(base, "forward", base)).parameters
     return _ForwardArgs("cache" if "cache" in parameters else "past_key_values", "logits_to_keep" in parameters)
@@ -291,11 +288,7 @@ def _cache_of(output):
 def pretrained_policy(model: str, *, seed: int = 0) -> HFPolicy:
     """A transformers causal LM as a policy (``hf:MODEL``): any local path or hub name
     (``tiny`` builds the offline test model), on the GPU when there is one, default generation."""
-    from agentrl.models.loading import load_causal_lm, load_tokenizer
-
     device = "cuda" if torch.cuda.is_available() else "cpu"
     return HFPolicy(load_causal_lm(model).to(device), load_tokenizer(model), GenerationConfig(), seed=seed,
                     device=device)
 
-
-register_policy_kind("hf", lambda arg, env: pretrained_policy(arg))

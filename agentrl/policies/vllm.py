@@ -18,14 +18,15 @@ Install on a CUDA machine with ``pip install 'agentrl[vllm]'``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 from agentrl.core.policy import ActionOutput, PolicyInput
 from agentrl.core.registry import MissingExtraError
+from agentrl.models.loading import load_tokenizer
 from agentrl.policies.chat import ChatFormat
-from agentrl.policies.factory import register_policy_kind
-from agentrl.policies.hf import GenerationConfig, HFPolicy, turn_output
+from agentrl.policies.generation import GenerationConfig
+from agentrl.policies.hf import HFPolicy, turn_output
 
 EXTENSION = "agentrl.policies.vllm.WeightSyncExtension"
 
@@ -93,19 +94,19 @@ class VLLMPolicy:
         llm: Any = None,
     ):
         vllm = require_vllm()
+        self.model_name = model
         self.config = config or GenerationConfig()
         self.tokenizer = tokenizer
         self.chat = ChatFormat(tokenizer, system_prompt=self.config.system_prompt)
         self.eos_id = tokenizer.eos_token_id
         self.llm = llm if llm is not None else vllm.LLM(model=model, **(engine or VLLMConfig()).llm_kwargs())
+        self.seed: int | None = None
         self._sampling = self._sampling_params(vllm)
 
     @classmethod
     def from_pretrained(
         cls, model: str, config: GenerationConfig | None = None, engine: VLLMConfig | None = None
     ):
-        from agentrl.models import load_tokenizer
-
         require_vllm()  # before loading anything: without vLLM the tokenizer is of no use
         return cls(model, load_tokenizer(model), config, engine)
 
@@ -113,10 +114,23 @@ class VLLMPolicy:
         temperature = 0.0 if self.config.greedy else self.config.temperature
         return vllm.SamplingParams(
             temperature=temperature,
+            top_p=self.config.top_p,
+            top_k=self.config.top_k if self.config.top_k > 0 else -1,
             max_tokens=self.config.max_new_tokens,
             logprobs=0,
             skip_special_tokens=True,
+            seed=self.seed,
         )
+
+    def reseed(self, seed: int) -> None:
+        self.seed = seed
+        self._sampling = self._sampling_params(require_vllm())
+
+    def evaluation_view(self, *, greedy: bool, seed: int) -> "VLLMPolicy":
+        """The same engine with evaluation sampling settings."""
+        view = VLLMPolicy(self.model_name, self.tokenizer, replace(self.config, greedy=greedy), llm=self.llm)
+        view.reseed(seed)
+        return view
 
     def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
         # The same context rows as HFPolicy (one implementation of the token-exact layout).
@@ -164,5 +178,3 @@ class WeightSyncExtension:
     def agentrl_load_weights(self, named_tensors: list[tuple[str, Any]]) -> None:
         self.model_runner.model.load_weights(weights=named_tensors)
 
-
-register_policy_kind("vllm", lambda model, env: VLLMPolicy.from_pretrained(model))

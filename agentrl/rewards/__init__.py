@@ -21,7 +21,7 @@ from agentrl.rewards.ads import AutoDiscountSchedule
 from agentrl.rewards.base import RewardStage
 from agentrl.rewards.calm import CALMCredit
 from agentrl.rewards.gra import GatedRewardAccumulation
-from agentrl.rewards.judges import (
+from agentrl.judges import (
     HFJudge,
     Judge,
     JudgeError,

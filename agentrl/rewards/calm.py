@@ -27,7 +27,7 @@ from typing import Any, Callable
 from agentrl.core.trajectory import Trajectory, TrajectoryBatch, observation_text
 from agentrl.rewards.base import RewardStage, turn_reward
 from agentrl.rewards.cache import JudgmentCache, cache_key
-from agentrl.rewards.judges import JudgeError, UnparseableReply, make_judge
+from agentrl.judges import JudgeError, UnparseableReply, make_judge
 
 logger = logging.getLogger(__name__)
 

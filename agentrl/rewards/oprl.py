@@ -27,8 +27,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+import torch
+
 from agentrl.core.trajectory import Trajectory, TrajectoryBatch, Turn
-from agentrl.rewards.base import RewardStage, torch_device
+from agentrl.models.loading import load_causal_lm, torch_device
+from agentrl.models.logprobs import collate_segments, per_turn_sum, token_logprobs
+from agentrl.rewards.base import RewardStage
 
 
 @dataclass
@@ -117,8 +121,6 @@ class ImplicitPRM(RewardStage):
     @property
     def model(self):
         if self._model is None:
-            from agentrl.models import load_causal_lm
-
             model = self.config.model
             model = load_causal_lm(model) if isinstance(model, str) else model
             self._model = model.to(torch_device(self.config.device))
@@ -127,8 +129,6 @@ class ImplicitPRM(RewardStage):
     @property
     def optimizer(self):
         if self._optimizer is None:
-            import torch
-
             params = [p for p in self.model.parameters() if p.requires_grad]
             self._optimizer = torch.optim.AdamW(
                 params, lr=self.config.lr, weight_decay=self.config.weight_decay
@@ -150,10 +150,6 @@ class ImplicitPRM(RewardStage):
     def _turn_log_ratios(self, segments: list[list[Turn]], weights: Mapping[int, float] | None = None):
         """``{id(turn): sum of (log pi_phi - log pi_old)}`` over generated tokens; with ``weights``
         (by ``id(turn)``) it back-propagates ``sum weights * log pi_phi`` instead."""
-        import torch
-
-        from agentrl.train.logprobs import collate_segments, per_turn_sum, token_logprobs
-
         out: dict[int, float] = {}
         size = self.config.micro_batch_size
         for start in range(0, len(segments), size):
@@ -217,8 +213,6 @@ class ImplicitPRM(RewardStage):
 
     def _step(self, trajectories: list[Trajectory], grad_q: Mapping[int, float]) -> float:
         """One optimizer step on the DPO loss, given ``dL/dQ`` for the paired trajectories."""
-        import torch
-
         weights: dict[int, float] = {}
         involved = []
         for index, g in grad_q.items():

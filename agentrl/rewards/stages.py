@@ -6,7 +6,8 @@ from typing import Any, Mapping
 
 from agentrl.core.config import ConfigError
 from agentrl.rewards.ads import AutoDiscountSchedule
-from agentrl.rewards.base import RewardStage, resolve_refs
+from agentrl.core.components import resolve_refs
+from agentrl.rewards.base import RewardStage
 from agentrl.rewards.calm import CALMCredit
 from agentrl.rewards.gra import GatedRewardAccumulation
 from agentrl.rewards.monitors import RewardHackingMonitor

@@ -10,6 +10,7 @@ from agentrl.serving.openai_server import (
     OpenAICompatServer,
     Responder,
     approximate_token_count,
+    cut_at_stop,
 )
 from agentrl.serving.replay import RecordedResponse, ReplayTable
 from agentrl.serving.responders import CausalLMResponder, ReplayResponder
@@ -23,4 +24,5 @@ __all__ = [
     "ReplayTable",
     "Responder",
     "approximate_token_count",
+    "cut_at_stop",
 ]

@@ -44,6 +44,8 @@ class ChatReply:
     """Tokens in ``text``; counted with the server's ``count_tokens`` when ``None``."""
     finish_reason: str = "stop"
     """``"stop"`` or ``"length"`` (the generation hit its token limit)."""
+    stop_reason: str | None = None
+    """The stop string that ended the text (sent as vLLM does, ``choices[i].stop_reason``)."""
 
 
 Responder = Callable[[str, list, dict], Union[str, ChatReply]]
@@ -54,6 +56,21 @@ _WORD_PIECES = re.compile(r"\w+|[^\w\s]")
 def approximate_token_count(text: str) -> int:
     """Words plus punctuation marks: a tokenizer-free stand-in for ``usage`` counts."""
     return len(_WORD_PIECES.findall(text))
+
+
+def stop_strings(stop: Any) -> list[str]:
+    """A request's ``stop`` parameter (a string, a list or none) as a list of non-empty strings."""
+    return [s for s in ([stop] if isinstance(stop, str) else list(stop or [])) if isinstance(s, str) and s]
+
+
+def cut_at_stop(text: str, stop: Any) -> tuple[str, str | None]:
+    """OpenAI stop semantics: ``text`` up to the earliest stop string (excluded), and that string
+    (``None`` when no stop string occurs)."""
+    found = [(text.find(s), s) for s in stop_strings(stop) if s in text]
+    if not found:
+        return text, None
+    at, matched = min(found)
+    return text[:at], matched
 
 
 class ResponderError(Exception):
@@ -285,7 +302,7 @@ class OpenAICompatServer:
             "model": model,
             "choices": [
                 {"index": i, "message": {"role": "assistant", "content": r.text},
-                 "finish_reason": r.finish_reason}
+                 "finish_reason": r.finish_reason, "stop_reason": r.stop_reason}
                 for i, r in enumerate(replies)
             ],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion,

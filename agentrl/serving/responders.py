@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from agentrl.serving.openai_server import ChatReply
+from agentrl.serving.openai_server import ChatReply, cut_at_stop
 from agentrl.serving.replay import ReplayTable
 
 
@@ -72,14 +72,11 @@ class CausalLMResponder:
         finished = eos in new_ids
         if finished:
             new_ids = new_ids[: new_ids.index(eos)]
-        text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
-        stops = [stop] if isinstance(stop, str) else list(stop or [])
-        cut = min((text.find(s) for s in stops if s and s in text), default=-1)
-        if cut >= 0:
-            text, finished = text[:cut], True
+        text, matched = cut_at_stop(self.tokenizer.decode(new_ids, skip_special_tokens=True), stop)
+        finished = finished or matched is not None
         reason = "stop" if finished or len(new_ids) < limit else "length"
         return ChatReply(text, prompt_tokens=prompt_tokens, completion_tokens=len(new_ids),
-                         finish_reason=reason)
+                         finish_reason=reason, stop_reason=matched)
 
 
 class ReplayResponder:

@@ -6,15 +6,15 @@ any submodule (``agentrl.train.loop``...) is imported, Python binds the package 
 ``agentrl.train(config, **overrides)`` working in every import order.
 """
 
+import importlib
 import sys
 import types
 
 
 class _CallableModule(types.ModuleType):
     def __call__(self, config=None, **overrides):
-        from agentrl.train.loop import train
-
-        return train(config, **overrides)
+        # The loop (and torch) loads on the first call, so ``import agentrl`` stays light.
+        return importlib.import_module("agentrl.train.loop").train(config, **overrides)
 
 
 sys.modules[__name__].__class__ = _CallableModule

@@ -1,12 +1,14 @@
 """Trainable agents: a model the learner optimises plus the acting policy it syncs weights into.
 
-Both agents expose the same small interface to the learner, so the algorithm never branches on
-the policy kind:
+Every agent follows the :class:`Agent` protocol, so the learner and the trainer never branch on the
+policy kind:
 
 * ``units(trajectories)`` -- the training units (token segments for a language model, single turns
   for a grid network);
 * ``score(units, ...)`` -- new log-probs, entropy, masks and, optionally, per-turn values and
   reference log-probs, aligned as (rows, tokens) tensors;
+* ``turn_values`` / ``bootstrap_values`` -- the critic's per-turn values and its value of each
+  truncated episode's final observation (GAE's ``next_value``);
 * ``sync()`` -- push the learner's weights to the acting policy (the only learner-to-sampler channel).
 """
 
@@ -15,17 +17,19 @@ from __future__ import annotations
 import copy
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import torch
 from torch import nn
 
 from agentrl.core.actions import extract_tag
+from agentrl.core.policy import PolicyInput, TrainablePolicy
 from agentrl.core.trajectory import Trajectory, Turn
 from agentrl.policies.grid import GridNet, GridPolicy, stack_grids
-from agentrl.policies.hf import GenerationConfig, HFPolicy
-from agentrl.train.logprobs import collate_segments, token_logprobs
+from agentrl.policies.generation import GenerationConfig
+from agentrl.policies.hf import HFPolicy
+from agentrl.models.logprobs import collate_segments, token_logprobs
 
 
 @dataclass
@@ -38,6 +42,37 @@ class Scores:
     turns: list[Turn]
     values: torch.Tensor | None = None  # (len(turns),)
     ref_logprobs: torch.Tensor | None = None  # (B, T)
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """What the learner and trainer need from a trainable agent (see module docstring)."""
+
+    policy: TrainablePolicy
+    reference: nn.Module | None
+
+    @property
+    def has_value_head(self) -> bool: ...
+
+    def parameters(self) -> list[nn.Parameter]: ...
+
+    def freeze_reference(self) -> None: ...
+
+    def sync(self) -> None: ...
+
+    def units(self, trajectories: Sequence[Trajectory]) -> list: ...
+
+    def score(self, units: Sequence[Any], *, values: bool = False, reference: bool = False) -> "Scores": ...
+
+    def turn_values(self, trajectories: Sequence[Trajectory]) -> list[np.ndarray]: ...
+
+    def bootstrap_values(self, trajectories: Sequence[Trajectory]) -> list[float]: ...
+
+    def demonstration_units(self, demos: Sequence[tuple[Trajectory, list[str | None]]]) -> list: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
 
 
 def _autocast(device: torch.device, bf16: bool):
@@ -70,6 +105,10 @@ class LMAgent:
         self.shared = share_weights
         self.reference: nn.Module | None = None
         self.pad_id = self.policy.pad_id
+
+    @property
+    def has_value_head(self) -> bool:
+        return self.value_head is not None
 
     def parameters(self) -> list[nn.Parameter]:
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -105,14 +144,14 @@ class LMAgent:
             token_turn=batch.turn_index.clamp(min=0), turns=batch.turns,
         )
         if values:
-            scores.values = self._turn_values(out.hidden_states[-1].float(), batch)
+            scores.values = self._values_at_turn_starts(out.hidden_states[-1].float(), batch)
         if reference and self.reference is not None:
             with torch.no_grad(), _autocast(self.device, self.bf16):
                 scores.ref_logprobs = token_logprobs(self.reference, batch.input_ids, batch.attention_mask,
                                                      temperature=temperature)
         return scores
 
-    def _turn_values(self, hidden: torch.Tensor, batch) -> torch.Tensor:
+    def _values_at_turn_starts(self, hidden: torch.Tensor, batch) -> torch.Tensor:
         """Value of each turn, read at the last prompt token before the turn's first generated token."""
         assert self.value_head is not None
         token_values = self.value_head(hidden).squeeze(-1)  # (B, T)
@@ -120,6 +159,37 @@ class LMAgent:
         rows, cols = torch.nonzero(starts, as_tuple=True)  # cols = position before a generated run
         out = torch.zeros(len(batch.turns), device=hidden.device)
         return out.index_copy(0, batch.turn_index[rows, cols + 1], token_values[rows, cols])
+
+    def turn_values(self, trajectories: Sequence[Trajectory]) -> list[np.ndarray]:
+        return values_by_scoring(self, trajectories)
+
+    @torch.no_grad()
+    def bootstrap_values(self, trajectories: Sequence[Trajectory]) -> list[float]:
+        """The value of each truncated episode's final observation, read where a next turn's value
+        would be (the last token of the prompt the policy would build); 0 for ended episodes."""
+        out = [0.0] * len(trajectories)
+        if self.value_head is None:
+            return out
+        limit = self.policy.config.max_context_tokens
+        rows = [(i, self.policy.prompt_context(PolicyInput(observation=t.final_observation, instructions=t.instructions,
+                                                            history=t.turns)).context[-limit:])
+                for i, t in enumerate(trajectories) if t.truncated and t.turns]
+        for start in range(0, len(rows), 32):
+            chunk = rows[start:start + 32]
+            width = max(len(ids) for _, ids in chunk)
+            ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, (_, tokens) in enumerate(chunk):
+                ids[row, : len(tokens)] = torch.tensor(tokens)
+                mask[row, : len(tokens)] = 1
+            with _autocast(self.device, self.bf16):
+                hidden = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                    output_hidden_states=True).hidden_states[-1].float()
+            last = mask.sum(1).to(self.device) - 1
+            values = self.value_head(hidden[torch.arange(len(chunk), device=self.device), last]).squeeze(-1)
+            for (i, _), value in zip(chunk, values.tolist()):
+                out[i] = value
+        return out
 
     def state_dict(self) -> dict:
         state = {"model": self.model.state_dict()}
@@ -171,8 +241,26 @@ class GridAgent:
         self.reference: nn.Module | None = None
         self.value_head = self.model.value_head
 
+    @property
+    def has_value_head(self) -> bool:
+        return True
+
     def parameters(self) -> list[nn.Parameter]:
         return list(self.model.parameters())
+
+    def turn_values(self, trajectories: Sequence[Trajectory]) -> list[np.ndarray]:
+        return values_by_scoring(self, trajectories)
+
+    @torch.no_grad()
+    def bootstrap_values(self, trajectories: Sequence[Trajectory]) -> list[float]:
+        """The value of each truncated episode's final observation; 0 for ended episodes."""
+        out = [0.0] * len(trajectories)
+        cut = [i for i, t in enumerate(trajectories) if t.truncated and t.final_observation is not None]
+        if cut:
+            _, values = self.model(stack_grids([trajectories[i].final_observation for i in cut]).to(self.device))
+            for i, value in zip(cut, values.float().tolist()):
+                out[i] = value
+        return out
 
     def freeze_reference(self) -> None:
         self.reference = _frozen_copy(self.model)
@@ -222,8 +310,8 @@ class GridAgent:
         return units
 
 
-def turn_values(agent, trajectories: Sequence[Trajectory], chunk: int = 64) -> list[np.ndarray]:
-    """Per-turn value estimates (no gradient), one array per trajectory."""
+def values_by_scoring(agent: Agent, trajectories: Sequence[Trajectory], chunk: int = 64) -> list[np.ndarray]:
+    """Per-turn value estimates (no gradient), one array per trajectory, from ``score(values=True)``."""
     by_turn: dict[int, float] = {}
     units = agent.units(trajectories)
     with torch.no_grad():

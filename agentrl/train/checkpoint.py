@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 
-from agentrl.policies.factory import register_policy_kind
 
 
 def checkpoint_root(output_dir: str | Path) -> Path:
@@ -73,26 +72,3 @@ def resolve_checkpoint(path: str | Path) -> Path:
             "checkpoints/ folder or its latest pointer, or the run's output folder"
         )
     return path
-
-
-def policy_from_checkpoint(path: str | Path, *, seed: int = 0):
-    """The acting policy of a trained run, as its own evaluation used it (greedy or sampling per
-    ``eval.greedy``): the run's config rebuilds the agent, and the checkpoint's weights load into it."""
-    from agentrl.train.build import build_agent, make_envs, resolve_device
-    from agentrl.train.config import load_config
-    from agentrl.train.loop import evaluation_policy
-
-    checkpoint = resolve_checkpoint(path)
-    state, meta = load_checkpoint(checkpoint)
-    config_file = checkpoint.parent.parent / "config.yaml"  # OUTPUT/checkpoints/NAME
-    config = load_config(config_file if config_file.exists() else meta["config"])
-    probe = make_envs(config, 1)[0]
-    try:
-        agent = build_agent(config, probe, resolve_device(config.run.device))
-    finally:
-        probe.close()
-    agent.load_state_dict(state["agent"])
-    return evaluation_policy(agent, greedy=config.eval.greedy, seed=seed)
-
-
-register_policy_kind("checkpoint", lambda arg, env: policy_from_checkpoint(arg))

@@ -1,9 +1,10 @@
 """The learner: clipped policy-gradient updates on per-turn advantages (PPO / GRPO-style).
 
-Reads top to bottom: turn advantages become token advantages, minibatches are split into
-micro-batches whose gradients accumulate, and one optimizer step follows each minibatch. The loss
-is the clipped surrogate, plus a KL penalty to a frozen reference, an entropy bonus and a value
-loss when a value head is trained.
+Reads top to bottom: minibatches are split into micro-batches whose gradients accumulate, and one
+optimizer step follows each minibatch. In :meth:`Learner.loss`, each turn's advantage is spread over
+the tokens the policy generated in that turn (:func:`spread_turn_advantages`: env tokens get none),
+then the loss is the clipped surrogate, plus a KL penalty to a frozen reference, an entropy bonus and
+a value loss when a value head is trained.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import numpy as np
 import torch
 
 from agentrl.core.trajectory import Trajectory
+from agentrl.train.advantages import Advantages
+from agentrl.train.agents import Agent
 from agentrl.train.config import RLConfig
-from agentrl.train.credit import Credit
 from agentrl.train.losses import clipped_policy_loss, kl_to_reference, masked_mean, value_loss
 from agentrl.train.parallel import SingleProcess
 
@@ -26,17 +28,17 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class Learner:
-    def __init__(self, agent, config: RLConfig, *, seed: int = 0, parallel: SingleProcess | None = None):
+    def __init__(self, agent: Agent, config: RLConfig, *, seed: int = 0, parallel: SingleProcess | None = None):
         self.agent = agent
         self.config = config
         self.parallel = parallel or SingleProcess()
         self.optimizer = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
         self.generator = torch.Generator().manual_seed(seed)
 
-    def update(self, trajectories: Sequence[Trajectory], credit: Credit, *, seed: int) -> dict[str, float]:
+    def update(self, trajectories: Sequence[Trajectory], advantages: Advantages, *, seed: int) -> dict[str, float]:
         """Optimise on one batch; returns averaged statistics."""
         self.generator.manual_seed(seed)
-        targets = _per_turn_targets(trajectories, credit)
+        targets = _per_turn_targets(trajectories, advantages)
         units = self.agent.units(trajectories)
         # Every rank must take the same number of optimizer steps (gradients are averaged at each).
         steps = self.parallel.max(math.ceil(len(units) / self.config.minibatch_size))
@@ -79,11 +81,11 @@ class Learner:
 
     def loss(self, units: list, targets: dict[int, tuple[float, float]]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
-        train_values = self.agent.value_head is not None and cfg.value_coef > 0
+        train_values = self.agent.has_value_head and cfg.value_coef > 0
         scores = self.agent.score(units, values=train_values, reference=cfg.kl_coef > 0)
         device = scores.logprobs.device
         turn_adv = torch.tensor([targets[id(t)][0] for t in scores.turns], dtype=torch.float32, device=device)
-        token_adv = turn_adv[scores.token_turn] * scores.mask
+        token_adv = spread_turn_advantages(turn_adv, scores.token_turn, scores.mask)
         loss, stats = clipped_policy_loss(scores.logprobs, scores.old_logprobs, token_adv, scores.mask, cfg.clip)
         stats["policy_loss"] = loss.item()
         entropy = masked_mean(scores.entropy, scores.mask)
@@ -102,11 +104,18 @@ class Learner:
         return loss, stats
 
 
-def _per_turn_targets(trajectories: Sequence[Trajectory], credit: Credit) -> dict[int, tuple[float, float]]:
+def spread_turn_advantages(turn_advantages: torch.Tensor, token_turn: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The key step of multi-turn credit: every token the policy generated in turn ``k`` gets turn
+    ``k``'s advantage; prompt and env tokens (``mask == 0``) get none. ``token_turn[b, t]`` is the
+    index of the turn token ``(b, t)`` belongs to."""
+    return turn_advantages[token_turn] * mask
+
+
+def _per_turn_targets(trajectories: Sequence[Trajectory], advantages: Advantages) -> dict[int, tuple[float, float]]:
     """(advantage, return) of every turn, keyed by the turn object's identity."""
     targets = {}
-    for trajectory, advantages, returns in zip(trajectories, credit.advantages, credit.returns):
-        for turn, a, r in zip(trajectory.turns, advantages, returns):
+    for trajectory, turn_advantages, returns in zip(trajectories, advantages.advantages, advantages.returns):
+        for turn, a, r in zip(trajectory.turns, turn_advantages, returns):
             targets[id(turn)] = (float(a), float(r))
     return targets
 

@@ -1,8 +1,8 @@
-"""``agentrl.train``: SFT warm start, then iterations of rollout -> reward pipeline -> credit -> update.
+"""``agentrl.train``: SFT warm start, then iterations of rollout -> reward pipeline -> advantages -> update.
 
-The loop is plumbing only; the algorithm lives in ``credit.py`` (advantages) and ``learner.py``
-(losses and optimisation). Every random choice is seeded from (run seed, iteration), so a run that
-resumes from a checkpoint continues exactly as an uninterrupted one would.
+The loop is plumbing only; the algorithm lives in ``advantages.py`` (per-turn credit, pure functions)
+and ``learner.py`` (losses and optimisation). Every random choice is seeded from (run seed,
+iteration), so a run that resumes from a checkpoint continues exactly as an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -16,17 +16,19 @@ from typing import Any, Mapping
 import torch
 from tqdm.auto import tqdm
 
-from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.core.policy import Policy
 from agentrl.core.trajectory import TrajectoryBatch
-from agentrl.eval.plots import plot_learning_curves
-from agentrl.train.agents import turn_values
-from agentrl.train.build import build_agent, build_pipeline, make_envs, resolve_device
+from agentrl.rollout import grouped_specs, run_episodes
+from agentrl.train.advantages import Advantages, batch_advantages
+from agentrl.train.agents import Agent
+from agentrl.train.build import build_agent, build_pipeline, resolve_device
 from agentrl.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from agentrl.train.config import TrainConfig, dump_config, load_config
-from agentrl.train.credit import compute_credit
 from agentrl.train.learner import Learner, NonFiniteLossError
 from agentrl.train.metrics import MetricsLogger
 from agentrl.train.parallel import local_device, make_parallel
+from agentrl.train.plots import plot_learning_curves
+from agentrl.train.rollouts import build_rollout_backend, make_envs
 from agentrl.train.sft import collect_demonstrations, supervised_finetune
 
 
@@ -64,14 +66,13 @@ class Trainer:
         self.parallel = make_parallel(self.device)
         self.output = Path(config.run.output_dir)
         self.output.mkdir(parents=True, exist_ok=True)
-        self.envs = make_envs(config, config.rl.num_envs) if config.backend == "local" else None  # else the backend's
         self.eval_envs = make_envs(config, min(config.rl.num_envs, max(1, config.eval.episodes)), evaluation=True)
         self.agent = build_agent(config, self.eval_envs[0], self.device)
         self.parallel.broadcast_parameters(self.agent.parameters())
         self.agent.sync()
         self.pipeline = build_pipeline(config)
         self.learner = Learner(self.agent, config.rl, seed=config.run.seed, parallel=self.parallel)
-        self.backend = ROLLOUT_BACKENDS[config.backend](config) if config.backend != "local" else None
+        self.rollout = build_rollout_backend(config)
 
     # ------------------------------------------------------------------------- the run
     def run(self) -> TrainResult:
@@ -138,33 +139,36 @@ class Trainer:
         seeds = self.parallel.shard(list(range(first, first + cfg.rl.tasks_per_iteration)))
         specs = grouped_specs(seeds, cfg.rl.group_size)
         self.agent.policy.reseed(_seed(cfg, iteration, 1) + 104_729 * self.parallel.rank)
-        batch = self._rollout(specs)
+        batch = self.rollout.run_episodes(self.agent.policy, specs)
         rollout_time = time.perf_counter() - started
         if self.pipeline is not None:
             batch = self.pipeline(batch)
-        values = turn_values(self.agent, batch) if cfg.rl.advantage == "gae" else None
-        credit = compute_credit(batch, cfg.rl.advantage, gamma=cfg.rl.gamma, baseline=cfg.rl.baseline,
-                                lam=cfg.rl.gae_lambda, values=values, normalize=cfg.rl.normalize_advantages)
-        stats = self.learner.update(batch, credit, seed=_seed(cfg, iteration, 2) + self.parallel.rank)
+        advantages = self._advantages(batch)
+        stats = self.learner.update(batch, advantages, seed=_seed(cfg, iteration, 2) + self.parallel.rank)
         self.agent.sync()
         generated = sum(sum(t.loss_mask) for t in batch.turns())
         summary = combine_summaries(self.parallel.gather(batch.summary()))
         return {
             "iteration": iteration,
             **{f"rollout/{k}": v for k, v in summary.items()},
-            **{f"rewards/{k}": v for k, v in batch.metrics.items()},
+            **batch_metrics(batch),
             **stats,
             "time/rollout_s": rollout_time,
             "time/iteration_s": time.perf_counter() - started,
             "throughput/generated_tokens_per_s": generated / max(rollout_time, 1e-9),
         }
 
-    def _rollout(self, specs) -> TrajectoryBatch:
-        if self.backend is not None:
-            batch = self.backend.run_episodes(self.agent.policy, specs)
-            batch.metrics.update({f"ray/{k}": v for k, v in getattr(self.backend, "metrics", {}).items()})
-            return batch
-        return run_episodes(self.envs, self.agent.policy, specs)
+    def _advantages(self, batch: TrajectoryBatch) -> Advantages:
+        """Per-turn advantages of the batch; GAE reads the critic, bootstrapping truncated episodes
+        from the value of their final observation."""
+        rl = self.config.rl
+        critic = rl.advantage == "gae"
+        return batch_advantages(
+            batch, rl.advantage, gamma=rl.gamma, baseline=rl.baseline, lam=rl.gae_lambda,
+            values=self.agent.turn_values(batch) if critic else None,
+            next_values=self.agent.bootstrap_values(batch) if critic else None,
+            step_weight=rl.step_weight, normalize=rl.normalize_advantages,
+        )
 
     def _evaluate(self, iteration: int) -> dict[str, float]:
         cfg = self.config
@@ -180,7 +184,7 @@ class Trainer:
         state = {"agent": self.agent.state_dict(), "optimizer": self.learner.optimizer.state_dict()}
         if self.agent.reference is not None:
             state["reference"] = self.agent.reference.state_dict()
-        if self.pipeline is not None and hasattr(self.pipeline, "state_dict"):
+        if self.pipeline is not None:
             state["pipeline"] = self.pipeline.state_dict()
         return state
 
@@ -217,10 +221,9 @@ class Trainer:
         )
 
     def _close(self) -> None:
-        for env in (self.envs or []) + self.eval_envs:
+        for env in self.eval_envs:
             env.close()
-        if self.backend is not None:
-            self.backend.close()
+        self.rollout.close()
         self.parallel.close()
 
     def _finish(self, result: TrainResult) -> TrainResult:
@@ -237,30 +240,6 @@ class Trainer:
         return result
 
 
-def _ray_backend(config: TrainConfig):
-    from agentrl.train.distributed import RayRolloutBackend
-
-    ray = config.ray
-    return RayRolloutBackend(config.env.id, dict(config.env.kwargs), ray.num_workers,
-                             envs_per_worker=ray.envs_per_worker, address=ray.address,
-                             worker_num_cpus=ray.worker_num_cpus, threads_per_worker=ray.threads_per_worker,
-                             max_worker_restarts=ray.max_worker_restarts)
-
-
-def _selfplay_backend(config: TrainConfig):
-    import importlib
-
-    from agentrl.envs.multiagent.selfplay import SelfPlayBackend
-
-    module, _, name = config.selfplay.env.partition(":")
-    factory = getattr(importlib.import_module(module), name)
-    return SelfPlayBackend(lambda: factory(**config.selfplay.kwargs), config.rl.num_envs)
-
-
-#: Rollout backends other than the in-process loop, by ``backend`` name.
-ROLLOUT_BACKENDS = {"ray": _ray_backend, "selfplay": _selfplay_backend}
-
-
 class NullLogger:
     """The metrics logger of non-main ranks: rank 0 alone writes files."""
 
@@ -274,6 +253,20 @@ class NullLogger:
         pass
 
 
+def batch_metrics(batch: TrajectoryBatch) -> dict[str, float]:
+    """The batch's metrics as logged: reward-stage metrics under ``rewards/``, the rollout engine's
+    counters under ``rollout_engine/`` (``rollout/`` holds the batch summary), timings as they are."""
+    out = {}
+    for key, value in batch.metrics.items():
+        if key.startswith("time/"):
+            out[key] = value
+        elif key.startswith("rollout/"):
+            out["rollout_engine/" + key.split("/", 1)[1]] = value
+        else:
+            out[f"rewards/{key}"] = value
+    return out
+
+
 def combine_summaries(summaries: list[dict[str, float]]) -> dict[str, float]:
     """Merge per-rank batch summaries: episode-weighted means, summed episode counts."""
     total = sum(s.get("episodes", 0) for s in summaries)
@@ -284,19 +277,6 @@ def combine_summaries(summaries: list[dict[str, float]]) -> dict[str, float]:
     return {"episodes": total, **merged}
 
 
-def evaluation_policy(agent, *, greedy: bool, seed: int):
-    """A view of the acting policy for evaluation (greedy or sampling, freshly seeded)."""
-    from dataclasses import replace
-
-    from agentrl.policies.grid import GridPolicy
-    from agentrl.policies.hf import HFPolicy
-
-    policy = agent.policy
-    if isinstance(policy, HFPolicy):
-        view = HFPolicy(policy.model, policy.tokenizer, replace(policy.config, greedy=greedy), seed=seed,
-                        device=policy.device)
-    elif isinstance(policy, GridPolicy):
-        view = GridPolicy(policy.net, policy.actions, seed=seed, greedy=greedy, tag=policy.tag)
-    else:
-        view = policy
-    return view
+def evaluation_policy(agent: Agent, *, greedy: bool, seed: int) -> Policy:
+    """The acting policy with evaluation settings (greedy or sampling) and a fresh seed."""
+    return agent.policy.evaluation_view(greedy=greedy, seed=seed)

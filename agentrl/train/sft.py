@@ -13,7 +13,7 @@ from typing import Sequence
 import torch
 
 from agentrl.core.policy import ActionOutput, Policy, PolicyInput
-from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.rollout import grouped_specs, run_episodes
 from agentrl.core.trajectory import Trajectory
 from agentrl.train.config import SFTConfig
 from agentrl.train.learner import NonFiniteLossError

@@ -136,7 +136,7 @@ def test_bad_config_values_are_explained():
 
 
 def test_expert_needs_the_glyph_grid():
-    from agentrl.policies.factory import make_policy
+    from agentrl.eval.policy_specs import make_policy
 
     env = make()
     try:

@@ -140,7 +140,7 @@ def test_shaping_is_off_by_default():
 
 def test_calm_credit_with_the_oracle_judge_pays_beta_at_each_new_subgoal():
     rewards = pytest.importorskip("agentrl.rewards")
-    from agentrl.rewards.judges import OracleJudge
+    from agentrl.judges import OracleJudge
 
     env = keyroom()
     try:

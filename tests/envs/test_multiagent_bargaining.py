@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import agentrl
 from agentrl.core.config import ConfigError
-from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.rollout import grouped_specs, run_episodes
 from agentrl.envs.multiagent.bargaining import BargainingEnv, TimeDependentNegotiator, raw_env
 from agentrl.envs.multiagent.bargaining.game import (
     Action,
@@ -23,7 +23,7 @@ from agentrl.envs.multiagent.bargaining.game import (
 )
 from agentrl.envs.multiagent.bargaining.goals import Goal, draw_goals
 from agentrl.envs.multiagent.bargaining.solo import BargainingSoloEnv
-from agentrl.rewards.judges import JudgeError, OracleJudge
+from agentrl.judges import JudgeError, OracleJudge
 
 # Worked example: 3 books, 1 hat, 2 balls. player_0 values them 1, 5, 1 (3 + 5 + 2 = 10);
 # player_1 values them 2, 2, 1 (6 + 2 + 2 = 10).

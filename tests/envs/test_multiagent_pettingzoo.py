@@ -13,10 +13,10 @@ from pettingzoo.test import api_test, parallel_api_test  # noqa: E402
 from pettingzoo.utils.conversions import parallel_to_aec  # noqa: E402
 
 from agentrl.core.policy import ActionOutput, RandomPolicy, ReplayPolicy, ScriptedPolicy  # noqa: E402
-from agentrl.core.rollout import EpisodeSpec, grouped_specs  # noqa: E402
+from agentrl.rollout import EpisodeSpec, grouped_specs  # noqa: E402
 from agentrl.envs.multiagent import bargaining, to_aec, to_parallel  # noqa: E402
 from agentrl.envs.multiagent.bargaining import Scenario, TimeDependentNegotiator  # noqa: E402
-from agentrl.envs.multiagent.rollout import MultiAgentRolloutConfig, as_aec, run_multiagent_episodes  # noqa: E402
+from agentrl.rollout.multiagent import MultiAgentRolloutConfig, as_aec, run_multiagent_episodes  # noqa: E402
 from agentrl.envs.multiagent.text_io import AgentIO  # noqa: E402
 
 SCENARIO = Scenario(("book", "hat", "ball"), (3, 1, 2), ((1, 5, 1), (2, 2, 1)))

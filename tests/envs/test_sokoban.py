@@ -206,7 +206,7 @@ def test_solver_solves_real_boxoban_levels():
 
 
 def test_expert_policy_solves_episodes():
-    from agentrl.core.rollout import grouped_specs, run_episodes
+    from agentrl.rollout import grouped_specs, run_episodes
 
     envs = [agentrl.make("agentrl/Sokoban-v0", dim_room=(7, 7), num_boxes=2, max_turns=60) for _ in range(4)]
     batch = run_episodes(envs, envs[0].unwrapped.expert_policy(), grouped_specs(range(8), 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 pytest.importorskip("bm25s")
@@ -76,9 +77,12 @@ def test_pagination_ten_per_page_from_top_fifty(make):
         assert f"Page {page} (Total results: 50)" in observation
         assert asins_on_page(info) == expected[page - 1]
         assert "click[< Prev]" in info["available_actions"]
-    assert "click[Next >]" not in info["available_actions"]  # 5 x 10 = 50: no sixth page
-    _, _, _, _, info = act(env, "click[Next >]")
-    assert info["action_valid"] is False
+    # upstream's results template shows "Next >" on every results page, even past the last hit
+    assert "click[Next >]" in info["available_actions"]
+    observation, _, _, _, info = act(env, "click[Next >]")
+    assert info["action_valid"] and "Page 6 (Total results: 50)" in observation
+    assert asins_on_page(info) == [] and "click[Next >]" in info["available_actions"]
+    act(env, "click[< Prev]")
     observation, _, _, _, info = act(env, "click[< Prev]")
     assert "Page 4" in observation and asins_on_page(info) == expected[3]
 
@@ -101,28 +105,39 @@ def test_invalid_click_is_a_no_op_that_explains_itself(make):
     env = make()
     env.reset(seed=2)
     _, _, _, _, before = act(env, "search[coffee beans]")
-    state = env.unwrapped.render()
+    state = env.unwrapped.render_text()
     observation, reward, terminated, truncated, info = act(env, "click[Buy Now]")
     assert info["action_valid"] is False and reward == pytest.approx(-0.1)
     assert info["reward_components"] == {"format": -0.1}
     assert "'Buy Now' cannot be clicked" in observation and "Valid actions:" in observation
-    assert env.unwrapped.render() == state  # nothing changed
+    assert env.unwrapped.render_text() == state  # nothing changed
     assert info["available_actions"] == before["available_actions"]
     assert not terminated and not truncated and info["invalid_actions"] == 1
 
 
-def test_search_only_where_a_search_box_exists(make):
+def test_search_works_on_every_page_as_in_upstreams_text_env(make):
     env = make()
     env.reset(seed=3)
-    act(env, "search[green tea]")
-    state = env.unwrapped.render()
-    observation, _, _, _, info = act(env, "search[black tea]")
-    assert info["action_valid"] is False and "no search box" in observation
-    assert env.unwrapped.render() == state
+    _, _, _, _, info = act(env, "search[green tea]")
+    assert "search[<keywords>]" in info["available_actions"]
+    first = asins_on_page(info)[0]
+    _, _, _, _, info = act(env, f"click[{first}]")
+    values = next(iter(env.unwrapped.shop.products[env.unwrapped.browser.item]["options"].values()), [])
+    if values:
+        act(env, f"click[{values[0]}]")
+    for page_action in ([], ["click[Features]"]):
+        for action in page_action:
+            act(env, action)
+        observation, _, _, _, info = act(env, "search[black tea]")
+        assert info["action_valid"] and "Page 1 (Total results:" in observation
+        browser = env.unwrapped.browser
+        assert browser.keywords == "black tea" and browser.options == {} and browser.item is None
+        act(env, f"click[{asins_on_page(info)[0]}]")
+    state = env.unwrapped.render_text()
     for text in ("buy it", "search[]", "click[]", "<answer></answer>"):
         _, _, _, _, info = env.step(text)
         assert info["action_valid"] is False
-    assert env.unwrapped.render() == state
+    assert env.unwrapped.render_text() == state
 
 
 def test_item_page_options_sub_pages_and_prev(make):
@@ -139,8 +154,11 @@ def test_item_page_options_sub_pages_and_prev(make):
     observation, _, _, _, info = act(env, f"click[{values[-1]}]")
     assert f"(selected: {values[-1]})" in observation and env.unwrapped.browser.options == {name: values[-1]}
     observation, _, _, _, info = act(env, "click[Attributes]")
-    assert all(attribute in observation for attribute in product["Attributes"])
-    assert sorted(info["available_actions"]) == ["click[< Prev]", "click[Back to Search]"]
+    # upstream's attributes_page.html: the attributes, then category, query and category path
+    lines = observation.splitlines()
+    shown = lines[lines.index("[< Prev]") + 1 :]
+    assert shown == [*product["Attributes"], product["category"], product["query"], product["product_category"]]
+    assert sorted(info["available_actions"]) == ["click[< Prev]", "click[Back to Search]", "search[<keywords>]"]
     observation, _, _, _, _ = act(env, "click[Features]")  # not on a sub page
     assert "cannot be clicked" in observation
     observation, _, _, _, _ = act(env, "click[< Prev]")
@@ -209,13 +227,31 @@ def test_same_seed_same_goal_and_splits(make):
 
 
 def test_weighted_goal_sampling_is_seeded(make):
-    env = make(weighted_goals=True)
+    env = make()
     first = [env.reset(seed=s)[1]["task_id"] for s in range(3)]
     assert first == [env.reset(seed=s)[1]["task_id"] for s in range(3)]
 
 
+def test_goals_are_drawn_by_upstreams_weights_by_default(make):
+    """Upstream's server draws a goal with probability proportional to its weight: the mean
+    weight of the drawn goals is then sum(w^2)/sum(w), well above the uniform mean sum(w)/n."""
+    draws = 3000
+    weights = {}
+    for weighted in (True, False):
+        env = make(split="test", weighted_goals=weighted)
+        goals = env.unwrapped.shop.goals
+        w = np.array([goals.goal("test", i)["weight"] for i in range(goals.size("test"))])
+        drawn = [env.reset(seed=s)[0] and env.unwrapped.goal_index for s in range(draws)]
+        weights[weighted] = w[drawn].mean()
+    expected_weighted, expected_uniform = (w**2).sum() / w.sum(), w.mean()
+    spread = w.std() / np.sqrt(draws)
+    assert expected_weighted > expected_uniform + 10 * spread  # the two rules are far apart
+    assert abs(weights[True] - expected_weighted) < 5 * spread
+    assert abs(weights[False] - expected_uniform) < 5 * spread
+
+
 def test_bad_config_lists_choices(cache_dir):
-    with pytest.raises(ValueError, match="text, sep, html"):
+    with pytest.raises(ValueError, match="text, sep, text_rich, html, url"):
         agentrl.make("agentrl/WebShop-v0", cache_dir=cache_dir, observation_mode="json")
     with pytest.raises(ValueError, match="train, eval, test"):
         agentrl.make("agentrl/WebShop-v0", cache_dir=cache_dir, split="dev")
@@ -247,3 +283,61 @@ def test_sep_observation_mode(make):
     assert observation.startswith(
         "Back to Search [SEP] Page 1 (Total results: 50) [SEP] Next > [SEP] " + first
     )
+
+
+def _open_item_with_options(env, keywords):
+    """Search, open the first product that has options, choose the first value of its first group."""
+    _, _, _, _, info = act(env, f"search[{keywords}]")
+    shop = env.unwrapped.shop
+    asin = next(a for a in asins_on_page(info) if shop.products[shop.product_index(a)]["options"])
+    act(env, f"click[{asin}]")
+    product = shop.products[shop.product_index(asin)]
+    name, values = next(iter(product["options"].items()))
+    act(env, f"click[{values[0]}]")
+    return asin, product, name, values[0]
+
+
+def test_text_rich_observation_mode(make):
+    """WebShop's text_rich rendering (web_agent_text_env.convert_html_to_text(simple=False))."""
+    env = make(observation_mode="text_rich", split="test")
+    observation, info = env.reset(seed=0, options={"goal_index": 3})
+    instruction = info["instruction"]
+    assert observation == f"WebShop\nInstruction:\n{instruction}\n[button] Search [button_]\n"
+    asin, product, name, chosen = _open_item_with_options(env, "shampoo lavender")
+    observation = env.unwrapped.render_text()
+    expected = [f"You have clicked {chosen}.", "Instruction:", instruction,
+                "[button] Back to Search [button_]", "[button] < Prev [button_]"]
+    for group, values in product["options"].items():
+        expected.append(group)
+        expected += [f"  [clicked button] {v} [clicked button_]" if (group, v) == (name, chosen)
+                     else f"  [button] {v} [button_]" for v in values]
+    expected += [product["Title"], f"Price: {product['Price']}", f"Rating: {product['Rating']}"]
+    expected += [f"[button] {label} [button_]" for label in ("Description", "Features", "Reviews", "Buy Now")]
+    assert observation == "\n".join(expected) + "\n"
+    observation, _, _, _, info = act(env, "click[< Prev]")
+    # a product opened since the last Back to Search is a clicked button, after a blank line
+    assert f"\n\n[clicked button] {asin} [clicked button_]\n{product['Title']}\n" in observation
+    others = [a for a in asins_on_page(info) if a != asin]
+    assert f"\n\n[button] {others[0]} [button_]\n" in observation
+    act(env, "click[Back to Search]")
+    observation, _, _, _, _ = act(env, "search[shampoo lavender]")
+    assert "[clicked button]" not in observation  # Back to Search forgets the opened products
+
+
+def test_url_observation_mode(make):
+    """WebShop's url mode: the address upstream's SimServer gives each page."""
+    env = make(observation_mode="url", split="test")
+    observation, _ = env.reset(seed=0, options={"goal_index": 7})
+    base = "http://127.0.0.1:3000"
+    assert observation == f"{base}/7"  # test goal 7 is upstream's session 7
+    observation, _, _, _, _ = act(env, "search[Office Chair]")
+    assert observation == f"{base}/search_results/7/office+chair/1"
+    asin, _, name, chosen = _open_item_with_options(env, "office chair black")
+    assert env.unwrapped.render_text() == f'{base}/item_page/7/{asin}/office+chair+black/1/{{"{name}": "{chosen}"}}'
+    observation, _, _, _, _ = act(env, "click[Description]")
+    assert observation == f"{base}/item_sub_page/7/{asin}/office+chair+black/1/Description/{{'{name}': '{chosen}'}}"
+    act(env, "click[< Prev]")
+    observation, _, terminated, _, _ = act(env, "click[Buy Now]")
+    assert terminated and observation == f"{base}/done/7/{asin}/{{'{name}': '{chosen}'}}"
+    eval_env = make(observation_mode="url", split="eval")
+    assert eval_env.reset(seed=0, options={"goal_index": 2})[0] == f"{base}/502"  # eval starts at 500

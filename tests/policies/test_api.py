@@ -10,7 +10,7 @@ from agentrl.core.config import ConfigError
 from agentrl.core.policy import PolicyInput
 from agentrl.core.trajectory import Turn
 from agentrl.policies.api import APIPolicy, APIPolicyError, chat_messages, parse_api_spec
-from agentrl.policies.factory import make_policy
+from agentrl.eval.policy_specs import make_policy
 from agentrl.serving import OpenAICompatServer
 
 

@@ -4,10 +4,11 @@ import pytest
 import torch
 
 import agentrl
-from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.rollout import grouped_specs, run_episodes
 from agentrl.models import tiny_causal_lm
-from agentrl.policies.hf import GenerationConfig, HFPolicy, _cache_of
-from agentrl.train.logprobs import collate_segments, token_logprobs
+from agentrl.policies.generation import GenerationConfig
+from agentrl.policies.hf import HFPolicy, _cache_of
+from agentrl.models.logprobs import collate_segments, token_logprobs
 
 
 class RecordingModel(torch.nn.Module):

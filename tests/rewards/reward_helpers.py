@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import torch
 
 from agentrl.core.trajectory import Trajectory, TrajectoryBatch, Turn
-from agentrl.rewards.judges import JudgeError, UnparseableReply
+from agentrl.judges import JudgeError, UnparseableReply
 
 
 def trajectory(
@@ -93,7 +93,7 @@ def attach_tokens(batch: TrajectoryBatch, tokenizer, model, *, one_segment: bool
     """Give every turn token ids (observation as prompt, action as completion) and the logprobs of
     ``model`` for the completion tokens -- what an LM policy would have recorded."""
     from agentrl.core.trajectory import observation_text
-    from agentrl.train.logprobs import collate_segments, token_logprobs
+    from agentrl.models.logprobs import collate_segments, token_logprobs
 
     for traj in batch:
         for index, turn in enumerate(traj.turns):

@@ -8,7 +8,7 @@ import pytest
 from reward_helpers import ScriptedJudge, trajectory
 
 import agentrl
-from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.rollout import grouped_specs, run_episodes
 from agentrl.core.trajectory import TrajectoryBatch
 from agentrl.envs.sokoban.expert import SolverPolicy
 from agentrl.rewards import CALMCredit, GatedRewardAccumulation, JudgeError, OracleJudge, UnparseableReply

@@ -13,7 +13,7 @@ from agentrl.core.trajectory import Trajectory, TrajectoryBatch, Turn
 from agentrl.models import tiny_causal_lm
 from agentrl.rewards import ImplicitPRM
 from agentrl.rewards.oprl import dpo_loss_and_grad, dpo_pairs
-from agentrl.train.logprobs import collate_segments, per_turn_sum, token_logprobs
+from agentrl.models.logprobs import collate_segments, per_turn_sum, token_logprobs
 
 LOG_QUARTER = -math.log(4.0)  # log-prob of any token under UnigramLM(4) with zero bias
 

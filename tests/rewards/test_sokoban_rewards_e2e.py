@@ -11,11 +11,12 @@ import pytest
 from reward_helpers import attach_tokens
 
 import agentrl
-from agentrl.core.rollout import grouped_specs, run_episodes
+from agentrl.rollout import grouped_specs, run_episodes
 from agentrl.core.trajectory import TrajectoryBatch
 from agentrl.envs.sokoban.expert import SolverPolicy
 from agentrl.models import tiny_causal_lm
-from agentrl.policies.hf import GenerationConfig, HFPolicy
+from agentrl.policies.generation import GenerationConfig
+from agentrl.policies.hf import HFPolicy
 from agentrl.rewards import RewardPipeline
 from agentrl.rewards.oprl import dpo_pairs
 from agentrl.train.advantages import batch_advantages
@@ -88,7 +89,7 @@ def test_sokoban_through_the_full_pipeline(tiny_tokenizer):
     assert np.mean(margins) > 0
 
     # the learner's view: finite per-turn advantages with the OPRL step term
-    advantages = batch_advantages(batch, baseline="rloo", step_weight=1.0)
+    advantages = batch_advantages(batch, "turn", step_weight=1.0).advantages
     assert [len(a) for a in advantages] == [len(t.turns) for t in batch]
     assert all(np.isfinite(a).all() for a in advantages)
 

@@ -136,11 +136,11 @@ def test_gradient_accumulation_matches_one_large_batch(tmp_path):
 
     import numpy as np
 
-    from agentrl.core.rollout import grouped_specs, run_episodes
+    from agentrl.rollout import grouped_specs, run_episodes
     from agentrl.policies.grid import GridNet
     from agentrl.train.agents import GridAgent
     from agentrl.train.config import RLConfig
-    from agentrl.train.credit import compute_credit
+    from agentrl.train.advantages import batch_advantages
 
     # Rooms that need at least 6 moves: no episode ends before its 4-turn limit, so every chunk of the
     # 16 turns has 4 of them and the mean of chunk means equals the mean over all 16.
@@ -149,7 +149,7 @@ def test_gradient_accumulation_matches_one_large_batch(tmp_path):
     torch.manual_seed(0)
     agent = GridAgent(GridNet((6, 6), 7, 4, kind="mlp", hidden=16), ["Up", "Down", "Left", "Right"])
     batch = run_episodes(envs, agent.policy, grouped_specs([0, 1], 2))  # 4 episodes x 4 turns = 16 units
-    credit = compute_credit(batch, "turn")
+    credit = batch_advantages(batch, "turn", normalize=True)
     weights = []
     for accumulation in (1, 4):
         clone = copy.deepcopy(agent)
@@ -164,9 +164,9 @@ def test_gradient_accumulation_matches_one_large_batch(tmp_path):
 def test_checkpoint_policy_replays_the_runs_own_evaluation(tmp_path):
     """``checkpoint:DIR`` (as ``agentrl eval`` takes it) rebuilds the trained agent: greedy, on the
     run's evaluation rooms, it scores exactly what the run's last evaluation recorded."""
-    from agentrl.core.rollout import grouped_specs, run_episodes
-    from agentrl.policies.factory import make_policy
-    from agentrl.train.build import make_envs
+    from agentrl.rollout import grouped_specs, run_episodes
+    from agentrl.eval.policy_specs import make_policy
+    from agentrl.train.rollouts import make_envs
     from agentrl.train.checkpoint import resolve_checkpoint
     from agentrl.train.config import load_config
 
@@ -188,7 +188,7 @@ def test_checkpoint_policy_replays_the_runs_own_evaluation(tmp_path):
 
 
 def test_checkpoint_and_hf_policy_specs_fail_clearly(tmp_path):
-    from agentrl.policies.factory import make_policy
+    from agentrl.eval.policy_specs import make_policy
     from agentrl.policies.hf import HFPolicy
 
     with pytest.raises(FileNotFoundError, match="no agentrl checkpoint at .*output folder"):

@@ -17,32 +17,55 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from agentrl.core.config import ConfigError
 from agentrl.envs.router.pool import ModelSpec
+from agentrl.models import ModelNotFoundError
+from agentrl.serving.openai_server import approximate_token_count
+from agentrl.serving.replay import ReplayTable
+from agentrl.serving.responders import CausalLMResponder
+
+
+#: The specialist system prompt of the ``chat`` protocol (Router-R1 sends none).
+CHAT_SYSTEM_PROMPT = (
+    "You are one of several specialist models consulted by a router model that is answering a "
+    "question. Answer the sub-question as well as you can, briefly, and end with 'Answer: <your "
+    "final answer>'. If you cannot help, say so plainly."
+)
 
 
 @dataclass
 class CallSettings:
-    """How the env calls candidate models."""
+    """How the env calls candidate models (Router-R1's ``get_llm_response_via_api`` by default)."""
 
-    timeout_s: float = 30.0
-    """Per-request timeout (``openai`` backend)."""
+    timeout_s: float = 60.0
+    """Per-request timeout (``openai`` backend; Router-R1: 60 s)."""
     max_retries: int = 2
-    """Retries of a failed request with backoff (``openai`` backend)."""
+    """Retries of a failed request with backoff (``openai`` backend; Router-R1's client: 2)."""
     max_tokens: int = 512
-    """Completion token limit of a candidate model's answer (Router-R1 uses 512)."""
+    """Completion token limit of a candidate model's answer (Router-R1: 512)."""
     temperature: float = 0.0
-    """Sampling temperature of candidate models (Router-R1 calls with 0 for known models)."""
-    system_prompt: str = (
-        "You are one of several specialist models consulted by a router model that is answering a "
-        "question. Answer the sub-question as well as you can, briefly, and end with 'Answer: <your "
-        "final answer>'. If you cannot help, say so plainly."
-    )
-    """System message sent with every routed query (the query itself is the user message)."""
-    max_information_chars: int = 2000
-    """Longest reply shown inside ``<information>`` (longer replies are cut)."""
+    """Sampling temperature of models whose ``ModelSpec.temperature`` is unset (Router-R1: 0)."""
+    top_p: float = 1.0
+    """Nucleus sampling mass sent with each call (Router-R1: 1.0)."""
+    seed: int | None = 42
+    """Sampling seed sent with each call (Router-R1: 42); ``None`` sends none."""
+    system_prompt: str | None = None
+    """System message of every call; ``None`` takes the protocol's (``router-r1``: none, ``chat``:
+    a specialist instruction)."""
+    query_template: str | None = None
+    """The user message, with ``{query}`` for the routed query; ``None`` takes the protocol's
+    (``router-r1``: Router-R1's candidate prompt, ``chat``: the bare query)."""
+    max_information_chars: int | None = None
+    """Longest reply shown inside ``<information>`` (longer replies are cut); ``None`` keeps it
+    whole, as Router-R1 does with a ``max_tokens``-bounded reply."""
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1 or self.max_retries < 0 or self.timeout_s <= 0:
+            raise ValueError("calls: max_tokens must be >= 1, max_retries >= 0 and timeout_s > 0")
+        if self.query_template is not None and "{query}" not in self.query_template:
+            raise ValueError("calls.query_template must contain {query} where the routed query goes")
 
 
 @dataclass
@@ -72,9 +95,15 @@ class Backend(Protocol):
 
 
 def chat_for(query: str, settings: CallSettings) -> list[dict[str, str]]:
-    """The messages of a routed call: the specialist instructions, then the router's query."""
+    """The messages of a routed call: the system prompt (if any), then the query in its template
+    (Router-R1: one user message, ``AGENT_PROMPT`` around the query)."""
     system = [{"role": "system", "content": settings.system_prompt}] if settings.system_prompt else []
-    return system + [{"role": "user", "content": query}]
+    user = (settings.query_template or "{query}").format_map({"query": query})
+    return system + [{"role": "user", "content": user}]
+
+
+def temperature_for(model: ModelSpec, settings: CallSettings) -> float:
+    return settings.temperature if model.temperature is None else model.temperature
 
 
 class OpenAIBackend:
@@ -104,19 +133,30 @@ class OpenAIBackend:
 
         started = time.perf_counter()
         try:
-            response = self._client(model).chat.completions.create(
-                model=model.api_model or model.name, messages=chat_for(query, self.settings),
-                max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
-            )
+            response = self._client(model).chat.completions.create(**self.request(model, query))
         except (openai.OpenAIError, ValueError) as exc:  # reported in info["calls"], shown as None
             return CallResult.failed(f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+        text = response.choices[0].message.content or "" if response.choices else None
+        if text is None:
+            return CallResult.failed("the response has no choices", time.perf_counter() - started)
         usage = response.usage
-        return CallResult(
-            text=response.choices[0].message.content or "",
-            completion_tokens=int(usage.completion_tokens) if usage else 0,
-            prompt_tokens=int(usage.prompt_tokens) if usage else 0,
-            latency_s=time.perf_counter() - started,
-        )
+        # A server that reports no usage is charged by an approximate count, never for free.
+        tokens = int(usage.completion_tokens) if usage and usage.completion_tokens is not None \
+            else approximate_token_count(text)
+        return CallResult(text=text, completion_tokens=tokens,
+                          prompt_tokens=int(usage.prompt_tokens) if usage and usage.prompt_tokens else 0,
+                          latency_s=time.perf_counter() - started)
+
+    def request(self, model: ModelSpec, query: str) -> dict[str, Any]:
+        """The chat-completions request of one routed call (Router-R1's ``get_llm_response_via_api``)."""
+        request: dict[str, Any] = {
+            "model": model.api_model or model.name, "messages": chat_for(query, self.settings),
+            "max_tokens": self.settings.max_tokens, "temperature": temperature_for(model, self.settings),
+            "top_p": self.settings.top_p,
+        }
+        if self.settings.seed is not None:
+            request["seed"] = self.settings.seed
+        return request
 
     def close(self) -> None:
         with self._lock:
@@ -134,18 +174,14 @@ class TransformersBackend:
         self._lock = threading.Lock()
 
     def _responder(self, model: ModelSpec):
-        from agentrl.serving.responders import CausalLMResponder
-
         source = model.hf_model or model.name
         with self._lock:
             if source not in self._responders:
                 self._responders[source] = CausalLMResponder.from_pretrained(
-                    source, max_new_tokens=self.settings.max_tokens, temperature=self.settings.temperature)
+                    source, max_new_tokens=self.settings.max_tokens, temperature=temperature_for(model, self.settings))
             return self._responders[source]
 
     def call(self, model: ModelSpec, query: str) -> CallResult:
-        from agentrl.models import ModelNotFoundError
-
         started = time.perf_counter()
         try:
             reply = self._responder(model)(model.name, chat_for(query, self.settings), {})
@@ -166,15 +202,11 @@ class ReplayBackend:
 
     @classmethod
     def from_files(cls, paths: list[str]) -> "ReplayBackend":
-        from agentrl.serving.replay import ReplayTable
-
         if not paths:
             raise ConfigError("the replay backend needs replay_files (JSONL of model, query, response)")
         return cls(ReplayTable.from_jsonl(*paths))
 
     def call(self, model: ModelSpec, query: str) -> CallResult:
-        from agentrl.serving.openai_server import approximate_token_count
-
         record = self.table.get(model.name, query)
         if record is None:
             return CallResult.failed(f"no recorded response for {model.name!r} and this query")
@@ -211,18 +243,3 @@ class CachedBackend:
 
     def close(self) -> None:
         self.inner.close()
-
-
-BackendFactory = Callable[[Any], Backend]
-
-
-def backend_factories() -> dict[str, BackendFactory]:
-    """Backend kind -> factory taking the env config (a ``RouterEnvConfig``)."""
-    from agentrl.envs.router.simulated import SimulatedBackend
-
-    return {
-        "simulated": lambda config: SimulatedBackend(seed=config.simulation_seed),
-        "replay": lambda config: ReplayBackend.from_files(list(config.replay_files)),
-        "openai": lambda config: OpenAIBackend(config.calls),
-        "transformers": lambda config: TransformersBackend(config.calls),
-    }

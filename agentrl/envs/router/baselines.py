@@ -1,6 +1,6 @@
 """Baseline routers for ``agentrl/Router-v0``, written as ordinary policies that speak Router-R1.
 
-Every baseline makes one call and answers with the called model's final answer::
+Single-round baselines make one call and answer with the called model's final answer::
 
     turn 1: <think>...</think> <search> MODEL: QUESTION </search>
     turn 2: <think>...</think> <answer> final answer from the <information> block </answer>
@@ -8,12 +8,18 @@ Every baseline makes one call and answers with the called model's final answer::
 They differ only in how MODEL is chosen: a fixed model (each single model, the cheapest, the most
 expensive), uniformly at random, an oracle (the cheapest model whose answer is right, known from a
 probe of the whole pool), or kNN over sentence embeddings of the question (RouterBench's kNN
-router: the neighbours' measured quality and cost decide).
+router: the neighbours' measured quality and cost decide). :class:`Cascade` is multi-round: it asks
+models from the cheapest up until two replies agree.
+
+The question goes into the search *quoted* (:func:`routed_query`): an ASCII colon in it would break
+the one-colon rule of a search (and upstream would route only the text before it), so it becomes a
+full-width colon, which reads the same to a model.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -25,32 +31,102 @@ from agentrl.core.trajectory import observation_text
 from agentrl.envs.router.data import QATask
 from agentrl.envs.router.pool import ModelPool
 from agentrl.envs.router.protocol import final_answer_text
-from agentrl.envs.router.reward import best_f1, call_cost, exact_match
+from agentrl.envs.router.reward import best_f1, call_cost, exact_match, normalize_answer
 
 Chooser = Callable[[str], str]
 """Question -> name of the model to call."""
 
+#: What an ASCII colon in a routed question becomes (FULLWIDTH COLON).
+QUOTED_COLON = "\uff1a"
 
-class RouteThenAnswer:
-    """A two-turn router policy around a :data:`Chooser` (module docstring)."""
+
+def routed_query(question: str) -> str:
+    """The question as a baseline routes it: one line, without ASCII colons (module docstring)."""
+    return " ".join(question.replace(":", QUOTED_COLON).split())
+
+
+def question_of(item: PolicyInput) -> str:
+    """The episode's question: the env's ``info['question']``, else the last ``Question:`` line."""
+    if item.info.get("question"):
+        return str(item.info["question"]).strip()
+    first = observation_text(item.history[0].observation if item.history else item.observation)
+    return first[first.rfind("Question:") + len("Question:"):].strip() if "Question:" in first else first.strip()
+
+
+def replies_so_far(item: PolicyInput) -> list[str]:
+    """The bodies of the ``<information>`` blocks the env inserted so far in this episode."""
+    replies = []
+    for turn in item.history:
+        block = turn.info.get("inline_observation") or ""
+        body = extract_tag(block, "information")
+        if body is not None:
+            replies.append("" if body == "None" else body)
+    return replies
+
+
+class ScriptedRouter:
+    """A router policy that decides each turn from the question and the replies so far:
+    :meth:`next_model` names the model to ask next, or ``None`` to answer with :meth:`answer`."""
+
+    fallback_answer = "unknown"
+
+    def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
+        return [ActionOutput(text=self.turn(question_of(item), replies_so_far(item))) for item in inputs]
+
+    def turn(self, question: str, replies: list[str]) -> str:
+        model = self.next_model(question, replies)
+        if model is not None:
+            return f"<think>I will ask {model}.</think>\n<search> {model}: {routed_query(question)} </search>"
+        answer = self.answer(replies) or self.fallback_answer
+        return f"<think>I will use the replies.</think>\n<answer>{answer}</answer>"
+
+    def next_model(self, question: str, replies: list[str]) -> str | None:
+        raise NotImplementedError
+
+    def answer(self, replies: list[str]) -> str:
+        """The last reply's final answer."""
+        return final_answer_text(replies[-1]) if replies else ""
+
+
+class RouteThenAnswer(ScriptedRouter):
+    """A single-round router around a :data:`Chooser` (module docstring)."""
 
     def __init__(self, choose: Chooser, fallback_answer: str = "unknown") -> None:
         self.choose = choose
         self.fallback_answer = fallback_answer
 
-    def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
-        return [ActionOutput(text=self._turn(item)) for item in inputs]
+    def next_model(self, question: str, replies: list[str]) -> str | None:
+        return self.choose(question) if not replies else None
 
-    def _turn(self, item: PolicyInput) -> str:
-        if not item.history:
-            shown = observation_text(item.observation).removeprefix("Question:")
-            question = str(item.info.get("question") or shown).strip()
-            model = self.choose(question)
-            return f"<think>This question suits {model}.</think>\n<search> {model}: {question} </search>"
-        information = extract_tag(observation_text(item.observation), "information")
-        answer = final_answer_text(information) if information and information != "None" else ""
-        answer = answer or self.fallback_answer
-        return f"<think>I will use the model's reply.</think>\n<answer>{answer}</answer>"
+
+class Cascade(ScriptedRouter):
+    """Multi-round routing: ask ``models`` in order (cheapest first) until two replies give the
+    same final answer or ``max_calls`` are spent, then answer with the answer most replies gave
+    (ties: the latest, i.e. the more expensive model)."""
+
+    def __init__(self, models: Sequence[str], max_calls: int = 3) -> None:
+        if max_calls < 1 or not models:
+            raise ValueError("a cascade needs at least one model and max_calls >= 1")
+        self.models = list(models)
+        self.max_calls = min(max_calls, len(self.models))
+
+    def next_model(self, question: str, replies: list[str]) -> str | None:
+        if len(replies) >= self.max_calls or self._agreed(replies):
+            return None
+        return self.models[len(replies)]
+
+    @staticmethod
+    def _agreed(replies: list[str]) -> bool:
+        answers = [normalize_answer(final_answer_text(r)) for r in replies if final_answer_text(r)]
+        return any(count >= 2 for count in Counter(answers).values())
+
+    def answer(self, replies: list[str]) -> str:
+        answers = [final_answer_text(r) for r in replies if final_answer_text(r)]
+        if not answers:
+            return ""
+        counts = Counter(normalize_answer(a) for a in answers)
+        best = max(counts.values())
+        return next(a for a in reversed(answers) if counts[normalize_answer(a)] == best)
 
 
 def fixed(model: str) -> Chooser:
@@ -84,13 +160,13 @@ class ProbeTable:
 
 
 def probe_pool(tasks: Sequence[QATask], pool: ModelPool, call, metric: str = "em") -> ProbeTable:
-    """Ask every model every question through ``call(model_spec, query) -> CallResult``."""
+    """Ask every model every question (as baselines route it) through ``call(model_spec, query)``."""
     quality = np.zeros((len(tasks), len(pool)))
     cost = np.zeros((len(tasks), len(pool)))
     score = exact_match if metric == "em" else best_f1
     for i, task in enumerate(tasks):
         for j, model in enumerate(pool):
-            result = call(model, task.question)
+            result = call(model, routed_query(task.question))
             if result.ok:
                 quality[i, j] = score(final_answer_text(result.text or ""), task.golden_answers)
                 cost[i, j] = call_cost(result.completion_tokens, model.price_per_1m)

@@ -38,6 +38,9 @@ class ModelSpec:
     """Model id sent to the endpoint, when it differs from ``name``."""
     hf_model: str | None = None
     """Local path or hub name of a transformers model (``transformers`` backend; ``tiny`` works offline)."""
+    temperature: float | None = None
+    """Sampling temperature of this model's calls; ``None`` uses ``calls.temperature`` (Router-R1
+    samples Gemma at 0.1 and the rest at 0)."""
 
     def __post_init__(self) -> None:
         if not self.name or ":" in self.name:
@@ -45,11 +48,13 @@ class ModelSpec:
                              f"got {self.name!r}")
         if self.price_per_1m < 0 or self.latency_s < 0:
             raise ValueError(f"model {self.name!r}: price_per_1m and latency_s must be >= 0")
+        if self.temperature is not None and self.temperature < 0:
+            raise ValueError(f"model {self.name!r}: temperature must be >= 0, got {self.temperature}")
         self.aliases = list(self.aliases)
 
 
 class ModelPool:
-    """An ordered set of :class:`ModelSpec` with Router-R1 name matching."""
+    """An ordered set of :class:`ModelSpec`, looked up by name or alias."""
 
     def __init__(self, models: Iterable[ModelSpec | Mapping[str, Any]]) -> None:
         self.models = [m if isinstance(m, ModelSpec) else build_config(ModelSpec, m, where="pool model")
@@ -81,7 +86,7 @@ class ModelPool:
         return cls(models)
 
     def resolve(self, name: str) -> ModelSpec | None:
-        """The model a router-written name selects, or ``None``."""
+        """The model whose name or alias equals ``name`` (ignoring case and spaces), or ``None``."""
         return self._by_key.get(normalize_model_name(name))
 
     def __contains__(self, name: str) -> bool:

@@ -1,9 +1,23 @@
-"""The Router-R1 text protocol: ``<think>``, ``<search> Model: query </search>``, ``<information>``,
-``<answer>``, and its format rules.
+"""The Router-R1 text protocol: how a generation becomes a turn, which action it takes, and the
+format rules that judge a whole response.
 
-The rules follow Router-R1's reward code (``format_reward`` in ``verl/trainer/main_ppo.py`` of
-github.com/ulab-uiuc/Router-R1). They judge the *whole* router transcript of an episode (every
-router turn plus the ``<information>`` blocks the env inserted); any violation scores -1:
+Each function re-writes one function of github.com/ulab-uiuc/Router-R1 (commit 801a240) and names
+it; ``tests/envs/test_router_r1_upstream.py`` diffs them against a port of upstream's code.
+
+**A turn** (``router_r1/llm_agent/generation.py``):
+
+* :func:`cut_generation` -- ``_postprocess_responses``: a generation is kept up to its first
+  ``</search>``; only a generation without one is kept up to its first ``</answer>``.
+* :func:`first_action` -- ``postprocess_predictions``: the *first* ``<search>`` or ``<answer>``
+  block of the kept text is the turn's one action, so at most one search runs per turn. A search
+  with a placeholder (``LLM-Name``/``Your-Query``), without a colon, or with nothing after its last
+  colon is not routed.
+* :func:`route_parts` -- ``access_routing_pool``: the model is the text before the first colon, the
+  query the text between the first and the second colon.
+
+**The format rules** (``format_reward`` in ``verl/trainer/main_ppo.py``) judge the *whole* response
+of an episode -- every kept generation plus the ``<information>`` blocks inserted after them; any
+violation scores -1:
 
 ==========================  ===================================================================
 rule                        violated when
@@ -14,16 +28,17 @@ rule                        violated when
 ``nested``                  a block contains one of the four tags
 ``answer_count``            not exactly one ``<answer>`` block
 ``missing_think``           no ``<think>`` block
-``search_info_mismatch``    ``<search>`` and ``<information>`` counts differ
-``not_starting_with_think`` the transcript does not start with ``<think>``
-``not_ending_with_answer``  the transcript does not end with ``</answer>``
+``search_info_mismatch``    ``<search>`` and ``<information>`` counts differ (so an
+                            ``<information>`` block the router writes itself always fails)
+``not_starting_with_think`` the response does not start with ``<think>``
+``not_ending_with_answer``  the response does not end with ``</answer>``
 ``bad_query``               a search is not ``Model: query`` (exactly one colon, a non-empty query,
                             no ``LLM-Name``/``Your-Query`` placeholder, model name not repeated in
                             the query)
-``unknown_model``           a search names a model outside the pool
+``unknown_model``           a search names a model that is not valid (``is_valid_llm_name``)
 ==========================  ===================================================================
 
-Rules are checked in this order (Router-R1's), and :func:`check_format` reports the first one hit.
+Rules are checked in upstream's order, and :func:`check_format` reports the first one hit.
 """
 
 from __future__ import annotations
@@ -34,6 +49,7 @@ from typing import Callable
 
 TAGS = ("think", "search", "information", "answer")
 _BLOCK = re.compile(r"<(search|answer|think|information)>(.*?)</\1>", re.DOTALL)
+_ACTION = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL)
 _ANY_TAG = tuple(f"<{t}>" for t in TAGS) + tuple(f"</{t}>" for t in TAGS)
 _PLACEHOLDERS = ("llm-name", "your-query")
 
@@ -46,7 +62,7 @@ FORMAT_RULES = (
 
 @dataclass(frozen=True)
 class FormatCheck:
-    """The verdict on a transcript: ``rule`` names the first violated rule (``None`` when valid)."""
+    """The verdict on a response: ``rule`` names the first violated rule (``None`` when valid)."""
 
     rule: str | None = None
     detail: str = ""
@@ -63,19 +79,32 @@ class FormatCheck:
 
 @dataclass(frozen=True)
 class SearchCall:
-    """One ``<search> Model: query </search>``, split (the model is not yet resolved)."""
+    """One ``<search> Model: query </search>`` that passes the ``bad_query`` rule (model unresolved)."""
 
     model: str
     query: str
 
 
+@dataclass(frozen=True)
+class TurnAction:
+    """The action of one kept generation (:func:`first_action`)."""
+
+    kind: str | None
+    """``"answer"``, ``"search"`` (routed), ``"bad-search"`` (not routed) or ``None`` (no block)."""
+    content: str = ""
+    """The block's body, stripped."""
+    reason: str = ""
+    """Why a search is not routed, or why there is no action."""
+
+
 def normalize_model_name(name: str) -> str:
-    """Router-R1 matching: lower case, spaces removed."""
+    """Exact matching (``name_matching="exact"``): lower case, spaces removed."""
     return name.strip().lower().replace(" ", "")
 
 
 def split_search(content: str) -> tuple[SearchCall | None, str]:
-    """Parse a search body into a call, or ``(None, reason)`` when it breaks the ``bad_query`` rule."""
+    """A search body judged by the format's query rule, or ``(None, reason)`` when it breaks it
+    (``format_reward``'s ``query_format_punish``)."""
     content = content.strip()
     lowered = content.lower()
     if content.count(":") != 1:
@@ -95,13 +124,13 @@ def blocks(text: str) -> list[tuple[str, str]]:
     return _BLOCK.findall(text)
 
 
-def check_format(transcript: str, is_known_model: Callable[[str], bool]) -> FormatCheck:
-    """Apply the format rules (module docstring) to a whole episode transcript."""
-    found = blocks(transcript)
+def check_format(response: str, is_valid_name: Callable[[str], bool]) -> FormatCheck:
+    """Apply the format rules (module docstring) to a whole episode response (``format_reward``)."""
+    found = blocks(response)
     if not found:
         return FormatCheck("no_tags", "no <think>/<search>/<information>/<answer> block found")
     for tag in TAGS:
-        if transcript.count(f"<{tag}>") != transcript.count(f"</{tag}>"):
+        if response.count(f"<{tag}>") != response.count(f"</{tag}>"):
             return FormatCheck("unbalanced", f"<{tag}> and </{tag}> counts differ")
     counts = {tag: 0 for tag in TAGS}
     problems: dict[str, str] = {}  # rule -> first detail; judged in Router-R1's order below
@@ -113,12 +142,8 @@ def check_format(transcript: str, is_known_model: Callable[[str], bool]) -> Form
         if any(marker in stripped for marker in _ANY_TAG):
             problems.setdefault("nested", f"a <{tag}> block contains another tag")
         if tag == "search":
-            call, reason = split_search(stripped)
-            if call is None:
-                problems.setdefault("bad_query", reason)
-            elif not is_known_model(call.model):
-                problems.setdefault("unknown_model", f"model {call.model!r} is not in the pool")
-    stripped = transcript.strip()
+            _judge_search(stripped, is_valid_name, problems)
+    stripped = response.strip()
     ordered = [
         ("empty_think", None),
         ("nested", None),
@@ -141,25 +166,82 @@ def check_format(transcript: str, is_known_model: Callable[[str], bool]) -> Form
     return FormatCheck()
 
 
-def cut_turn(text: str) -> str:
-    """What Router-R1 keeps of one generation: up to the first ``</answer>``, else up to the last
-    ``</search>`` (generation stops there), else everything."""
-    if "</answer>" in text:
-        return text[: text.index("</answer>") + len("</answer>")]
-    if "</search>" in text:
-        return text[: text.rindex("</search>") + len("</search>")]
+def _judge_search(content: str, is_valid_name: Callable[[str], bool], problems: dict[str, str]) -> None:
+    """Upstream checks the name of every one-colon search, even one whose query is bad."""
+    call, reason = split_search(content)
+    if call is None:
+        problems.setdefault("bad_query", reason)
+    if content.count(":") == 1 and not is_valid_name(content.split(":")[0]):
+        problems.setdefault("unknown_model", f"model {content.split(':')[0].strip()!r} is not valid")
+
+
+def cut_generation(text: str) -> str:
+    """What Router-R1 keeps of one generation (``_postprocess_responses``): up to the first
+    ``</search>``, else up to the first ``</answer>``, else everything."""
+    for tag in ("</search>", "</answer>"):
+        if tag in text:
+            return text[: text.index(tag) + len(tag)]
     return text
 
 
+def first_action(kept: str) -> TurnAction:
+    """The one action of a kept generation (``postprocess_predictions``)."""
+    found = _ACTION.search(kept)
+    if found is None:
+        return TurnAction(None, reason="the turn has neither a <search> nor an <answer> block")
+    kind, content = found.group(1), found.group(2).strip()
+    if kind == "answer":
+        return TurnAction("answer", content)
+    lowered = content.lower()
+    if any(p in lowered for p in _PLACEHOLDERS):
+        reason = "replace the LLM-Name/Your-Query placeholders with a real model and query"
+    elif ":" not in content:
+        reason = "a search must be 'Model: query' with a colon"
+    elif not lowered.split(":")[-1].strip():
+        reason = "the query after the colon is empty"
+    else:
+        return TurnAction("search", content)
+    return TurnAction("bad-search", content, reason)
+
+
+def route_parts(content: str) -> tuple[str, str]:
+    """``(model as written, query)`` of a routed search (``access_routing_pool``): the text before
+    the first colon and the text between the first and the second colon (not stripped)."""
+    parts = content.split(":")
+    return parts[0].strip(), parts[1]
+
+
+def route_count(response: str, is_valid_name: Callable[[str], bool]) -> int:
+    """Upstream's ``route_count`` metric: searches with a valid query and name. Its two flags are
+    never reset, so no search counts after the first invalid one (kept: it is the reported metric)."""
+    count, bad_query, bad_name = 0, False, False
+    for tag, body in _ACTION.findall(response):
+        if tag != "search":
+            continue
+        content = body.strip()
+        if content.count(":") == 1:
+            lowered = content.lower()
+            if not content.split(":")[-1].strip() or any(p in lowered for p in _PLACEHOLDERS):
+                bad_query = True
+            if not is_valid_name(content.split(":")[0]):
+                bad_name = True
+        else:
+            bad_query = True
+        if not bad_query and not bad_name:
+            count += 1
+    return count
+
+
 def information_block(content: str | None) -> str:
-    """The text the env appends after a search: ``<information>...</information>``, ``None`` on failure."""
+    """The text inserted after a routed search: ``\\n\\n<information>...</information>\\n\\n``, with
+    ``None`` for a failed call or an unknown model (``execute_predictions``)."""
     body = "None" if content is None else content.strip()
     return f"\n\n<information>{body}</information>\n\n"
 
 
 def final_answer_text(text: str) -> str:
     """A candidate model's reply reduced to its final answer: the text after the last ``Answer:``
-    when there is one, else the whole reply (used by baseline routers that copy an answer)."""
+    when there is one, else the reply's first line (used by baseline routers that copy an answer)."""
     marker = text.rfind("Answer:")
     body = text[marker + len("Answer:"):] if marker >= 0 else text
     return body.strip().splitlines()[0].strip() if body.strip() else ""

@@ -1,4 +1,5 @@
-"""The offline default: generated QA tasks over five domains and a simulated pool of five models.
+"""The offline default: generated QA tasks over five domains, answered by simulated stand-ins for
+Router-R1's six candidate models.
 
 Every question is generated from a template, so its answer can be computed from the text alone
 (:func:`solve`). A simulated model recognises the question, then answers correctly with its
@@ -6,9 +7,12 @@ per-domain accuracy; whether it is right is a deterministic function of (model, 
 so runs are reproducible and an oracle can be computed. Its reply is ``<filler> Answer: <answer>``
 where the filler's length is the model's verbosity, so bigger models also spend more tokens.
 
-The pool is built so that routing matters: each cheap specialist is strong in one or two domains
-and weak elsewhere; the generalist is good everywhere but costs ~10-20x more per question. An
-oracle (per question, the cheapest model that is right) beats every single model on both axes.
+The pool is Router-R1's (names, ids and prices from :mod:`agentrl.envs.router.router_r1`), so the
+offline env speaks exactly the protocol a Router-R1 checkpoint was trained on. Only the skills are
+invented, so that routing matters: each of the four cheaper models is strong in one or two domains
+and weak elsewhere; LLaMA-3.1-70B and Mixtral-8x22B are good everywhere but write far longer replies
+at a higher price. An oracle (per question, the cheapest model that is right) beats every single
+model on both axes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from agentrl.envs.router.backends import CallResult
 from agentrl.envs.router.data import QATask
 from agentrl.envs.router.pool import ModelSpec
 from agentrl.envs.router.reward import normalize_answer
+from agentrl.envs.router.router_r1 import router_r1_pool
+from agentrl.serving.openai_server import approximate_token_count
 
 CAPITALS = {
     "France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Portugal": "Lisbon",
@@ -196,28 +202,18 @@ def _skills(arithmetic: float, units: float, geography: float, chemistry: float,
 
 
 SIMULATED_MODELS: dict[str, SimulatedModel] = {
-    "arith-1b": SimulatedModel(_skills(0.95, 0.9, 0.1, 0.1, 0.2), verbosity=6),
-    "geo-3b": SimulatedModel(_skills(0.2, 0.2, 0.95, 0.2, 0.15), verbosity=8),
-    "chem-3b": SimulatedModel(_skills(0.2, 0.15, 0.2, 0.95, 0.15), verbosity=8),
-    "lex-7b": SimulatedModel(_skills(0.25, 0.2, 0.3, 0.25, 0.95), verbosity=10),
-    "general-70b": SimulatedModel(_skills(0.8, 0.75, 0.8, 0.75, 0.7), verbosity=30),
+    "LLaMA-3.1-8B-Instruct": SimulatedModel(_skills(0.95, 0.9, 0.1, 0.1, 0.2), verbosity=6),
+    "Mistral-7B-Instruct": SimulatedModel(_skills(0.25, 0.2, 0.3, 0.25, 0.95), verbosity=8),
+    "Qwen2.5-7B-Instruct": SimulatedModel(_skills(0.3, 0.2, 0.2, 0.95, 0.15), verbosity=8),
+    "Gemma-2-27B-Instruct": SimulatedModel(_skills(0.2, 0.2, 0.95, 0.2, 0.15), verbosity=10),
+    "LLaMA-3.1-70B-Instruct": SimulatedModel(_skills(0.8, 0.75, 0.8, 0.75, 0.7), verbosity=30),
+    "Mixtral-8x22B-Instruct": SimulatedModel(_skills(0.75, 0.7, 0.75, 0.7, 0.65), verbosity=26),
 }
 
 
 def simulated_pool() -> list[ModelSpec]:
-    """The default pool's public face: what the router is told about each simulated model."""
-    return [
-        ModelSpec("arith-1b", 0.04, 0.2,
-                  "Small and fast; fine-tuned on arithmetic and unit conversions, weak at facts and words."),
-        ModelSpec("geo-3b", 0.08, 0.3,
-                  "Small model trained on world geography (countries, capitals); weak at maths."),
-        ModelSpec("chem-3b", 0.08, 0.3,
-                  "Small model trained on chemistry facts such as element symbols; weak elsewhere."),
-        ModelSpec("lex-7b", 0.15, 0.5,
-                  "Mid-size language model good at spelling and word games; weak at maths and facts."),
-        ModelSpec("general-70b", 0.9, 2.0,
-                  "Large general model, decent at everything, the most expensive by far."),
-    ]
+    """The default pool's public face: Router-R1's six candidates (what the router is told)."""
+    return router_r1_pool()
 
 
 _FILLER = ("Let me work through this question step by step and check the result carefully before I "
@@ -250,8 +246,6 @@ class SimulatedBackend:
         return f"{filler} Answer: {answer}"
 
     def call(self, model: ModelSpec, query: str) -> CallResult:
-        from agentrl.serving.openai_server import approximate_token_count
-
         if model.name not in self.models:
             known = ", ".join(self.models)
             return CallResult.failed(f"{model.name!r} is not a simulated model; simulated: {known}")

@@ -23,6 +23,7 @@ from gymnasium import spaces
 from agentrl.core.config import check_choice
 from agentrl.core.env import RewardBounds, TextEnv, TextEnvConfig, Transition, quote
 from agentrl.core.spaces import TextSpace
+from agentrl.envs.sokoban.expert import SolverPolicy
 from agentrl.envs.sokoban.generator import GeneratorConfig, generate_room
 from agentrl.envs.sokoban.level import DIRECTIONS, SYMBOL_SETS, Level, load_levels, render
 
@@ -194,8 +195,6 @@ class SokobanEnv(TextEnv):
         ]
 
     def expert_policy(self):
-        from agentrl.envs.sokoban.expert import SolverPolicy
-
         return SolverPolicy(self.config.symbols, tag=self.config.action_format.answer_tag)
 
     def subgoals(self) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from agentrl.core.policy import ActionOutput, PolicyInput, wrap_answer
 from agentrl.envs.sokoban.level import (
     DIRECTIONS,
@@ -27,8 +29,6 @@ class SolverPolicy:
 
     def __init__(self, symbols: str = "grid", *, max_nodes: int = 200_000, epsilon: float = 0.0,
                  seed: int | None = None, tag: str | None = "answer"):
-        import numpy as np
-
         self.symbols = SYMBOL_SETS[symbols]
         self.max_nodes = max_nodes
         self.epsilon = epsilon

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agentrl.envs.sokoban.level import Level
+from agentrl.envs.sokoban.solver import solve
 
 _STEPS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
@@ -77,8 +78,6 @@ def generate_room(rng: random.Random, config: GeneratorConfig) -> tuple[Level, l
 
 
 def _optimal_length(level: Level) -> int:
-    from agentrl.envs.sokoban.solver import solve
-
     result = solve(level, max_nodes=50_000)
     return len(result.moves) if result.moves is not None else 0
 

@@ -101,6 +101,7 @@ class SWEEnv(TextEnv):
     """Fix a bug in a repository inside a sandbox (see module docstring)."""
 
     Config = SWEConfig
+    needs_reward_preset = True
     config: SWEConfig
 
     def __init__(self, config: SWEConfig | Mapping[str, Any] | None = None, **kwargs: Any) -> None:

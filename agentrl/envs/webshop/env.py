@@ -1,15 +1,18 @@
 """``agentrl/WebShop-v0``: find and buy the product that matches an instruction.
 
-Actions: ``search[keywords]`` (only on the search page) and ``click[value]`` for any clickable
-of the current page (``info["available_actions"]`` lists them). ``click[Buy Now]`` on an item page
-ends the episode with WebShop's reward (:func:`agentrl.envs.webshop.reward.total_reward`) as the
-``purchase`` reward component and as ``info["outcome"]``; ``success`` means a perfect score of 1.
-Every other step is worth 0. Invalid actions change nothing, explain themselves and cost the
-format penalty.
+Actions: ``search[keywords]`` (on any page, as in upstream's text env) and ``click[value]`` for
+any clickable of the current page (``info["available_actions"]`` lists them). ``click[Buy Now]``
+on an item page ends the episode with WebShop's reward
+(:func:`agentrl.envs.webshop.reward.total_reward`) as the ``purchase`` reward component and as
+``info["outcome"]``; ``success`` means a perfect score of 1. Every other step is worth 0. Invalid
+actions change nothing, explain themselves and cost the format penalty (upstream ignores them
+silently: ``format_penalty=0`` gives its rewards).
 
 Goals come from the generated offline catalog by default (5,000 products, synthetic goals) or from
 the original WebShop files (``data_path``). ``split`` picks train, eval or test goals; ``reset``
-draws a goal from it with the env's seeded RNG, or takes ``options={"goal_index": i}``.
+draws a goal from it with the env's seeded RNG, weighted as upstream's server draws them, or takes
+``options={"goal_index": i}``. :meth:`WebShopEnv.evaluation_tasks` lists the fixed test and eval
+goals for ``agentrl eval --split``.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agentrl.core.env import TextEnv, TextEnvConfig, Transition
-from agentrl.envs.webshop.goals import SPLITS, Goal
-from agentrl.envs.webshop.normalize import normalize_color
+from agentrl.core.env import RewardBounds, TextEnv, TextEnvConfig, Transition
+from agentrl.envs.webshop.expert import WebShopExpert
+from agentrl.envs.webshop.goals import EVALUATION_SPLITS, SPLITS, Goal
 from agentrl.envs.webshop.pages import Browser, StepResult
-from agentrl.envs.webshop.render import renderer
-from agentrl.envs.webshop.reward import goal_option_values, total_reward
+from agentrl.envs.webshop.render import check_observation_mode, renderer
+from agentrl.envs.webshop.reward import goal_option_items, option_reward, total_reward
 from agentrl.envs.webshop.shop import Shop, ShopSource, open_shop
 from agentrl.envs.webshop.tagger import make_tagger
 
@@ -35,7 +38,8 @@ class WebShopConfig(TextEnvConfig):
     max_turns: int = 15
     """Turn limit (truncation); 15 as in common WebShop agent setups."""
     observation_mode: str = "text"
-    """``text`` (bracketed clickables), ``sep`` (WebShop's ``[SEP]``-joined text) or ``html``."""
+    """``text`` (bracketed clickables), ``sep`` (WebShop's ``text``: ``[SEP]``-joined), ``text_rich``
+    (WebShop's ``text_rich``), ``html`` or ``url`` (WebShop's ``url``: the page's address)."""
     split: str = "train"
     """Goal split: ``train``, ``eval`` or ``test`` (fixed; see ``agentrl.envs.webshop.goals``)."""
     data_path: str | None = None
@@ -51,8 +55,10 @@ class WebShopConfig(TextEnvConfig):
     """Seed of the goals' price bounds and of the price paid for price ranges."""
     split_sizes: tuple[int, int] = (500, 1000)
     """Sizes of the test and eval splits; train gets the remaining goals."""
-    weighted_goals: bool = False
-    """Draw goals with WebShop's attribute-rarity weights instead of uniformly."""
+    weighted_goals: bool = True
+    """Draw goals with WebShop's attribute-rarity weights, as upstream's server does when no goal is
+    named (``SimServer.receive``); ``False`` draws uniformly, as the paper's RL baseline does within
+    its split (``baseline_models/env.py``)."""
     show_attributes: bool = False
     """Show the Attributes view on item pages (off in WebShop by default)."""
     include_instruction: bool = True
@@ -67,7 +73,7 @@ class WebShopConfig(TextEnvConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.split_sizes = tuple(self.split_sizes)  # type: ignore[assignment]
-        renderer(self.observation_mode)  # raises ValueError naming the modes
+        check_observation_mode(self.observation_mode)
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
 
@@ -146,10 +152,10 @@ class WebShopEnv(TextEnv):
         return fresh
 
     def _goal_options_selected(self) -> bool:
+        """The options chosen now would earn the whole option reward."""
         assert self.goal is not None
-        wanted = goal_option_values(self.goal["goal_options"])
-        chosen = {normalize_color(v) for v in self.browser.options.values()}
-        return bool(wanted) and all(normalize_color(v) in chosen for v in wanted)
+        share, _ = option_reward(list(self.browser.options.values()), goal_option_items(self.goal["goal_options"]))
+        return share == 1.0
 
     def _purchase(self, achieved: tuple[str, ...]) -> Transition:
         assert self.goal is not None and self.browser.item is not None
@@ -175,11 +181,18 @@ class WebShopEnv(TextEnv):
         )
 
     def render_text(self) -> str:
+        if self._render is None:
+            return self.browser.url(self.shop, session=str(self.session))
         if self.browser.page == "done":
             return f"Thank you for shopping with us!\nYour score (min 0.0, max 1.0): {self._score:.2f}"
         assert self.goal is not None
         show = self.config.include_instruction or self.browser.page == "search"
         return self._render(self.browser.view(self.shop, self.goal["instruction_text"] if show else None))
+
+    @property
+    def session(self) -> int:
+        """The goal's position in upstream's shuffled goal list (its session number)."""
+        return self.shop.goals.global_index(self.split, self.goal_index)
 
     def progress(self) -> float:
         if self._score is not None:
@@ -191,6 +204,29 @@ class WebShopEnv(TextEnv):
 
     def extra_info(self) -> dict[str, Any]:
         return {"instruction": self.goal["instruction_text"]} if self.goal is not None else {}
+
+    def reward_bounds(self) -> RewardBounds:
+        """Per turn: ``[format_penalty, 1]``. A turn is worth the purchase score R in [0, 1] when it
+        buys (R is a share of matched attributes, options and price times ``r_type`` <= 1, each
+        count bounded by its term of the denominator), ``format_penalty`` when it is invalid (an
+        invalid turn stops before any purchase) and 0 otherwise.
+
+        Per episode: ``[max_turns * format_penalty, 1]``. At most one purchase ends the episode,
+        and every other turn earns 0 or the penalty.
+        """
+        penalty = self.config.format_penalty
+        return RewardBounds(step=(penalty, 1.0), episode=(self.config.max_turns * penalty, 1.0))
+
+    def evaluation_tasks(self, split: str) -> list[dict[str, Any]] | None:
+        """WebShop's fixed evaluation goals, each once, in order: ``test`` (goals 0..499 of the
+        shuffled list, the paper's test set) or ``eval`` (the next 1,000); ``None`` otherwise."""
+        if split not in EVALUATION_SPLITS:
+            return None
+        return [{"split": split, "goal_index": i} for i in range(self.shop.goals.size(split))]
+
+    def evaluation_splits(self) -> list[str]:
+        """``test`` and ``eval``."""
+        return list(EVALUATION_SPLITS)
 
     @classmethod
     def reward_preset(cls) -> list[dict[str, Any]]:
@@ -208,15 +244,13 @@ class WebShopEnv(TextEnv):
         return list(SUBGOALS)
 
     def expert_policy(self):
-        from agentrl.envs.webshop.expert import WebShopExpert
-
         return WebShopExpert(tag=self.config.action_format.answer_tag)
 
     def instructions(self) -> str:
         return (
             "You are shopping on WebShop. Find and buy the product that best matches the instruction: "
             "its type, attributes, options and price limit.\n"
-            "Actions: search[keywords] on the search page; click[value] to click any element shown in "
+            "Actions: search[keywords] to search (from any page); click[value] to click any element shown in "
             "brackets, e.g. click[B0ABC12345] to open a product, click[black] to choose an option, "
             "click[Next >], click[< Prev], click[Back to Search], click[Description], click[Buy Now]. "
             "Buying ends the episode and scores the purchase from 0 to 1.\n"

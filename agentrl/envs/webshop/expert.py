@@ -8,8 +8,8 @@
 3. on an item page, go back if the price is too high or a wanted option is not offered (up to
    five products), else click each wanted option, then ``Buy Now``.
 
-:class:`RandomShopper` searches with the instruction and then clicks uniformly at random: the
-random-clicking baseline.
+:class:`RandomShopper` searches with the instruction and then clicks uniformly at random among
+the page's clickables (it never searches again): the random-clicking baseline.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ _CLICK = re.compile(r"^\s*click\s*\[(.*)\]\s*$", re.IGNORECASE | re.DOTALL)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _FILLER = frozenset(tokenize("i am looking for i'm need want buy find me which should be that it is are"))
 _NAVIGATION = {label.lower() for label in (BACK_TO_SEARCH, NEXT_PAGE, PREV_PAGE, BUY_NOW, *SUB_PAGES)}
+_RICH_BUTTON = re.compile(r"^\[(?:clicked )?button\] (.*) \[(?:clicked )?button_\]$")
 
 
 @dataclass
@@ -66,9 +67,10 @@ def visible_strings(observation: str) -> list[str]:
         return [html.unescape(s).strip() for s in re.findall(r">([^<>]+)<", body) if s.strip()]
     if " [SEP] " in observation:
         return [s.strip() for s in observation.split(" [SEP] ")]
-    return [
-        line.strip().removeprefix("[").removesuffix("]") for line in observation.splitlines() if line.strip()
-    ]
+    lines = [line.strip() for line in observation.splitlines() if line.strip()]
+    if any(_RICH_BUTTON.match(line) for line in lines):  # text_rich
+        return [_RICH_BUTTON.sub(r"\1", line) for line in lines if not line.startswith("You have clicked ")]
+    return [line.removeprefix("[").removesuffix("]") for line in lines]
 
 
 def _first_number(text: str) -> float | None:
@@ -103,7 +105,7 @@ class WebShopExpert:
         goal = parse_instruction(item.info.get("instruction", ""))
         clicks = [m.group(1) for m in map(_CLICK.match, actions) if m]
         lowered = {c.lower() for c in clicks}
-        if any(a.startswith("search[") for a in actions):
+        if not clicks:  # the search page: nothing to click
             return f"search[{goal.keywords}]"
         if BUY_NOW.lower() in lowered:
             return self._on_item(item, goal, clicks)
@@ -166,10 +168,10 @@ class RandomShopper:
     def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
         outputs = []
         for item in inputs:
-            actions = item.info.get("available_actions") or []
-            if any(a.startswith("search[") for a in actions):
+            clicks = [a for a in item.info.get("available_actions") or [] if _CLICK.match(a)]
+            if not clicks:  # the search page
                 action = f"search[{parse_instruction(item.info.get('instruction', '')).keywords}]"
             else:
-                action = actions[int(self.rng.integers(len(actions)))]
+                action = clicks[int(self.rng.integers(len(clicks)))]
             outputs.append(ActionOutput(text=wrap_answer(action, self.tag)))
         return outputs

@@ -40,6 +40,8 @@ instruction_text, attributes, price_upper, goal_options, weight."""
 PRICE_STEPS = tuple(10.0 * i for i in range(1, 100))
 NO_PRICE_BOUND = 1_000_000.0
 SPLITS = ("train", "eval", "test")
+#: Splits with fixed evaluation goals, played once each in order (``WebShopEnv.evaluation_tasks``).
+EVALUATION_SPLITS = ("test", "eval")
 #: Seed of WebShop's goal shuffle.
 SHUFFLE_SEED = 233
 
@@ -185,6 +187,11 @@ class GoalSplits:
             weights = np.array([self.goals[i]["weight"] for i in self.indices(split)])
             self._weights[split] = weights / weights.sum()
         return self._weights[split]
+
+    def global_index(self, split: str, index: int) -> int:
+        """The position of ``split``'s ``index``-th goal in the shuffled list: upstream's session
+        number (test goal i is session i, eval goal i is session 500 + i)."""
+        return self._bounds(split)[0] + index
 
     def goal(self, split: str, index: int) -> Goal:
         """The ``index``-th goal of ``split``."""

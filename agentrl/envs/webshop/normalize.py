@@ -124,20 +124,28 @@ COLOR_SET: tuple[str, ...] = (
 _LATIN1_HIGH = {code: None for code in range(128, 256)}
 
 
-def normalize_color(value: str) -> str:
-    """The first :data:`COLOR_SET` entry contained in ``value``, else ``value`` unchanged."""
+def normalize_color(value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+    """The first :data:`COLOR_SET` entry contained in ``value``, else ``value`` unchanged.
+
+    For a string "contained" means a substring; for a ``(name, value)`` pair, as upstream's
+    ``get_reward`` passes a synthetic goal's options, it means one of the pair's strings equals
+    the colour (Python's ``in``), exactly as upstream's ``normalize_color`` behaves on a tuple.
+    """
     for color in COLOR_SET:
         if color in value:
             return color
     return value
 
 
-def _process(text: str) -> str:
+def _process(text: object) -> str:
     return default_process(str(text).translate(_LATIN1_HIGH))
 
 
-def token_set_ratio(a: str, b: str) -> int:
-    """``thefuzz.fuzz.token_set_ratio(a, b)``: an integer in [0, 100]."""
+def token_set_ratio(a: object, b: object) -> int:
+    """``thefuzz.fuzz.token_set_ratio(a, b)``: an integer in [0, 100].
+
+    Like thefuzz, a non-string (such as a ``(name, value)`` pair) is compared as its ``str``.
+    """
     if a is None or b is None:
         return 0
     return round(fuzz.token_set_ratio(_process(a), _process(b)))

@@ -1,10 +1,12 @@
 """WebShop's page state machine and what each page shows.
 
-Pages and their clickables, as in WebShop's site:
+Pages and their clickables, as in WebShop's site (``web_agent_site/templates``) and text env
+(``web_agent_site/envs/web_agent_text_env.py``):
 
-* **search**: a search box (``search[keywords]``), nothing to click;
-* **results**: ``Back to Search``, ``< Prev`` (after page 1), ``Next >`` (while more hits remain),
-  and the ASIN of each of the 10 products of the current page (of the top 50 hits);
+* **search**: a search box, nothing to click;
+* **results**: ``Back to Search``, ``< Prev`` (after page 1), ``Next >`` (always, as the results
+  template shows it, even past the last hit) and the ASIN of each of the 10 products of the
+  current page (of the top 50 hits);
 * **item**: ``Back to Search``, ``< Prev`` (to the results page it came from), one clickable per
   option value, ``Description``, ``Features``, ``Reviews`` (``Attributes`` when shown) and
   ``Buy Now``;
@@ -12,16 +14,22 @@ Pages and their clickables, as in WebShop's site:
   (to the item page, options kept);
 * **done**: after ``Buy Now``; the episode is over.
 
-Clicks are case-insensitive. Options are reset whenever a results page is shown, as on the site.
-An action that is not allowed leaves the state untouched and explains why.
+``search[keywords]`` works on every page, as in upstream's text env, whose ``step`` runs a search
+whatever the page. Clicks are case-insensitive. Options are reset whenever a results page is
+shown, as on the site. An action that is not allowed leaves the state untouched and explains why.
+
+:meth:`Browser.url` gives the address upstream's simulated browser would be at (its ``url``
+observation mode).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentrl.core.env import quote
 from agentrl.envs.webshop.shop import Shop
 
 BACK_TO_SEARCH = "Back to Search"
@@ -30,6 +38,10 @@ PREV_PAGE = "< Prev"
 BUY_NOW = "Buy Now"
 SUB_PAGES = ("Description", "Features", "Reviews", "Attributes")
 PRODUCT_WINDOW = 10
+#: The address of upstream's simulated server, the prefix of every ``url`` observation.
+BASE_URL = "http://127.0.0.1:3000"
+#: What ``available_actions`` lists for the search action.
+SEARCH_ACTION = "search[<keywords>]"
 _ACTION = re.compile(r"^\s*(search|click)\s*\[(.*)\]\s*$", re.IGNORECASE | re.DOTALL)
 
 
@@ -47,6 +59,8 @@ class Button:
 @dataclass(frozen=True)
 class ProductLink:
     asin: str
+    visited: bool = False
+    """Opened since the last ``Back to Search`` (upstream's session ``asins``)."""
 
 
 @dataclass(frozen=True)
@@ -94,11 +108,10 @@ class Browser:
     options: dict[str, str] = field(default_factory=dict)
     sub_page: str | None = None
     show_attributes: bool = False
+    visited: set[str] = field(default_factory=set)
+    """ASINs opened since the last ``Back to Search``."""
 
     # -------------------------------------------------------------- what can be done
-    def has_search_box(self) -> bool:
-        return self.page == "search"
-
     def clickables(self, shop: Shop) -> dict[str, Clickable]:
         """Click names (lowercased) on the current page; later entries win, as on the site."""
         buttons: list[str] = []
@@ -122,16 +135,12 @@ class Browser:
         return found
 
     def available_actions(self, shop: Shop) -> list[str]:
-        if self.has_search_box():
-            return ["search[<keywords>]"]
-        return [f"click[{c.label}]" for c in self.clickables(shop).values()]
+        """The clicks of this page, then the search action (valid on every page)."""
+        return [f"click[{c.label}]" for c in self.clickables(shop).values()] + [SEARCH_ACTION]
 
     def _page_turns(self) -> list[str]:
-        """``< Prev`` after page 1 and ``Next >`` while more hits remain (on a results page)."""
-        turns = [PREV_PAGE] if self.results_page > 1 else []
-        if self.results_page * PRODUCT_WINDOW < len(self.results):
-            turns.append(NEXT_PAGE)
-        return turns
+        """``< Prev`` after page 1, then ``Next >``, which the results template always shows."""
+        return [PREV_PAGE, NEXT_PAGE] if self.results_page > 1 else [NEXT_PAGE]
 
     def _sub_pages(self) -> tuple[str, ...]:
         return SUB_PAGES if self.show_attributes else SUB_PAGES[:3]
@@ -145,15 +154,13 @@ class Browser:
         """Apply ``search[...]`` or ``click[...]``; an invalid action changes nothing."""
         match = _ACTION.match(action)
         if match is None:
-            return StepResult(False, f"{action!r} is not an action; use search[keywords] or click[value]")
+            return StepResult(False, f"{quote(action)} is not an action; use search[keywords] or click[value]")
         verb, argument = match.group(1).lower(), match.group(2).strip()
         if verb == "search":
             return self._search(shop, argument)
         return self._click(shop, argument)
 
     def _search(self, shop: Shop, keywords: str) -> StepResult:
-        if not self.has_search_box():
-            return StepResult(False, f"there is no search box on this page; click[{BACK_TO_SEARCH}] first")
         if not keywords:
             return StepResult(False, "search[] needs keywords, e.g. search[red running shoes]")
         self.keywords = keywords.lower()
@@ -173,10 +180,11 @@ class Browser:
                 if self.page == "search"
                 else f"not on this {self.page} page"
             )
-            return StepResult(False, f"{name!r} cannot be clicked: {where}")
+            return StepResult(False, f"{quote(name)} cannot be clicked: {where}")
         label = target.label
         if target.product is not None:
             self.page, self.item, self.options = "item", target.product, {}
+            self.visited.add(label.upper())
             return StepResult(opened=target.product)
         if target.option_group is not None:
             self.options[target.option_group] = label
@@ -196,6 +204,7 @@ class Browser:
     def _back_to_search(self) -> None:
         self.page, self.keywords, self.results, self.results_page = "search", "", [], 1
         self.item, self.sub_page, self.options = None, None, {}
+        self.visited = set()
 
     def _go_back(self) -> None:
         if self.page == "results":
@@ -204,6 +213,26 @@ class Browser:
             self._show_results(self.results_page)
         elif self.page == "sub":
             self.page, self.sub_page = "item", None
+
+    # -------------------------------------------------------------- where it is
+    def url(self, shop: Shop, session: str) -> str:
+        """The address upstream's ``SimServer`` gives the current page (its ``url`` observation).
+
+        Keywords are the search's words joined by ``+``; item pages carry the chosen options as
+        JSON and sub and done pages as a Python dict, exactly as upstream formats them.
+        """
+        keywords = "+".join(self.keywords.split(" "))
+        asin = shop.products[self.item]["asin"].upper() if self.item is not None else None
+        if self.page == "results":
+            return f"{BASE_URL}/search_results/{session}/{keywords}/{self.results_page}"
+        if self.page == "item":
+            return f"{BASE_URL}/item_page/{session}/{asin}/{keywords}/{self.results_page}/{json.dumps(self.options)}"
+        if self.page == "sub":
+            return (f"{BASE_URL}/item_sub_page/{session}/{asin}/{keywords}/{self.results_page}/"
+                    f"{self.sub_page}/{self.options}")
+        if self.page == "done":
+            return f"{BASE_URL}/done/{session}/{asin}/{self.options}"
+        return f"{BASE_URL}/{session}"
 
     # -------------------------------------------------------------- what is shown
     def view(self, shop: Shop, instruction: str | None) -> list[Element]:
@@ -228,7 +257,8 @@ class Browser:
         elements += [Button(label) for label in self._page_turns()]
         for position in self.page_products():
             product = shop.products[position]
-            elements += [ProductLink(product["asin"]), Text(product["Title"]), Text(product["Price"])]
+            link = ProductLink(product["asin"], visited=product["asin"].upper() in self.visited)
+            elements += [link, Text(product["Title"]), Text(product["Price"])]
         return elements
 
     def _item_view(self, product: dict[str, Any]) -> list[Element]:
@@ -253,8 +283,10 @@ def _sub_page_view(product: dict[str, Any], sub_page: str) -> list[Element]:
         return [Text(bullet) for bullet in product["BulletPoints"] if bullet] or [
             Text("(no features listed)")
         ]
-    if sub_page == "Attributes":
-        return [Text(attribute) for attribute in product["Attributes"]]
+    if sub_page == "Attributes":  # upstream's attributes_page.html: the list, then the type fields
+        return [Text(attribute) for attribute in product["Attributes"]] + [
+            Text(product[key]) for key in ("category", "query", "product_category")
+        ]
     reviews = product.get("Reviews") or []
     if not reviews:
         return [Text("(no reviews yet)")]

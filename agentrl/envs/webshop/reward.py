@@ -1,20 +1,24 @@
-"""WebShop's purchase reward, with the original semantics, as importable functions.
+"""WebShop's purchase reward, as upstream computes it, as importable functions.
 
-Records are plain dicts with WebShop's keys (so files from the original dataset work as-is):
+This follows ``web_agent_site/engine/goal.py`` of princeton-nlp/WebShop (MIT licence) rule for
+rule. Records are plain dicts with WebShop's keys (so files from the original dataset work as-is):
 
 * a *product* has ``Title``, ``BulletPoints`` (list), ``Description``, ``Attributes`` (list),
   ``query``, ``product_category`` (levels joined by ``›``) and ``name`` (the title);
-* a *goal* has ``attributes`` (list), ``goal_options`` (dict or list of values), ``price_upper``,
-  ``query``, ``product_category`` and ``name`` (the target product's title).
+* a *goal* has ``attributes`` (list), ``goal_options`` (a dict for synthetic goals, a list of
+  values for human goals), ``price_upper``, ``query``, ``product_category`` and ``name`` (the
+  target product's title).
 
 The total is::
 
     R = (attribute matches + option matches + [price <= price_upper])
         / (len(goal attributes) + len(goal options) + 1) * r_type
 
-Two quirks of the original are kept on purpose, because scores must be comparable: option
-matches are counted over the *purchased* options (so buying extra options that appear in the
-title can count), and ``size`` options match only exactly, after colour normalisation.
+Every count is bounded by its denominator term, so ``0 <= R <= 1``. Option matches are counted
+over the *goal's* options, each at most once (see :func:`option_reward`).
+
+The functions also go by upstream's names, with upstream's signatures: :func:`get_type_reward`,
+:func:`get_attribute_reward`, :func:`get_option_reward` and :func:`get_reward`.
 """
 
 from __future__ import annotations
@@ -25,8 +29,6 @@ from typing import Any
 from agentrl.envs.webshop.normalize import normalize_color, token_set_ratio
 from agentrl.envs.webshop.tagger import NounTagger, make_tagger
 
-#: Option names compared by exact equality instead of fuzzy matching.
-EXACT_MATCH_OPTIONS = ("size",)
 #: A fuzzy token-set ratio strictly above this counts as a match.
 FUZZY_THRESHOLD = 85
 CATEGORY_SEPARATOR = "›"
@@ -88,33 +90,37 @@ def attribute_reward(purchased: Mapping[str, Any], goal: Mapping[str, Any]) -> t
     return matches / len(goal_attributes), matches
 
 
-def goal_option_values(goal_options: Sequence[str] | Mapping[str, str]) -> list[str]:
-    """The wanted option values of a goal (synthetic goals map names to values, human goals list them)."""
-    return list(goal_options.values() if isinstance(goal_options, Mapping) else goal_options)
+GoalOption = str | tuple[str, str]
+"""A wanted option: a value (human goals) or a ``(name, value)`` pair (synthetic goals)."""
 
 
-def _option_matches(name: str, value: str, goal_options: Sequence[str]) -> bool:
-    if name.lower() in EXACT_MATCH_OPTIONS:
-        return value in goal_options
-    return any(token_set_ratio(wanted, value) > FUZZY_THRESHOLD for wanted in goal_options)
+def goal_option_items(goal_options: Sequence[str] | Mapping[str, str]) -> list[GoalOption]:
+    """The goal's wanted options as upstream's ``get_reward`` hands them to the option reward:
+    a synthetic goal's ``{name: value}`` as its ``(name, value)`` pairs, a human goal's list as is."""
+    return list(goal_options.items() if isinstance(goal_options, Mapping) else goal_options)
 
 
 def option_reward(
-    purchased: Mapping[str, Any],
-    goal_options: Sequence[str] | Mapping[str, str],
-    purchased_options: Mapping[str, str],
+    purchased_options: Sequence[str], goal_options: Sequence[GoalOption]
 ) -> tuple[float | None, int]:
-    """(share of goal options matched or ``None`` without goal options, number matched).
+    """(share of goal options matched, or ``None`` without goal options; number matched).
 
-    Values are colour-normalised first. Each purchased option counts once if it matches a goal
-    option (exactly for ``size``, fuzzily otherwise) or occurs in the product's text.
+    Upstream's ``get_option_reward(purchased_options, goal_options)``: both sides are
+    colour-normalised, then each *goal* option counts once when some purchased value has a
+    token-set ratio above 85 with it. Purchased options the goal does not ask for earn nothing,
+    so the share never exceeds 1.
+
+    A ``(name, value)`` pair is normalised as upstream's tuple is: it becomes a colour only when
+    one of its two strings *is* that colour (``in`` on a tuple tests equality, so ``("color",
+    "black")`` becomes ``"black"`` but ``("color", "navy blue")`` stays a pair), and a pair is
+    compared as its text, ``"('color', 'navy blue')"``, which the fuzzy processing reads as
+    ``color navy blue``: the option's name takes part in the match.
     """
-    wanted = [normalize_color(v) for v in goal_option_values(goal_options)]
-    matches = 0
-    for name, raw_value in purchased_options.items():
-        value = normalize_color(raw_value)
-        if _option_matches(name, value, wanted) or _in_product_text(value, purchased):
-            matches += 1
+    purchased = [normalize_color(value) for value in purchased_options]
+    wanted = [normalize_color(option) for option in goal_options]
+    matches = sum(
+        any(token_set_ratio(have, option) > FUZZY_THRESHOLD for have in purchased) for option in wanted
+    )
     return (matches / len(wanted) if wanted else None), matches
 
 
@@ -140,7 +146,7 @@ def total_reward(
     r_type = type_reward(purchased, goal, tagger)
     r_price = price_reward(price, goal)
     r_att, attribute_matches = attribute_reward(purchased, goal)
-    r_option, option_matches = option_reward(purchased, goal["goal_options"], options)
+    r_option, option_matches = option_reward(list(options.values()), goal_option_items(goal["goal_options"]))
     denominator = len(goal["attributes"]) + len(goal["goal_options"]) + 1
     reward = (attribute_matches + option_matches + r_price) / denominator * r_type["r_type"]
     if not verbose:
@@ -158,8 +164,19 @@ def total_reward(
     return reward, info
 
 
-# WebShop's own names, for code ported from web_agent_site.engine.goal.
+# Upstream's names and signatures, for code ported from web_agent_site.engine.goal.
 get_type_reward = type_reward
 get_attribute_reward = attribute_reward
 get_option_reward = option_reward
-get_reward = total_reward
+
+
+def get_reward(
+    purchased_product: Mapping[str, Any], goal: Mapping[str, Any], price: float, options: Mapping[str, str],
+    **kwargs: Any,
+) -> float | tuple[float, dict[str, Any]]:
+    """Upstream's ``get_reward(purchased_product, goal, price, options, **kwargs)``: ``verbose=True``
+    returns ``(R, info)``; ``tagger=`` picks the title tagger; other keywords are ignored, as upstream
+    ignores them."""
+    return total_reward(
+        purchased_product, goal, price, options, tagger=kwargs.get("tagger"), verbose=bool(kwargs.get("verbose"))
+    )

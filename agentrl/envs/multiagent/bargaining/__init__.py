@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentrl.envs.multiagent import to_aec, to_parallel
 from agentrl.envs.multiagent.bargaining.env import BargainingConfig, BargainingEnv
 from agentrl.envs.multiagent.bargaining.game import (
     PLAYERS,
@@ -32,16 +33,12 @@ def raw_env(**kwargs: Any) -> BargainingEnv:
 
 def env(**kwargs: Any):
     """The AEC view; observations default to ``{"text", "observation"}`` dicts (see ``expose.py``)."""
-    from agentrl.envs.multiagent.expose import TextAECEnv
-
-    return TextAECEnv(BargainingEnv(**{"observation_mode": "dict", **kwargs}))
+    return to_aec(BargainingEnv(**{"observation_mode": "dict", **kwargs}))
 
 
 def parallel_env(**kwargs: Any):
     """The Parallel view; observations default to ``{"text", "observation"}`` dicts."""
-    from agentrl.envs.multiagent.expose import TextParallelEnv
-
-    return TextParallelEnv(BargainingEnv(**{"observation_mode": "dict", **kwargs}))
+    return to_parallel(BargainingEnv(**{"observation_mode": "dict", **kwargs}))
 
 
 __all__ = [

@@ -26,7 +26,7 @@ from agentrl.envs.multiagent.bargaining.game import (
 )
 from agentrl.envs.multiagent.bargaining.goals import Goal, draw_goals, judged_scores
 from agentrl.envs.multiagent.base import Move, MultiAgentTextEnv, MultiAgentTextEnvConfig, Rewards
-from agentrl.rewards.judges import make_judge
+from agentrl.judges import make_judge
 
 REWARD_MODES = ("value", "judge")
 
@@ -72,7 +72,7 @@ class BargainingConfig(MultiAgentTextEnvConfig):
     """``value``: verifiable score of the deal; ``judge``: goals in words, scored by a judge."""
     judge: Any = None
     """The judge for ``reward="judge"``: ``"oracle"`` (exact), ``{"type": "openai", ...}``,
-    ``{"type": "hf", ...}`` or a ``Judge`` object (see ``agentrl.rewards.judges``)."""
+    ``{"type": "hf", ...}`` or a ``Judge`` object (see ``agentrl.judges``)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

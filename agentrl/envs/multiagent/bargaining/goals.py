@@ -2,7 +2,7 @@
 
 With ``reward="judge"`` the players see no numbers, only goals such as "get at least 2 hats".
 Whether the final deal meets each goal is decided by a judge from the reward pipeline
-(:mod:`agentrl.rewards.judges`), called once when the game ends::
+(:mod:`agentrl.judges`), called once when the game ends::
 
     judge.judge(transcript, final_move, outcome_text, goals, task=task_description, info=info)
 
@@ -10,7 +10,7 @@ Whether the final deal meets each goal is decided by a judge from the reward pip
 reward is the fraction of its goals the judge says are met. A language-model judge (``HFJudge``,
 ``OpenAIJudge``) reads the texts. ``info["subgoals"]`` carries the env's own check of each goal, so
 ``OracleJudge`` gives the exact verdicts -- the reference an LLM judge can be measured against.
-A judge that fails raises :class:`~agentrl.rewards.judges.JudgeError`; it is never a silent 0.
+A judge that fails raises :class:`~agentrl.judges.JudgeError`; it is never a silent 0.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentrl.envs.multiagent.bargaining.game import PLAYERS, Scenario
-from agentrl.rewards.judges import Judge, JudgeError
+from agentrl.judges import Judge, JudgeError
 
 
 def plural(name: str) -> str:

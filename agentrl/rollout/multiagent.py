@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec
 
 from agentrl.core.policy import ActionOutput, Policy, PolicyInput
-from agentrl.core.rollout import EpisodeSpec
+from agentrl.rollout.spec import EpisodeSpec
 from agentrl.core.trajectory import Trajectory, TrajectoryBatch, Turn
 from agentrl.envs.multiagent.base import MultiAgentTextEnv
+from agentrl.envs.multiagent.expose import TextAECEnv, TextParallelEnv
 from agentrl.envs.multiagent.text_io import AgentIO, Renderer
 
 MultiAgentEnv = AECEnv | ParallelEnv | MultiAgentTextEnv
@@ -51,15 +53,11 @@ class MultiAgentRolloutConfig:
 
 def as_aec(env: MultiAgentEnv) -> AECEnv:
     """The AEC form of any supported multi-agent env."""
-    from agentrl.envs.multiagent.expose import TextAECEnv, TextParallelEnv
-
     if isinstance(env, AECEnv):
         return env
     if isinstance(env, TextParallelEnv):  # turn-based: only the mover acts, so play its AEC form
         return TextAECEnv(env.env)
     if isinstance(env, ParallelEnv):
-        from pettingzoo.utils.conversions import parallel_to_aec
-
         return parallel_to_aec(env)
     if isinstance(env, MultiAgentTextEnv):
         return TextAECEnv(env)

@@ -1,4 +1,7 @@
-"""Judges for CALM: decompose a task into subgoals, and say which subgoals a transition achieved.
+"""Judges: decompose a task into subgoals, and say which subgoals a transition achieved.
+
+Used by CALM (:class:`agentrl.rewards.CALMCredit`) and by envs whose reward is a judgment (the
+bargaining game's goals variant).
 
 A :class:`Judge` has two methods::
 
@@ -31,9 +34,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence, runtime_checkable
 
+import torch
+
 from agentrl.core.config import ConfigError
 from agentrl.core.trajectory import observation_text
-from agentrl.rewards.base import Configurable, torch_device
+from agentrl.core.components import Configurable
+from agentrl.models.loading import load_causal_lm, load_tokenizer, torch_device
 
 #: Bump when the prompt text changes: it is part of every cache key.
 PROMPT_VERSION = "calm-v1"
@@ -289,8 +295,6 @@ class HFJudge(LLMJudge):
 
     def _load(self):
         if self._model is None:
-            from agentrl.models import load_causal_lm, load_tokenizer
-
             model = self.config.model
             self._model = load_causal_lm(model) if isinstance(model, str) else model
             tokenizer = self.config.tokenizer or (model if isinstance(model, str) else None)
@@ -316,8 +320,6 @@ class HFJudge(LLMJudge):
         return self._model_id
 
     def complete(self, prompt: str) -> str:
-        import torch
-
         model, tokenizer = self._load()
         messages = [{"role": "user", "content": prompt}]
         if getattr(tokenizer, "chat_template", None):

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from agentrl.core.config import ConfigError
-from agentrl.rewards.judges import (
+from agentrl.judges import (
     HFJudge,
     JudgeError,
     OpenAIJudge,

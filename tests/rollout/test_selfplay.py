@@ -13,9 +13,9 @@ pytest.importorskip("pettingzoo")
 import torch  # noqa: E402
 
 import agentrl  # noqa: E402
-from agentrl.core.rollout import grouped_specs  # noqa: E402
+from agentrl.rollout import grouped_specs  # noqa: E402
 from agentrl.envs.multiagent import bargaining  # noqa: E402
-from agentrl.envs.multiagent.selfplay import SelfPlayBackend  # noqa: E402
+from agentrl.rollout.selfplay import SelfPlayBackend  # noqa: E402
 
 loop = pytest.importorskip("agentrl.train.loop")
 from agentrl.train.checkpoint import load_checkpoint  # noqa: E402
@@ -43,8 +43,8 @@ def selfplay_config(output_dir) -> dict:
             "minibatch_size": 64,
         },
         "eval": {"episodes": 4, "every": 2},
-        "backend": "selfplay",
-        "selfplay": {"env": "agentrl.envs.multiagent.bargaining:raw_env", "kwargs": {"max_turns": 6}},
+        "rollout": {"backend": "selfplay",
+                    "selfplay": {"env": "agentrl.envs.multiagent.bargaining:raw_env", "kwargs": {"max_turns": 6}}},
         "run": {
             "output_dir": str(output_dir),
             "progress": False,
@@ -59,15 +59,15 @@ def selfplay_config(output_dir) -> dict:
 def test_selfplay_training_runs_and_updates_the_policy_from_both_seats(tmp_path):
     agentrl.register(SOLO, "agentrl.envs.multiagent.bargaining.solo:BargainingSoloEnv")
     trainer = loop.Trainer(load_config(selfplay_config(tmp_path), {}))
-    assert isinstance(trainer.backend, SelfPlayBackend) and trainer.envs is None
+    assert isinstance(trainer.rollout, SelfPlayBackend)
     seen = []
-    play = trainer.backend.run_episodes
+    play = trainer.rollout.run_episodes
 
     def recording(policy, specs, **kwargs):
         seen.append(play(policy, specs, **kwargs))
         return seen[-1]
 
-    trainer.backend.run_episodes = recording
+    trainer.rollout.run_episodes = recording
     result = trainer.run()
 
     # every game gave the learner both seats, with exact token records to train on

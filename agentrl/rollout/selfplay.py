@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Callable, Mapping, Sequence
 
 from agentrl.core.policy import Policy
-from agentrl.core.rollout import EpisodeSpec
+from agentrl.rollout.spec import EpisodeSpec
 from agentrl.core.trajectory import Trajectory, TrajectoryBatch
-from agentrl.envs.multiagent.rollout import MultiAgentEnv, MultiAgentRolloutConfig, run_multiagent_episodes
+from agentrl.rollout.multiagent import MultiAgentEnv, MultiAgentRolloutConfig, run_multiagent_episodes
 
 
 class SelfPlayBackend:

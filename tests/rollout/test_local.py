@@ -1,6 +1,6 @@
 import agentrl
 from agentrl.core.policy import ActionOutput, RandomPolicy, ReplayPolicy, ScriptedPolicy
-from agentrl.core.rollout import EpisodeSpec, grouped_specs, run_episodes
+from agentrl.rollout import EpisodeSpec, grouped_specs, run_episodes
 
 
 def _envs(n, **kwargs):

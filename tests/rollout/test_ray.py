@@ -14,7 +14,7 @@ import pytest
 import agentrl
 from agentrl.core.policy import PolicyInput, RandomPolicy
 from agentrl.core.registry import MissingExtraError, UnknownEnvError
-from agentrl.core.rollout import EpisodeSpec, grouped_specs, run_episodes
+from agentrl.rollout import EpisodeSpec, grouped_specs, run_episodes
 from agentrl.envs.sokoban.env import SokobanEnv
 from agentrl.envs.sokoban.expert import SolverPolicy
 
@@ -25,7 +25,7 @@ SPECS = grouped_specs(range(16), 1)
 @pytest.fixture(scope="module")
 def ray_local():
     ray = pytest.importorskip("ray")
-    import agentrl.train.distributed  # noqa: F401  (before ray.init: it turns Ray's usage reporting off)
+    import agentrl.rollout.ray  # noqa: F401  (before ray.init: it turns Ray's usage reporting off)
 
     started = not ray.is_initialized()
     if started:
@@ -48,7 +48,7 @@ def as_dicts(batch):
 
 
 def backend(**kwargs):
-    from agentrl.train.distributed import RayRolloutBackend
+    from agentrl.rollout.ray import RayRolloutBackend
 
     options = dict(num_workers=2, envs_per_worker=2, worker_num_cpus=0.5)
     options.update(kwargs)
@@ -155,10 +155,10 @@ def test_env_errors_inside_a_worker_surface_with_their_message(ray_local):
 
 def test_unknown_env_id_fails_before_starting_ray():
     pytest.importorskip("ray")
-    from agentrl.train.distributed import RayRolloutBackend
+    from agentrl.rollout.ray import RayRolloutBackend
 
     with pytest.raises(UnknownEnvError, match="Sokoban-v0"):
-        RayRolloutBackend("agentrl/Sokoban-v9", {}, 1)
+        RayRolloutBackend("agentrl/Sokoban-v9", {}, num_workers=1)
 
 
 @pytest.mark.slow
@@ -181,12 +181,12 @@ def test_worker_threads_overlap_waiting_steps(ray_local, reference):
 CLUSTER_CLIENT = """
 import json, os
 import ray
-from agentrl.core.rollout import grouped_specs
+from agentrl.rollout import grouped_specs
 from agentrl.envs.sokoban.expert import SolverPolicy
-from agentrl.train.distributed import RayRolloutBackend
+from agentrl.rollout.ray import RayRolloutBackend
 
 assert not ray.is_initialized()
-backend = RayRolloutBackend("agentrl/Sokoban-v0", {}, 1, envs_per_worker=2, worker_num_cpus=0.5)
+backend = RayRolloutBackend("agentrl/Sokoban-v0", {}, num_workers=1, envs_per_worker=2, worker_num_cpus=0.5)
 batch = backend.run_episodes(SolverPolicy(), grouped_specs(range(4), 1))
 address = ray.get_runtime_context().gcs_address
 backend.close()
@@ -228,14 +228,13 @@ def test_train_config_switches_to_the_ray_backend(ray_local, tmp_path):
             },
             "rl": {"iterations": 1, "tasks_per_iteration": 2, "group_size": 2, "num_envs": 2},
             "eval": {"episodes": 0},
-            "backend": "ray",
-            "ray": {"num_workers": 1, "envs_per_worker": 2},
+            "rollout": {"backend": "ray", "ray": {"num_workers": 1, "envs_per_worker": 2}},
             "run": {"output_dir": str(tmp_path), "progress": False, "tensorboard": False, "resume": False},
         },
         {},
     )
     trainer = loop.Trainer(config)
-    assert trainer.envs is None and type(trainer.backend).__name__ == "RayRolloutBackend"
+    assert type(trainer.rollout).__name__ == "RayRolloutBackend"
     result = trainer.run()
     (record,) = [r for r in result.metrics if r.get("iteration") == 1]
     assert record["rollout/episodes"] == 4
@@ -285,7 +284,8 @@ def tiny_hf_policy():
     import torch
 
     from agentrl.models import tiny_causal_lm, tiny_tokenizer
-    from agentrl.policies.hf import GenerationConfig, HFPolicy
+    from agentrl.policies.generation import GenerationConfig
+from agentrl.policies.hf import HFPolicy
 
     torch.manual_seed(0)
     return HFPolicy(tiny_causal_lm(), tiny_tokenizer(), GenerationConfig(max_new_tokens=6, greedy=True))
@@ -296,7 +296,7 @@ def test_generation_actors_match_driver_generation_and_take_synced_weights(ray_l
     import torch
 
     from agentrl.models import tiny_causal_lm
-    from agentrl.train.distributed import RayGenerationPolicy
+    from agentrl.rollout.ray import RayGenerationPolicy
 
     inputs = [
         PolicyInput(observation=f"room {i}", instructions="Solve Sokoban.", episode_key=i) for i in range(5)
@@ -320,7 +320,7 @@ def test_generation_actors_match_driver_generation_and_take_synced_weights(ray_l
 
 @pytest.mark.slow
 def test_ray_rollout_with_generation_actors(ray_local, reference):
-    from agentrl.train.distributed import RayGenerationPolicy
+    from agentrl.rollout.ray import RayGenerationPolicy
 
     remote = RayGenerationPolicy(SolverPolicy, num_actors=1, num_cpus=0.5)
     try:
@@ -332,7 +332,7 @@ def test_ray_rollout_with_generation_actors(ray_local, reference):
 
 def test_generation_worker_needs_load_weights():
     pytest.importorskip("ray")
-    from agentrl.train.distributed import GenerationWorker
+    from agentrl.rollout.ray import GenerationWorker
 
     with pytest.raises(TypeError, match="load_weights"):
         GenerationWorker(functools.partial(RandomPolicy, seed=0)).load_weights({})
@@ -346,7 +346,7 @@ def test_vllm_module_imports_without_vllm_and_says_how_to_install():
         pytest.skip("vLLM is installed here; the import guard is not exercised")
     with pytest.raises(MissingExtraError, match=r"pip install 'agentrl\[vllm\]'"):
         backend_module.VLLMPolicy("some/model", tokenizer=None)
-    from agentrl.policies.factory import make_policy
+    from agentrl.eval.policy_specs import make_policy
 
     with pytest.raises(MissingExtraError, match="CUDA"):
         make_policy("vllm:some/model")
@@ -387,7 +387,7 @@ def test_vllm_completion_becomes_an_exact_token_record():
 def test_vllm_policy_builds_the_same_contexts_as_hf_policy(monkeypatch, tiny_tokenizer):
     """Everything but vLLM's sampling: prompts from history, outputs, weight sync calls."""
     from agentrl.policies import vllm as backend_module
-    from agentrl.policies.hf import GenerationConfig
+    from agentrl.policies.generation import GenerationConfig
 
     requests = []
 

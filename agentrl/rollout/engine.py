@@ -1,0 +1,214 @@
+"""The rollout engine: plays episode specs on env slots with one batched policy call per round.
+
+The engine owns everything that must be the same for every backend: which spec a slot plays next,
+the episode's trajectory, the context-limit ending, the order of results, re-playing episodes whose
+host died. Where the envs live is the :class:`EnvExecutor`'s business:
+
+* :class:`LocalExecutor` -- the envs are in this process (optionally stepped from threads, so envs
+  that wait on I/O, like sandbox commands or HTTP calls, overlap their waits);
+* :class:`agentrl.rollout.ray.RayExecutor` -- the envs live in Ray actors, one call per worker per round.
+
+Each round the engine asks the policy for every live episode's action, then sends each slot one
+:class:`Command`: step with the action and, if that ends the episode, reset for the next spec (so
+starting an episode costs no extra round trip to a remote host).
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+import gymnasium as gym
+
+from agentrl.core.policy import ActionOutput, Policy
+from agentrl.core.trajectory import Trajectory, TrajectoryBatch
+from agentrl.rollout.assembly import env_context, finish_trajectory, new_trajectory, policy_input, record_turn
+from agentrl.rollout.spec import EpisodeSpec
+
+
+@dataclass
+class Command:
+    """What one env slot does in a round."""
+
+    slot: int
+    action: str | None
+    """The action to step with, or ``None`` for a reset only."""
+    next_episode: tuple[int | None, dict[str, Any]] | None
+    """``(seed, options)`` to reset with when the episode ended (or there was no action)."""
+
+
+@dataclass
+class Reply:
+    """What a slot's command did: the ``step`` result and the ``reset`` result (each when it ran)."""
+
+    stepped: tuple | None = None
+    reset: tuple | None = None
+    """``(observation, info, instructions, subgoals, env id)``."""
+
+
+def execute(env: gym.Env, command: Command) -> Reply:
+    """Run one command on one env (the same code on every host)."""
+    reply = Reply()
+    if command.action is not None:
+        reply.stepped = env.step(command.action)
+    if command.next_episode is not None and (reply.stepped is None or reply.stepped[2] or reply.stepped[3]):
+        seed, options = command.next_episode
+        observation, info = env.reset(seed=seed, options=dict(options) or None)
+        reply.reset = (observation, info, *env_context(env))
+    return reply
+
+
+class EnvExecutor(Protocol):
+    """Runs commands on env slots. ``execute`` returns one reply per command, or ``None`` for a
+    command whose host failed (its episode is played again from the start)."""
+
+    num_slots: int
+    metrics: dict[str, float]
+
+    def execute(self, commands: Sequence[Command]) -> list[Reply | None]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    """Envs in this process; ``threads > 1`` steps them concurrently (I/O-bound envs)."""
+
+    def __init__(self, envs: Sequence[gym.Env], threads: int = 1):
+        if not envs:
+            raise ValueError("a rollout needs at least one env")
+        self.envs = list(envs)
+        self.num_slots = len(self.envs)
+        self.metrics: dict[str, float] = {}
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="agentrl-env") if threads > 1 else None
+
+    def execute(self, commands: Sequence[Command]) -> list[Reply | None]:
+        if self._pool is None or len(commands) < 2:
+            return [execute(self.envs[c.slot], c) for c in commands]
+        return list(self._pool.map(lambda c: execute(self.envs[c.slot], c), commands))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+        for env in self.envs:
+            env.close()
+
+
+@dataclass
+class _Slot:
+    """One env slot and the episode it plays (if any)."""
+
+    index: int
+    key: int = -1
+    spec: EpisodeSpec | None = None
+    trajectory: Trajectory | None = None
+    observation: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Planned:
+    """A command with what the engine needs to apply its reply."""
+
+    slot: _Slot
+    command: Command
+    output: ActionOutput | None
+    reserved: tuple[int, EpisodeSpec] | None
+    """The spec the slot starts if its episode ends this round."""
+
+
+class RolloutEngine:
+    """Plays specs on an executor's slots (see module docstring)."""
+
+    def __init__(self, executor: EnvExecutor):
+        self.executor = executor
+        self.metrics: dict[str, float] = {"rollout/episodes": 0, "rollout/env_steps": 0, "rollout/episodes_rerun": 0}
+
+    def run(self, policy: Policy, specs: Sequence[EpisodeSpec], *,
+            on_episode: Callable[[Trajectory], None] | None = None) -> TrajectoryBatch:
+        """Play every spec to the end; trajectories come back in the order of ``specs``."""
+        started = time.perf_counter()
+        before = {**self.metrics, **self.executor.metrics}
+        pending = list(enumerate(specs))  # a heap by spec index: re-runs go first
+        results: dict[int, Trajectory] = {}
+        slots = [_Slot(i) for i in range(self.executor.num_slots)]
+        while pending or any(slot.trajectory is not None for slot in slots):
+            planned = self._plan(policy, slots, pending, results, on_episode)
+            replies = self.executor.execute([p.command for p in planned])
+            for plan, reply in zip(planned, replies):
+                self._apply(plan, reply, pending, results, on_episode)
+        batch = TrajectoryBatch(results[key] for key in range(len(specs)))
+        now = {**self.metrics, **self.executor.metrics}
+        batch.metrics.update({name: value - before.get(name, 0) for name, value in now.items()})
+        batch.metrics["time/rollout_engine_s"] = time.perf_counter() - started
+        return batch
+
+    def _plan(self, policy, slots, pending, results, on_episode) -> list[_Planned]:
+        live = [slot for slot in slots if slot.trajectory is not None]
+        outputs = policy.act([policy_input(s.trajectory, s.observation, s.info, s.key) for s in live]) if live else []
+        if len(outputs) != len(live):
+            raise RuntimeError(f"policy returned {len(outputs)} actions for {len(live)} episodes")
+        commands = []
+        for slot, output in zip(live, outputs):
+            if output.context_exhausted:  # the context is full: the episode ends here, unstepped
+                slot.trajectory.context_truncated = True
+                self._finish(slot, results, on_episode)
+                continue
+            reserved = heapq.heappop(pending) if pending else None
+            commands.append(_Planned(slot, Command(slot.index, output.text, _wire(reserved)), output, reserved))
+        for slot in slots:
+            if slot.trajectory is None and pending:
+                reserved = heapq.heappop(pending)
+                commands.append(_Planned(slot, Command(slot.index, None, _wire(reserved)), None, reserved))
+        return commands
+
+    def _apply(self, plan: _Planned, reply: Reply | None, pending, results, on_episode) -> None:
+        slot, output, reserved = plan.slot, plan.output, plan.reserved
+        if reply is None:  # the host died: play its episode (and the reservation) again later
+            if slot.trajectory is not None:
+                heapq.heappush(pending, (slot.key, slot.spec))
+                self.metrics["rollout/episodes_rerun"] += 1
+                slot.trajectory, slot.spec = None, None
+            if reserved is not None:
+                heapq.heappush(pending, reserved)
+            return
+        if reply.stepped is not None:
+            self.metrics["rollout/env_steps"] += 1
+            assert slot.trajectory is not None and output is not None
+            if record_turn(slot.trajectory, slot.observation, output, reply.stepped):
+                slot.observation, slot.info = reply.stepped[0], reply.stepped[4]
+                self._finish(slot, results, on_episode)
+            else:
+                slot.observation, slot.info = reply.stepped[0], reply.stepped[4]
+        if reserved is None:
+            return
+        if reply.reset is None:  # the episode goes on: give the reservation back
+            heapq.heappush(pending, reserved)
+            return
+        observation, info, instructions, subgoals, env_id = reply.reset
+        slot.key, slot.spec = reserved
+        slot.observation, slot.info = observation, info
+        slot.trajectory = new_trajectory(slot.spec, info, instructions, subgoals, env_id)
+
+    def _finish(self, slot: _Slot, results: dict[int, Trajectory], on_episode) -> None:
+        assert slot.trajectory is not None
+        trajectory = finish_trajectory(slot.trajectory, slot.observation, slot.info)
+        slot.trajectory, slot.spec = None, None
+        results[slot.key] = trajectory
+        self.metrics["rollout/episodes"] += 1
+        if on_episode is not None:
+            on_episode(trajectory)
+
+
+def _wire(reserved: tuple[int, EpisodeSpec] | None) -> tuple[int | None, dict[str, Any]] | None:
+    return (reserved[1].seed, dict(reserved[1].options)) if reserved is not None else None
+
+
+def run_episodes(envs: Sequence[gym.Env], policy: Policy, specs: Sequence[EpisodeSpec], *,
+                 on_episode: Callable[[Trajectory], None] | None = None) -> TrajectoryBatch:
+    """Play every spec to the end on ``envs`` (in this process), keeping up to ``len(envs)`` episodes
+    live at once, with one batched ``policy.act`` call per round. Trajectories come back in the
+    order of ``specs``."""
+    return RolloutEngine(LocalExecutor(envs)).run(policy, specs, on_episode=on_episode)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
+from pathlib import Path
 
 from agentrl.core.config import ConfigError
 from agentrl.core.extras import MissingExtraError
@@ -20,6 +23,8 @@ COMMANDS = {
     "play": "Play an environment yourself in the terminal.",
     "eval": "Evaluate a policy on an environment.",
     "train": "Train a policy (SFT warm start, then multi-turn RL).",
+    "plot": "Plot learning curves of one or more runs (seeds of one config as mean and spread).",
+    "export": "Export a trained run's model as a Hugging Face transformers folder.",
     "router-eval": "Evaluate routers (Router-R1 protocol) on QA sets: quality against cost.",
     "sandbox": "Build, validate and clean up the SWE sandboxes.",
     "bench": "Run the benchmark scripts.",
@@ -30,17 +35,21 @@ EPILOG = """examples:
   agentrl play agentrl/Sokoban-v0               play Sokoban in the terminal
   agentrl train                                 train the quickstart preset
   agentrl eval --env agentrl/Sokoban-v0 --policy solver --episodes 50
+  agentrl eval --policy checkpoint:runs/quickstart   a trained run, on its own held-out rooms
+  agentrl plot runs/quickstart runs/other          compare runs
 run 'agentrl COMMAND --help' for a command's options and examples."""
 
-#: Errors a user causes (bad config, unknown id, missing extra, missing file): one line, exit code 2.
-USER_ERRORS = (ConfigError, UnknownEnvError, MissingExtraError, FileNotFoundError)
+#: Errors a user causes (bad config, unknown id, missing extra, a missing or wrong file): one line,
+#: exit code 2. AGENTRL_DEBUG=1 shows their traceback too.
+USER_ERRORS = (ConfigError, UnknownEnvError, MissingExtraError, FileNotFoundError, IsADirectoryError,
+               NotADirectoryError, PermissionError)
 
 
-def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentrl", description="Multi-turn reinforcement learning for LLM agents.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    chosen = next((arg for arg in argv or [] if not arg.startswith("-")), None)
     for name, summary in COMMANDS.items():
         if name == chosen:
             importlib.import_module(f"agentrl.commands.{name.replace('-', '_')}").add_parser(subparsers)
@@ -51,6 +60,9 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    configure_console()
+    if str(Path.cwd()) not in sys.path:  # as `python -m` does: env modules next to you import (module:Env-v0)
+        sys.path.append(str(Path.cwd()))
     try:
         parser = build_parser(argv)
         args = parser.parse_args(argv)
@@ -62,8 +74,31 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except USER_ERRORS as exc:
+        if os.environ.get("AGENTRL_DEBUG"):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time (tests and tools swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # a closed or broken stream must not end the run
+            self.handleError(record)
+
+
+def configure_console(level: int = logging.INFO) -> None:
+    """Show agentrl's log lines (phases, progress) on stderr as ``HH:MM:SS message``, once."""
+    logger = logging.getLogger("agentrl")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+        logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 if __name__ == "__main__":

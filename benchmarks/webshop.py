@@ -24,7 +24,7 @@ import numpy as np
 
 from agentrl.envs.webshop.env import WebShopEnv
 from agentrl.envs.webshop.expert import parse_instruction
-from agentrl.envs.webshop.pages import BACK_TO_SEARCH, BUY_NOW, NEXT_PAGE, PREV_PAGE, SUB_PAGES
+from agentrl.envs.webshop.pages import BACK_TO_SEARCH, BUY_NOW, NEXT_PAGE, PREV_PAGE, SEARCH_ACTION, SUB_PAGES
 from agentrl.envs.webshop.search import SEARCH_RETURN_N, BM25Index, product_document, tokenize
 
 RESULTS = Path(__file__).parent / "results" / "webshop.json"
@@ -61,7 +61,9 @@ def time_rank_bm25(queries: list[str], documents: list[str]) -> tuple[float, lis
 
 
 _PLAN = ("item", "option", "click[Description]", "click[< Prev]", "click[< Prev]", "click[Next >]", "item")
-_NAVIGATION = {f"click[{label}]" for label in (BACK_TO_SEARCH, PREV_PAGE, NEXT_PAGE, BUY_NOW, *SUB_PAGES)}
+_NAVIGATION = {f"click[{label}]" for label in (BACK_TO_SEARCH, PREV_PAGE, NEXT_PAGE, BUY_NOW, *SUB_PAGES)} | {
+    SEARCH_ACTION
+}
 
 
 def time_steps(env: WebShopEnv, episodes: int, rng: random.Random) -> list[float]:

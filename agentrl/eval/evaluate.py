@@ -61,7 +61,10 @@ def evaluate(
     }
 
 
-def _episode_specs(env_id: str, env: Any, split: str | None, episodes: int | None, seed: int) -> list[EpisodeSpec]:
+def _episode_specs(
+    env_id: str, env: Any, split: str | None, episodes: int | None, seed: int
+) -> list[EpisodeSpec]:
+    """Seeded episodes, or the split's fixed tasks in order (an unknown split lists the env's)."""
     if split is None:
         return grouped_specs(range(seed, seed + (DEFAULT_EPISODES if episodes is None else episodes)), 1)
     tasks = env.unwrapped.evaluation_tasks(split)
@@ -70,4 +73,7 @@ def _episode_specs(env_id: str, env: Any, split: str | None, episodes: int | Non
         listed = f"its splits: {', '.join(known)}" if known else "it has no fixed evaluation splits"
         raise ConfigError(f"{env_id} has no evaluation split {split!r}; {listed}")
     tasks = tasks[:episodes] if episodes is not None else tasks
-    return [EpisodeSpec(seed=seed + i, group_id=f"{split}-{i}", options=dict(task)) for i, task in enumerate(tasks)]
+    return [
+        EpisodeSpec(seed=seed + i, group_id=f"{split}-{i}", options=dict(task))
+        for i, task in enumerate(tasks)
+    ]

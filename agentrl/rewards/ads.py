@@ -1,24 +1,35 @@
 """ADS: Automatic Discount Scheduling (Liu et al., ICLR 2024, "Imitation Learning from Observation
-with Automatic Discount Scheduling").
+with Automatic Discount Scheduling"; official code: github.com/dwjshift/IL_ADS, ``IL/modules/ads.py``).
 
 The discount is ``gamma = alpha ** (1 / p)`` with ``alpha = 0.2``: rewards ``p`` turns away weigh
-``alpha``. The progress horizon ``p`` starts at ``int(0.2 * H)`` (``H`` the episode horizon) and,
-after each batch, grows one turn at a time -- at most ``max_increase`` (5) per update -- while the
-agent has mastered the first ``p`` steps: its measured progress there reaches ``threshold`` (0.9)
-of the reference. Following the official code, the agent's score is the 90th percentile over its
-trajectories and the reference the median over the references.
+``alpha``. The progress horizon ``p`` starts at ``int(0.2 * H)`` (``H`` the episode horizon) and grows
+one turn at a time -- at most ``max_increase`` (5) per update -- while the agent has mastered the
+first ``p`` steps: its score there reaches ``threshold`` (0.9) of the reference's.
 
-Progress measures:
+As in the official code, mastery is measured on the agent's *evaluation* episodes (the trainer calls
+:meth:`AutoDiscountSchedule.observe_evaluation` after each held-out evaluation; the official trainer
+updates ADS in ``eval()`` on greedy episodes), against *expert demonstrations*:
 
-* ``demonstrations`` (the paper's): each agent trajectory's first ``p`` states are matched to the
-  first ``p`` states of an expert demonstration -- every agent state to its nearest expert state
-  (argmin of a text distance) -- and the score is the length of the longest strictly increasing
-  subsequence of those indices. The reference is the same score between pairs of demonstrations
-  (a single demonstration is matched against itself). The condition uses ``int(0.9 * ref)``.
-* ``progress`` / ``subgoals`` (when there are no demonstrations): the env's ``info["progress"]``,
-  or the fraction of ``trajectory.info["subgoals"]`` achieved, reached within the first ``p``
-  turns. The batch's successful trajectories serve as the demonstrations: the reference is their
-  median; with no success in the batch the horizon does not move.
+* each agent episode's first ``p`` observations are matched to the first ``p`` observations of a
+  demonstration of the same task -- every agent observation to its nearest demonstration
+  observation (``cost[:p, :p].argmin(1)``) -- and its score is the length of the longest strictly
+  increasing subsequence of those indices; the agent's score is the 90th percentile over episodes
+  and demonstrations;
+* the reference at ``p`` is the median of the same score between pairs of demonstrations of a task
+  (``cost[:p, :p].min(1)``, as ``init_demos``); a task with one demonstration is matched against
+  itself (the official code needs two or more of its single task; agentrl's tasks differ per seed,
+  so the env's expert gives one demonstration per task);
+* the horizon grows while ``agent >= int(threshold * reference)``.
+
+``demonstrations`` is a list of observation-text lists (every task), ``{task_id: [demo, ...]}``, or
+``"expert"``: the trainer's :class:`~agentrl.rewards.base.TrainingContext` supplies the env expert's
+episodes on the evaluation tasks at ``setup``.
+
+Without demonstrations (``progress_source`` ``progress`` or ``subgoals``) the measured batch's
+successful episodes are the reference -- the median of their progress within ``p`` turns (the env's
+``info["progress"]`` or the fraction of subgoals) -- and they are kept out of the agent pool, whose
+90th percentile must reach ``threshold`` of it. With no success, or a reference of 0 (no progress to
+compare with), the horizon does not move.
 
 Every turn gets ``fields["gamma"]`` (the learner's per-turn discount). The horizon is state:
 ``state_dict()`` / ``load_state_dict()`` resume it exactly.
@@ -35,10 +46,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from agentrl.core.trajectory import Trajectory, TrajectoryBatch, observation_text
-from agentrl.rewards.base import RewardStage
+from agentrl.rewards.base import RewardStage, TrainingContext
 
 PROGRESS_SOURCES = ("auto", "demonstrations", "progress", "subgoals")
 DISTANCES = ("hamming", "exact")
+MEASURED_ON = ("evaluation", "training")
 
 
 @dataclass
@@ -56,7 +68,8 @@ class ADSConfig:
     """Fraction of the reference progress that counts as mastered."""
     demonstrations: Any = None
     """Expert demonstrations: lists of observation texts (initial observation first), either one list
-    of demonstrations for every task or ``{task_id: [demo, ...]}``."""
+    of demonstrations for every task, ``{task_id: [demo, ...]}``, or ``"expert"`` (the env's expert on
+    the evaluation tasks, supplied by the trainer)."""
     distance: str = "hamming"
     """Text distance for matching states: ``hamming`` (differing characters plus the length
     difference; suits grid renderings) or ``exact`` (0 if equal, else 1)."""
@@ -69,6 +82,9 @@ class ADSConfig:
     """Percentile of the agent's scores used as its score."""
     update: bool = True
     """False freezes the horizon (evaluation)."""
+    measure_on: str = "evaluation"
+    """``evaluation``: the horizon moves after each held-out evaluation (the paper); ``training``: after
+    each training batch (for pipelines run without a trainer)."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha <= 1.0:
@@ -83,6 +99,11 @@ class ADSConfig:
             raise ValueError(f"horizon must be >= 1, got {self.horizon}")
         if self.progress_source == "demonstrations" and not self.demonstrations:
             raise ValueError("progress_source='demonstrations' needs demonstrations=")
+        if self.measure_on not in MEASURED_ON:
+            raise ValueError(f"measure_on must be one of {MEASURED_ON}, got {self.measure_on!r}")
+        if isinstance(self.demonstrations, str) and self.demonstrations != "expert":
+            raise ValueError(f"demonstrations must be lists of observation texts, a dict by task, or 'expert'; "
+                             f"got {self.demonstrations!r}")
 
 
 def discount_for(horizon: int, alpha: float = 0.2) -> float:
@@ -126,15 +147,15 @@ def distance_matrix(agent: Sequence[str], expert: Sequence[str], kind: str = "ha
 
 
 def _first_steps(states: Sequence[str], p: int) -> list[str]:
-    """The states reached by the first ``p`` actions, padded with the final state."""
-    reached = list(states[1 : p + 1])
-    if not reached:
-        reached = [states[0]] if states else [""]
-    return reached + [reached[-1]] * (p - len(reached))
+    """The first ``p`` observations (initial first), padded with the last one when the episode ended
+    sooner (the official code's episodes all last the full horizon)."""
+    first = list(states[:p]) or [""]
+    return first + [first[-1]] * (p - len(first))
 
 
 def alignment_score(agent: Sequence[str], expert: Sequence[str], p: int, kind: str = "hamming") -> int:
-    """ADS progress of ``agent`` along ``expert`` over the first ``p`` steps (LIS of argmin matches).
+    """ADS progress of ``agent`` along ``expert`` over the first ``p`` observations: the LIS of each
+    agent observation's nearest expert observation (``cost[:p, :p].argmin(1)``).
 
     Both are observation sequences starting with the initial observation.
     """
@@ -199,6 +220,7 @@ class AutoDiscountSchedule(RewardStage):
         self.progress: int | None = self._start(self.horizon) if self.horizon else None
         self.updates = 0
         self._reference_cache: dict[tuple[str, int], list[int]] = {}
+        self.demonstrations = None if self.config.demonstrations == "expert" else self.config.demonstrations
 
     def _start(self, horizon: int) -> int:
         return max(1, int(self.config.start_fraction * horizon))
@@ -208,14 +230,11 @@ class AutoDiscountSchedule(RewardStage):
         return discount_for(self.progress or 1, self.config.alpha)
 
     def __call__(self, batch: TrajectoryBatch) -> TrajectoryBatch:
-        if self.horizon is None:
-            self.horizon = max((len(t.turns) for t in batch), default=1) or 1
-            self.progress = self._start(self.horizon)
+        self._ensure_horizon(batch)
         metrics: dict[str, float] = {}
         before = self.progress
-        if self.config.update and len(batch):
+        if self.config.update and self.config.measure_on == "training" and len(batch):
             metrics = self._update(batch)
-            self.updates += 1
         gamma = self.gamma
         for turn in batch.turns():
             turn.fields["gamma"] = gamma
@@ -223,6 +242,33 @@ class AutoDiscountSchedule(RewardStage):
             batch, {"horizon": self.progress, "gamma": gamma, "increase": self.progress - before, **metrics}
         )
         return batch
+
+    def observe_evaluation(self, batch: TrajectoryBatch) -> None:
+        """Measure mastery on held-out evaluation episodes and move the horizon (the paper's schedule)."""
+        if not (self.config.update and self.config.measure_on == "evaluation" and len(batch)):
+            return
+        self._ensure_horizon(batch)
+        before = self.progress
+        metrics = self._update(batch)
+        self.record(batch, {"horizon": self.progress, "gamma": self.gamma, "increase": self.progress - before,
+                            **metrics})
+
+    def setup(self, context: TrainingContext) -> None:
+        """With ``demonstrations="expert"``, take the env expert's episodes on the evaluation tasks."""
+        if self.config.demonstrations != "expert":
+            return
+        if context.expert_demonstrations is None:
+            raise ValueError("AutoDiscountSchedule(demonstrations='expert') needs an env with an expert policy")
+        demos: dict[str, list[list[str]]] = {}
+        for trajectory in context.expert_demonstrations():
+            demos.setdefault(trajectory.task_id, []).append(trajectory_states(trajectory))
+        self.demonstrations = demos
+        self._reference_cache.clear()
+
+    def _ensure_horizon(self, batch: TrajectoryBatch) -> None:
+        if self.horizon is None:
+            self.horizon = max((len(t.turns) for t in batch), default=1) or 1
+            self.progress = self._start(self.horizon)
 
     def _source(self, batch: TrajectoryBatch) -> str:
         source = self.config.progress_source
@@ -233,9 +279,12 @@ class AutoDiscountSchedule(RewardStage):
         return "progress" if any("progress" in turn.info for turn in batch.turns()) else "subgoals"
 
     def _update(self, batch: TrajectoryBatch) -> dict[str, float]:
+        self.updates += 1
         if self.progress >= self.horizon:  # already at H: nothing to measure
             return {}
         source = self._source(batch)
+        if source == "demonstrations" and not self.demonstrations:
+            return {"no_reference": 1.0}  # "expert" demonstrations not supplied yet (no setup)
         if source == "demonstrations":  # each trajectory's states and demonstrations are read once
             measure = partial(self._demo_scores, self._demo_episodes(batch))
         else:  # each trajectory's progress curve is read once; each check is then a lookup
@@ -270,17 +319,20 @@ class AutoDiscountSchedule(RewardStage):
         )
 
     def _progress_scores(self, curves: list[tuple[list[float], bool]]):
+        """Successes are the reference and stay out of the agent pool; no reference, or one of 0
+        (nothing to measure mastery against), gives no scores."""
         index = self.progress - 1
         agent, reference = [], []
         for curve, success in curves:
             value = (curve[index] if index < len(curve) else curve[-1]) if curve else 0.0
-            agent.append(value)
-            if success:
-                reference.append(value)
-        return self._percentiles(agent, reference)
+            (reference if success else agent).append(value)
+        scores = self._percentiles(agent, reference)
+        if scores is None or scores[1] <= 0.0:
+            return None
+        return scores
 
     def _demos_for(self, trajectory: Trajectory) -> tuple[str, list[list[str]]]:
-        demos = self.config.demonstrations
+        demos = self.demonstrations
         if isinstance(demos, Mapping):
             return trajectory.task_id, list(demos.get(trajectory.task_id, []))
         return "*", list(demos or [])

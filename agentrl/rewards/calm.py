@@ -8,6 +8,9 @@ episode that a subgoal is achieved, that turn earns ``beta``::
     fields["reward"] = (fields["reward"] if set, else the raw reward) + fields["calm"]
     fields["calm_judged"] = 1.0 when the judge gave a verdict for the turn, else 0.0
 
+Put CALM *before* a G-RA gate (which gates ``fields["calm"]`` with the env's immediate rewards), so
+a failed episode earns no subgoal credit; a pipeline with CALM after the gate does not build.
+
 Verdicts are cached by a hash of (judge model, prompt version, task, subgoals, transition), in
 memory and -- with ``cache_dir`` -- in a SQLite file that later runs reuse, so a repeated
 transition never calls the judge twice. Judge errors (unreachable, timeouts) and unparseable
@@ -75,6 +78,7 @@ class CALMCredit(RewardStage):
     Config = CALMConfig
     config: CALMConfig
     metric_prefix = "calm"
+    adds_to_reward = "calm"
 
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         super().__init__(config, **overrides)

@@ -17,6 +17,10 @@ Summed over an episode, ``gra`` equals the episode-level G-RA return ``R``.
 Episode-level components: a component that no turn reports, named ``outcome`` or ``success``, is read
 from the trajectory (``trajectory.outcome`` / ``trajectory.success``) and placed on the last turn.
 This is how SWE's long-term ``outcome`` enters when the env reports it in ``info`` only.
+
+Auxiliary rewards of earlier stages (CALM's ``fields["calm"]``) are components too (``auxiliary``,
+immediate by default): they pass through the same gate, so a failed episode cannot earn them. A
+pipeline refuses to put a reward-adding stage after the gate (see ``check_composition``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class GRAConfig:
     """Priority of components not named in ``priorities`` (the immediate rewards)."""
     gate: bool = True
     """False writes the ungated sum (D-RA) to ``fields["reward"]``: the paper's baseline."""
+    auxiliary: list[str] = field(default_factory=lambda: ["calm"])
+    """Fields written by earlier stages (e.g. CALM's ``calm``) gated as reward components."""
 
     def __post_init__(self) -> None:
         missing = [
@@ -61,6 +67,7 @@ class GatedRewardAccumulation(RewardStage):
     Config = GRAConfig
     config: GRAConfig
     metric_prefix = "gra"
+    gates_reward = True
 
     def __init__(self, config=None, /, **overrides) -> None:
         super().__init__(config, **overrides)
@@ -74,7 +81,7 @@ class GatedRewardAccumulation(RewardStage):
         # the batch, per-batch precomputed gates, and per-episode work only for closed gates.
         episodes = [t for t in batch if t.turns]
         turns = [turn for t in episodes for turn in t.turns]
-        per_turn = [turn.reward_components for turn in turns]
+        per_turn = self._components(turns)
         ends = list(accumulate(len(t.turns) for t in episodes))
         spans = list(zip([0, *ends[:-1]], ends))
         extras = self._episode_level_extras(episodes, per_turn, spans)
@@ -100,6 +107,16 @@ class GatedRewardAccumulation(RewardStage):
             {"gate_open_rate": open_episodes / n, "mean_return": gra_total / n, "dra_mean_return": dra_total / n},
         )
         return batch
+
+    def gated_fields(self) -> tuple[str, ...]:
+        return tuple(self.config.auxiliary)
+
+    def _components(self, turns: list) -> list[dict[str, float]]:
+        """Each turn's reward components, plus the auxiliary fields earlier stages wrote."""
+        aux = self.config.auxiliary
+        if not any(name in turn.fields for turn in turns for name in aux):
+            return [turn.reward_components for turn in turns]
+        return [{**turn.reward_components, **{n: turn.fields[n] for n in aux if n in turn.fields}} for turn in turns]
 
     def _write(self, turns: list, gras: list[float], dras: list[float]) -> None:
         if self.config.gate:

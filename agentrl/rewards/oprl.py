@@ -18,6 +18,11 @@ The rewards written in step 1 come from the forward pass before the step. The gr
 and memory-bounded: ``dL/dQ`` is computed from the scores of step 1, and a second, differentiable
 pass over only the trajectories in pairs back-propagates ``sum dL/dQ * Q`` micro-batch by
 micro-batch. The PRM weights and optimizer state are in ``state_dict()`` for exact resume.
+
+``model="@policy"`` starts the PRM as a copy of the policy after the warm start (the paper
+initialises the PRM from the SFT policy): a trainer supplies it at ``setup``. The metric
+``oprl/pair_accuracy`` is the fraction of (success, failure) pairs the PRM already orders right
+(``Q(tau+) > Q(tau-)``) before its step: above 0.5 means its process rewards carry outcome signal.
 """
 
 from __future__ import annotations
@@ -32,15 +37,15 @@ import torch
 from agentrl.core.trajectory import Trajectory, TrajectoryBatch, Turn
 from agentrl.models.loading import load_causal_lm, torch_device
 from agentrl.models.logprobs import collate_segments, per_turn_sum, token_logprobs
-from agentrl.rewards.base import RewardStage
+from agentrl.rewards.base import POLICY_REF, RewardStage, TrainingContext
 
 
 @dataclass
 class OPRLConfig:
     model: Any = "tiny"
-    """The PRM: a causal LM object, or a name/path for ``agentrl.models.load_causal_lm``. It must
-    share the policy's tokenizer. Pass a copy of the policy model, not the policy itself: this stage
-    trains it."""
+    """The PRM: a causal LM object, a name/path for ``agentrl.models.load_causal_lm``, or ``"@policy"``
+    (a copy of the policy after the warm start, given by the trainer). It must share the policy's
+    tokenizer. Pass a copy of the policy model, not the policy itself: this stage trains it."""
     beta: float = 0.05
     """Scale of the implicit reward ``beta * log(pi_phi / pi_old)``."""
     lr: float = 1e-6
@@ -115,6 +120,7 @@ class ImplicitPRM(RewardStage):
         super().__init__(config, **overrides)
         self._model = None
         self._optimizer = None
+        self._pending_state: Mapping[str, Any] | None = None
         self.updates = 0
 
     # ------------------------------------------------------------------ model
@@ -122,9 +128,23 @@ class ImplicitPRM(RewardStage):
     def model(self):
         if self._model is None:
             model = self.config.model
+            if model == POLICY_REF:
+                raise ValueError("ImplicitPRM(model='@policy') starts from a copy of the policy: it needs a "
+                                 "trainer's setup() before the first batch")
             model = load_causal_lm(model) if isinstance(model, str) else model
             self._model = model.to(torch_device(self.config.device))
         return self._model
+
+    def setup(self, context: TrainingContext) -> None:
+        """With ``model="@policy"``, start the PRM from a copy of the policy after the warm start."""
+        if self.config.model != POLICY_REF or self._model is not None:
+            return
+        if context.policy_model is None:
+            raise ValueError("ImplicitPRM(model='@policy') needs a language-model policy to copy")
+        self._model = context.policy_model().to(torch_device(self.config.device))
+        self._optimizer = None
+        if self._pending_state is not None:  # a resumed run: the saved PRM replaces the copy
+            self.load_state_dict(self._pending_state)
 
     @property
     def optimizer(self):
@@ -205,7 +225,8 @@ class ImplicitPRM(RewardStage):
         }
         if pairs:
             loss, grad = dpo_loss_and_grad(q, pairs)
-            metrics.update(dpo_loss=loss, q_margin=sum(q[w] - q[l] for w, l in pairs) / len(pairs))
+            metrics.update(dpo_loss=loss, q_margin=sum(q[w] - q[l] for w, l in pairs) / len(pairs),
+                           pair_accuracy=sum(q[w] > q[l] for w, l in pairs) / len(pairs))
             if self.config.update:
                 metrics["grad_norm"] = self._step(trajectories, grad)
         self.record(batch, metrics)
@@ -242,6 +263,10 @@ class ImplicitPRM(RewardStage):
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if self.config.model == POLICY_REF and self._model is None:
+            self._pending_state = state  # applied at setup, once the policy copy exists
+            return
+        self._pending_state = None
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.updates = int(state.get("updates", 0))

@@ -18,9 +18,32 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from agentrl.core.config import ConfigError
 from agentrl.core.trajectory import TrajectoryBatch
-from agentrl.rewards.base import RewardStage
+from agentrl.rewards.base import RewardStage, TrainingContext
 from agentrl.rewards.presets import preset_stages
 from agentrl.rewards.stages import build_stage
+
+def check_composition(stages: Sequence[Any]) -> None:
+    """Stages must not undo each other: a stage that adds to ``fields["reward"]`` comes before any
+    reward gate, and that gate covers its field, so a failed episode cannot earn it."""
+    adders: list[Any] = []
+    for index, stage in enumerate(stages):
+        if getattr(stage, "adds_to_reward", None):
+            later_gates = [s for s in stages[index + 1:] if getattr(s, "gates_reward", False)]
+            earlier_gates = [s for s in stages[:index] if getattr(s, "gates_reward", False)]
+            if earlier_gates:
+                raise ConfigError(
+                    f"{type(stage).__name__} adds to the reward after {type(earlier_gates[0]).__name__}, so its "
+                    "reward would bypass the gate: put it before the gate"
+                )
+            adders.append((stage, later_gates))
+    for stage, gates in adders:
+        for gate in gates:
+            if stage.adds_to_reward not in gate.gated_fields():
+                raise ConfigError(
+                    f"{type(gate).__name__} does not gate {type(stage).__name__}'s field {stage.adds_to_reward!r}; "
+                    f"add it to the gate's auxiliary fields (auxiliary: [{stage.adds_to_reward!r}])"
+                )
+
 
 class RewardPipeline:
     """An ordered list of reward stages (see module docstring)."""
@@ -30,6 +53,7 @@ class RewardPipeline:
         for stage in self.stages:
             if not callable(stage):
                 raise TypeError(f"a stage must be callable on a TrajectoryBatch, got {stage!r}")
+        check_composition(self.stages)
 
     def __call__(self, batch: TrajectoryBatch) -> TrajectoryBatch:
         for key, stage in zip(self._timing_keys(), self.stages):
@@ -78,6 +102,20 @@ class RewardPipeline:
     def preset(cls, env_id: str, **options: Any) -> "RewardPipeline":
         """The shipped pipeline for ``env_id``; see :mod:`agentrl.rewards.presets` for options."""
         return cls(preset_stages(env_id, **options))
+
+    # ------------------------------------------------------------------ training hooks
+    def setup(self, context: TrainingContext) -> None:
+        """Give every stage the trainer's context (once, after the warm start)."""
+        for stage in self.stages:
+            if isinstance(stage, RewardStage):
+                stage.setup(context)
+
+    def observe_evaluation(self, batch: TrajectoryBatch) -> TrajectoryBatch:
+        """Show every stage the latest held-out evaluation; their metrics land in ``batch.metrics``."""
+        for stage in self.stages:
+            if isinstance(stage, RewardStage):
+                stage.observe_evaluation(batch)
+        return batch
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from agentrl.core.config import ConfigError
 from agentrl.rewards.ads import AutoDiscountSchedule
 from agentrl.core.components import resolve_refs
-from agentrl.rewards.base import RewardStage
+from agentrl.rewards.base import POLICY_REF, RewardStage
 from agentrl.rewards.calm import CALMCredit
 from agentrl.rewards.gra import GatedRewardAccumulation
 from agentrl.rewards.monitors import RewardHackingMonitor
@@ -36,4 +36,5 @@ def build_stage(spec: Mapping[str, Any], objects: Mapping[str, Any] | None = Non
             f"unknown reward stage type {name!r}; valid types: {', '.join(sorted(STAGES))} "
             "(register your own with agentrl.rewards.register_stage)"
         )
-    return STAGES[name](resolve_refs(config, objects or {}, name))
+    # "@policy" is not an object reference: it stays, and the trainer fills it at setup
+    return STAGES[name](resolve_refs(config, {POLICY_REF[1:]: POLICY_REF, **(objects or {})}, name))

@@ -11,11 +11,17 @@ host died. Where the envs live is the :class:`EnvExecutor`'s business:
 Each round the engine asks the policy for every live episode's action, then sends each slot one
 :class:`Command`: step with the action and, if that ends the episode, reset for the next spec (so
 starting an episode costs no extra round trip to a remote host).
+
+Specs come from a :class:`SpecSource`: :meth:`RolloutEngine.run` plays a fixed list
+(:class:`SpecQueue`) and returns the batch in spec order; :meth:`RolloutEngine.play` plays any
+source until it is exhausted or a stop event is set, handing each trajectory over as it finishes
+(the asynchronous trainer streams specs this way: :mod:`agentrl.rollout.asynchronous`).
 """
 
 from __future__ import annotations
 
 import heapq
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -96,6 +102,48 @@ class LocalExecutor:
             env.close()
 
 
+class SpecSource(Protocol):
+    """Where the engine takes the next episode to start from.
+
+    ``pop`` gives ``(key, spec)`` or ``None`` (nothing to start now); ``push`` gives back a spec the
+    engine reserved but did not start, or one whose host died (it is played again); ``exhausted``
+    says that no spec will ever come; ``wait`` is called when a round had nothing to do and should
+    return once something may have changed.
+    """
+
+    def pop(self) -> tuple[int, EpisodeSpec] | None: ...
+
+    def push(self, item: tuple[int, EpisodeSpec]) -> None: ...
+
+    def exhausted(self) -> bool: ...
+
+    def wait(self) -> None: ...
+
+
+class SpecQueue:
+    """A fixed list of specs, keyed by their index; the lowest key first, so re-runs go first."""
+
+    def __init__(self, items: Sequence[tuple[int, EpisodeSpec]] = ()):
+        self._heap = list(items)
+        heapq.heapify(self._heap)
+
+    def pop(self) -> tuple[int, EpisodeSpec] | None:
+        return heapq.heappop(self._heap) if self._heap else None
+
+    def push(self, item: tuple[int, EpisodeSpec]) -> None:
+        heapq.heappush(self._heap, item)
+
+    def exhausted(self) -> bool:
+        return not self._heap
+
+    def wait(self) -> None:
+        pass
+
+
+EpisodeSink = Callable[[int, Trajectory], None]
+"""Receives each finished trajectory with the key of its spec."""
+
+
 @dataclass
 class _Slot:
     """One env slot and the episode it plays (if any)."""
@@ -131,21 +179,39 @@ class RolloutEngine:
         """Play every spec to the end; trajectories come back in the order of ``specs``."""
         started = time.perf_counter()
         before = {**self.metrics, **self.executor.metrics}
-        pending = list(enumerate(specs))  # a heap by spec index: re-runs go first
         results: dict[int, Trajectory] = {}
-        slots = [_Slot(i) for i in range(self.executor.num_slots)]
-        while pending or any(slot.trajectory is not None for slot in slots):
-            planned = self._plan(policy, slots, pending, results, on_episode)
-            replies = self.executor.execute([p.command for p in planned])
-            for plan, reply in zip(planned, replies):
-                self._apply(plan, reply, pending, results, on_episode)
+
+        def keep(key: int, trajectory: Trajectory) -> None:
+            results[key] = trajectory
+            if on_episode is not None:
+                on_episode(trajectory)
+
+        self.play(policy, SpecQueue(list(enumerate(specs))), keep)
         batch = TrajectoryBatch(results[key] for key in range(len(specs)))
         now = {**self.metrics, **self.executor.metrics}
         batch.metrics.update({name: value - before.get(name, 0) for name, value in now.items()})
         batch.metrics["time/rollout_engine_s"] = time.perf_counter() - started
         return batch
 
-    def _plan(self, policy, slots, pending, results, on_episode) -> list[_Planned]:
+    def play(self, policy: Policy, source: SpecSource, sink: EpisodeSink, *,
+             stop: threading.Event | None = None) -> None:
+        """Play specs from ``source`` until it is exhausted and no episode is live, or until
+        ``stop`` is set (live episodes are then abandoned); ``sink`` gets every finished trajectory."""
+        slots = [_Slot(i) for i in range(self.executor.num_slots)]
+        while not (stop is not None and stop.is_set()):
+            live = any(slot.trajectory is not None for slot in slots)
+            if not live and source.exhausted():
+                return
+            planned = self._plan(policy, slots, source, sink)
+            if not planned:
+                if not any(slot.trajectory is not None for slot in slots):
+                    source.wait()  # nothing live and nothing may start yet
+                continue
+            replies = self.executor.execute([p.command for p in planned])
+            for plan, reply in zip(planned, replies):
+                self._apply(plan, reply, source, sink)
+
+    def _plan(self, policy, slots, source: SpecSource, sink: EpisodeSink) -> list[_Planned]:
         live = [slot for slot in slots if slot.trajectory is not None]
         outputs = policy.act([policy_input(s.trajectory, s.observation, s.info, s.key) for s in live]) if live else []
         if len(outputs) != len(live):
@@ -154,52 +220,52 @@ class RolloutEngine:
         for slot, output in zip(live, outputs):
             if output.context_exhausted:  # the context is full: the episode ends here, unstepped
                 slot.trajectory.context_truncated = True
-                self._finish(slot, results, on_episode)
+                self._finish(slot, sink)
                 continue
-            reserved = heapq.heappop(pending) if pending else None
+            reserved = source.pop()
             commands.append(_Planned(slot, Command(slot.index, output.text, _wire(reserved)), output, reserved))
         for slot in slots:
-            if slot.trajectory is None and pending:
-                reserved = heapq.heappop(pending)
+            if slot.trajectory is None:
+                reserved = source.pop()
+                if reserved is None:
+                    break
                 commands.append(_Planned(slot, Command(slot.index, None, _wire(reserved)), None, reserved))
         return commands
 
-    def _apply(self, plan: _Planned, reply: Reply | None, pending, results, on_episode) -> None:
+    def _apply(self, plan: _Planned, reply: Reply | None, source: SpecSource, sink: EpisodeSink) -> None:
         slot, output, reserved = plan.slot, plan.output, plan.reserved
         if reply is None:  # the host died: play its episode (and the reservation) again later
             if slot.trajectory is not None:
-                heapq.heappush(pending, (slot.key, slot.spec))
+                source.push((slot.key, slot.spec))
                 self.metrics["rollout/episodes_rerun"] += 1
                 slot.trajectory, slot.spec = None, None
             if reserved is not None:
-                heapq.heappush(pending, reserved)
+                source.push(reserved)
             return
         if reply.stepped is not None:
             self.metrics["rollout/env_steps"] += 1
             assert slot.trajectory is not None and output is not None
             if record_turn(slot.trajectory, slot.observation, output, reply.stepped):
                 slot.observation, slot.info = reply.stepped[0], reply.stepped[4]
-                self._finish(slot, results, on_episode)
+                self._finish(slot, sink)
             else:
                 slot.observation, slot.info = reply.stepped[0], reply.stepped[4]
         if reserved is None:
             return
         if reply.reset is None:  # the episode goes on: give the reservation back
-            heapq.heappush(pending, reserved)
+            source.push(reserved)
             return
         observation, info, instructions, subgoals, env_id = reply.reset
         slot.key, slot.spec = reserved
         slot.observation, slot.info = observation, info
         slot.trajectory = new_trajectory(slot.spec, info, instructions, subgoals, env_id)
 
-    def _finish(self, slot: _Slot, results: dict[int, Trajectory], on_episode) -> None:
+    def _finish(self, slot: _Slot, sink: EpisodeSink) -> None:
         assert slot.trajectory is not None
         trajectory = finish_trajectory(slot.trajectory, slot.observation, slot.info)
         slot.trajectory, slot.spec = None, None
-        results[slot.key] = trajectory
         self.metrics["rollout/episodes"] += 1
-        if on_episode is not None:
-            on_episode(trajectory)
+        sink(slot.key, trajectory)
 
 
 def _wire(reserved: tuple[int, EpisodeSpec] | None) -> tuple[int | None, dict[str, Any]] | None:

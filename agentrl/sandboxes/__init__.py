@@ -10,7 +10,9 @@
 
 from agentrl.sandboxes.backends import BACKENDS, make_sandbox, resolve_backend
 from agentrl.sandboxes.base import (
+    TRUSTED_DIR,
     CommandResult,
+    FileTooLargeError,
     Sandbox,
     SandboxConfig,
     SandboxError,
@@ -25,6 +27,7 @@ __all__ = [
     "BACKENDS",
     "CommandResult",
     "DockerSandbox",
+    "FileTooLargeError",
     "LocalSandbox",
     "Sandbox",
     "SandboxConfig",
@@ -32,6 +35,7 @@ __all__ = [
     "SandboxPool",
     "SandboxUnavailableError",
     "SessionDiedError",
+    "TRUSTED_DIR",
     "docker_client",
     "local_available",
     "make_sandbox",

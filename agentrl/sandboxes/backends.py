@@ -5,20 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from agentrl.sandboxes.base import Sandbox, SandboxUnavailableError
+from agentrl.sandboxes.docker import DockerSandbox, docker_client
+from agentrl.sandboxes.local import LocalSandbox, local_available
 
 BACKENDS = ("auto", "docker", "local")
+_CLASSES: dict[str, type[Sandbox]] = {"docker": DockerSandbox, "local": LocalSandbox}
 
 
 def backend_class(name: str) -> type[Sandbox]:
-    if name == "docker":
-        from agentrl.sandboxes.docker import DockerSandbox
-
-        return DockerSandbox
-    if name == "local":
-        from agentrl.sandboxes.local import LocalSandbox
-
-        return LocalSandbox
-    raise ValueError(f"unknown sandbox backend {name!r}; valid backends: {', '.join(BACKENDS)}")
+    try:
+        return _CLASSES[name]
+    except KeyError:
+        raise ValueError(f"unknown sandbox backend {name!r}; valid backends: {', '.join(BACKENDS)}") from None
 
 
 def resolve_backend(name: str = "auto") -> str:
@@ -26,9 +24,6 @@ def resolve_backend(name: str = "auto") -> str:
     if name != "auto":
         backend_class(name)  # validates the name
         return name
-    from agentrl.sandboxes.docker import docker_client
-    from agentrl.sandboxes.local import local_available
-
     try:
         docker_client()
         return "docker"

@@ -6,26 +6,34 @@ rebuild is skipped when nothing changed and a changed recipe can never be mistak
 
 Build methods, as ``agentrl sandbox build`` picks them (``method="auto"``):
 
-1. ``cached``: an image (and root filesystem) with this hash already exists;
+1. ``cached``: an image (and root filesystem) with this hash already exists; the image must carry
+   the hash as its ``agentrl.content-hash`` label (a foreign image under the tag is rebuilt);
 2. ``dockerfile``: ``docker build`` when the Dockerfile's base image is already present locally
    (auto never pulls; ask for ``method="dockerfile"`` to pull from a registry);
 3. ``offline``: ``build-offline.sh`` (debootstrap minbase from a Debian mirror, then ``docker import``),
    which needs root and debootstrap but no registry.
+
+Builds hold a lock (``<cache>/sandboxes/.build.lock``), so concurrent ``agentrl sandbox build`` runs
+wait for each other instead of sharing a half-written staging folder; each export stages into a
+folder of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentrl.sandboxes.base import SandboxError, SandboxUnavailableError
+from agentrl.sandboxes.types import SandboxError, SandboxUnavailableError
 
 RECIPE_FILES = ("base/Dockerfile", "base/build-offline.sh", "base/packages.txt")
 IMAGE_REPOSITORY = "agentrl/swe-base"
@@ -77,14 +85,33 @@ def rootfs_ready(path: Path) -> bool:
     return (path / "usr" / "bin").is_dir() and (path / "testbed").is_dir()
 
 
-def image_exists(client, tag: str) -> bool:
+def image_exists(client, tag: str, *, content: str | None = None) -> bool:
+    """Whether ``tag`` exists (and, given ``content``, carries that content-hash label)."""
     from docker.errors import ImageNotFound
 
     try:
-        client.images.get(tag)
-        return True
+        image = client.images.get(tag)
     except ImageNotFound:
         return False
+    return content is None or (image.labels or {}).get(HASH_LABEL) == content
+
+
+def base_image_ready(client) -> bool:
+    """The base image exists under its tag and was built from the current recipe."""
+    return image_exists(client, base_image_tag(), content=content_hash())
+
+
+@contextlib.contextmanager
+def build_lock() -> Iterator[None]:
+    """Serialise builds on this machine (an exclusive ``flock`` on a file in the cache)."""
+    path = cache_dir() / "sandboxes" / ".build.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -105,9 +132,18 @@ def build_base_image(
     """Make sure the base image (``docker=True``) and its root filesystem (``rootfs=True``) exist."""
     if method not in METHODS:
         raise ValueError(f"unknown build method {method!r}; valid methods: {', '.join(METHODS)}")
+    with build_lock():
+        return _build(method, client=client, docker=docker, rootfs=rootfs, mirror=mirror, force=force, log=log)
+
+
+def _build(method: str, *, client, docker: bool, rootfs: bool, mirror: str | None, force: bool,
+           log: Callable[[str], None]) -> BuildResult:
     started = time.monotonic()
     tag, root = base_image_tag(), base_rootfs()
-    have_image = docker and not force and image_exists(client, tag)
+    if docker and not force and image_exists(client, tag) and not base_image_ready(client):
+        log(f"{tag} exists but was not built from this recipe (content-hash label differs): rebuilding")
+        force = True
+    have_image = docker and not force and base_image_ready(client)
     have_root = not rootfs or (not force and rootfs_ready(root))
     if (have_image or not docker) and have_root:
         log(f"up to date: {tag if docker else root} (content hash unchanged)")
@@ -173,8 +209,7 @@ def export_rootfs(client, tag: str, dest: Path) -> None:
     """Unpack an image's filesystem into ``dest`` (for the bubblewrap backend)."""
     if client is None:
         raise SandboxUnavailableError(f"no root filesystem at {dest} and no Docker engine to export one from")
-    staging = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = dest.with_name(f"{dest.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     staging.mkdir(parents=True)
     container = client.containers.create(tag, command=["true"], network_mode="none")
     try:
@@ -184,6 +219,9 @@ def export_rootfs(client, tag: str, dest: Path) -> None:
                 if member.isdev():
                     continue  # bubblewrap mounts its own /dev
                 archive.extract(member, staging, set_attrs=member.isreg() or member.isdir(), filter="tar")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     finally:
         container.remove(force=True)
     (staging / "testbed").mkdir(exist_ok=True)

@@ -1,38 +1,53 @@
 """``LocalSandbox``: a bubblewrap sandbox, the fallback when no container engine is available.
 
 * Read-only root: the base image's root filesystem (``agentrl sandbox build`` leaves one in the
-  cache), else the host's system directories (``/usr``, ``/etc``, ...; never ``/home`` or ``/root``).
-* Writable: only the workdir and ``/tmp``, both host directories that ``close()`` deletes.
-* No network (``--unshare-all``: a new network namespace with only loopback), its own pid namespace,
-  and ``--die-with-parent``, so the sandbox cannot outlive the process that made it.
+  cache), else the host's program directories only (``/usr`` and its ``/bin``, ``/lib*`` links) with
+  a minimal ``/etc`` of its own: the host's ``/etc``, ``/opt`` and homes are never visible.
+* Writable: only the workdir and ``/tmp``, each a tmpfs of ``disk`` bytes inside the sandbox (a
+  quota that never touches the host's disk; both vanish with the sandbox).
+* :data:`~agentrl.sandboxes.base.TRUSTED_DIR` is a read-only bind of a host directory that only the
+  host writes (:meth:`LocalSandbox.install_trusted`).
+* No network (``--unshare-all``: a new network namespace with only loopback), its own pid namespace
+  whose pid 1 is the session's dispatcher (``kill -9 -1`` from inside cannot end it), no
+  capabilities, and ``--die-with-parent``, so the sandbox cannot outlive the process that made it.
+  Agent commands share the dispatcher's uid, but the dispatcher is non-dumpable, so without
+  capabilities they cannot open its stream.
 * Limits are rlimits: processes (RLIMIT_NPROC; as root the sandbox runs under a fresh unprivileged
   uid so that the limit applies), address space per process, file size; commands run niced.
 """
 
 from __future__ import annotations
 
-import base64
 import os
+import posixpath
 import random
-import shlex
 import shutil
 import stat
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from agentrl.sandboxes.base import Sandbox, SandboxError, SandboxUnavailableError
+from agentrl.sandboxes.base import TRUSTED_DIR, Sandbox, SandboxUnavailableError
+from agentrl.sandboxes.images import base_rootfs, rootfs_ready
 from agentrl.sandboxes.reaper import owner_alive, owner_id
 from agentrl.sandboxes.session import PipeChannel, dispatcher_argv
 
-#: Host directories exposed (read-only) when the sandbox root is the host itself.
-HOST_SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "opt")
+#: Host directories exposed (read-only) when the sandbox root is the host itself: programs and
+#: libraries only (never /etc, /opt, /home, /root, /var).
+HOST_SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 #: Top-level entries of a root filesystem that bubblewrap provides itself or that stay private.
 SKIPPED_ENTRIES = ("proc", "dev", "sys", "tmp", "run")
+#: The ``/etc`` a sandbox on the host's root gets instead of the host's.
+MINIMAL_ETC = {
+    "passwd": "root:x:0:0:root:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+    "group": "root:x:0:\nnogroup:x:65534:\n",
+    "hosts": "127.0.0.1 localhost sandbox\n",
+    "hostname": "sandbox\n",
+}
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-FILE_SIZE_LIMIT = 1 << 30
 OWNER_FILE = "owner"
 _reaped_once = False
 
@@ -60,8 +75,6 @@ def local_available() -> bool:
 
 
 def default_rootfs() -> str:
-    from agentrl.sandboxes.images import base_rootfs, rootfs_ready
-
     try:
         root = base_rootfs()
     except SandboxUnavailableError:
@@ -93,26 +106,31 @@ class LocalSandbox(Sandbox):
 
     def _create(self) -> None:
         self.host_dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=_scratch_dir()))
-        self.host_dir.chmod(0o711)  # the sandbox's uid must reach work/ and tmp/ inside it
+        self.host_dir.chmod(0o711)  # the sandbox's uid must reach trusted/ and etc/ inside it
         (self.host_dir / OWNER_FILE).write_text(owner_id())
-        (self.host_dir / "work").mkdir(mode=0o755)
-        (self.host_dir / "tmp").mkdir()
-        (self.host_dir / "tmp").chmod(0o1777)  # like any /tmp (mkdir's mode is filtered by the umask)
+        (self.host_dir / "trusted").mkdir(mode=0o755)
+        if _on_host_root(self.rootfs):
+            etc = self.host_dir / "etc"
+            etc.mkdir(mode=0o755)
+            for name, text in MINIMAL_ETC.items():
+                (etc / name).write_text(text)
         if os.geteuid() == 0:
             self.uid = random.randrange(200_000, 260_000)  # a uid of its own: RLIMIT_NPROC counts per uid
-            for sub in ("work", "tmp"):
-                os.chown(self.host_dir / sub, self.uid, self.uid)
 
     def _bwrap_argv(self) -> list[str]:
         assert self.host_dir is not None
+        disk = str(self.config.disk_bytes)
         argv = [self.bwrap]
         argv += _root_binds(self.rootfs, self.config.workdir)
+        if (self.host_dir / "etc").is_dir():
+            argv += ["--ro-bind", str(self.host_dir / "etc"), "/etc"]
         argv += ["--dev", "/dev", "--proc", "/proc",
-                 "--bind", str(self.host_dir / "work"), self.config.workdir,
-                 "--bind", str(self.host_dir / "tmp"), "/tmp",
+                 "--perms", "0755", "--size", disk, "--tmpfs", self.config.workdir,
+                 "--perms", "1777", "--size", disk, "--tmpfs", "/tmp",
+                 "--ro-bind", str(self.host_dir / "trusted"), TRUSTED_DIR,
                  "--remount-ro", "/",
                  "--unshare-all", "--unshare-user", "--uid", "0", "--gid", "0", "--hostname", "sandbox",
-                 "--die-with-parent", "--new-session", "--chdir", self.config.workdir, "--clearenv"]
+                 "--die-with-parent", "--new-session", "--as-pid-1", "--chdir", self.config.workdir, "--clearenv"]
         env = {"PATH": PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **self.config.env}
         for key, value in env.items():
             argv += ["--setenv", key, value]
@@ -123,7 +141,7 @@ class LocalSandbox(Sandbox):
         processes = self.config.pids if os.geteuid() == 0 else _processes_of(self.uid) + self.config.pids
         memory = self.config.memory_bytes
         limits = [shutil.which("prlimit") or "prlimit", f"--nproc={processes}", f"--as={memory}",
-                  f"--fsize={FILE_SIZE_LIMIT}", "--", "nice", "-n", "5"]
+                  f"--fsize={self.config.disk_bytes}", "--", "nice", "-n", "5"]
         drop = {"user": self.uid, "group": self.uid, "extra_groups": []} if os.geteuid() == 0 else {}
         process = subprocess.Popen(
             limits + self._bwrap_argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -136,33 +154,33 @@ class LocalSandbox(Sandbox):
         if host_dir is not None:
             shutil.rmtree(host_dir, ignore_errors=True)
 
-    def put_archive(self, dest: str, data: bytes) -> None:
-        self._require_started()
-        self.extract_archive(data, dest)
+    def install_trusted(self, files: Mapping[str, bytes], *, directories: tuple[str, ...] = ()) -> None:
+        """Written by the host into the directory the sandbox sees read-only at TRUSTED_DIR."""
+        if self.host_dir is None:
+            raise SandboxUnavailableError(f"{self!r} is not started")
+        root = self.host_dir / "trusted"
+        for name in (*directories, *files):
+            relative = posixpath.normpath(name)
+            if relative.startswith(("/", "..")):
+                raise ValueError(f"trusted path {name!r} must stay inside {TRUSTED_DIR}")
+        for name in directories:
+            (root / name).mkdir(mode=0o755, parents=True, exist_ok=True)
+        for name, payload in files.items():
+            target = root / posixpath.normpath(name)
+            target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            target.write_bytes(payload)
+            target.chmod(0o644)
 
-    def get_archive(self, path: str) -> bytes:
-        self._require_started()
-        parent, name = os.path.split(path.rstrip("/") or "/")
-        quoted = shlex.quote(path)
-        command = (f"test -e {quoted} || test -L {quoted} || exit 44; "
-                   f"tar -c -C {shlex.quote(parent or '/')} -f - {shlex.quote(name or '.')} | base64 -w0")
-        result = self.run(command, persist=False, cwd="/", output_limit=self.config.kill_output_bytes)
-        if result.exit_code == 44:
-            raise FileNotFoundError(path)
-        if not result.ok:
-            raise SandboxError(f"cannot read {path}: {result.output.strip()[:500]}")
-        return base64.b64decode(result.output)
 
-    def _require_started(self) -> None:
-        if not self.started:
-            raise SandboxError(f"{self!r} is not started")
+def _on_host_root(rootfs: str) -> bool:
+    return Path(rootfs).resolve() == Path("/")
 
 
 def _root_binds(rootfs: str, workdir: str) -> list[str]:
     """Read-only binds of the root filesystem's top-level entries (symlinks stay symlinks)."""
     root = Path(rootfs)
-    host = root.resolve() == Path("/")
-    private = {workdir.strip("/").split("/")[0], *SKIPPED_ENTRIES}
+    host = _on_host_root(rootfs)
+    private = {workdir.strip("/").split("/")[0], *SKIPPED_ENTRIES, *(("etc",) if host else ())}
     argv: list[str] = []
     for entry in sorted(root.iterdir()):
         if entry.name in private or (host and entry.name not in HOST_SYSTEM_DIRS):

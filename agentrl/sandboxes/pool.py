@@ -20,6 +20,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from agentrl.sandboxes.base import Sandbox, SandboxError
 
@@ -162,8 +163,6 @@ def discard(sandbox: Sandbox) -> None:
 
     Pending closes finish before the interpreter exits; :func:`wait_discarded` waits for them.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     global _discarder
     with _discard_lock:
         if _discarder is None:
@@ -180,8 +179,6 @@ def _forget(future) -> None:
 
 def wait_discarded(timeout: float = 120.0) -> None:
     """Block until every :func:`discard` has finished."""
-    from concurrent.futures import wait
-
     with _discard_lock:
         pending = list(_discards)
     wait(pending, timeout=timeout)

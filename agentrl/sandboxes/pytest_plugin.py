@@ -23,15 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from agentrl.sandboxes.reaper import OWNER_LABEL, RUN_ENV
+from agentrl.sandboxes.docker import docker_client
+from agentrl.sandboxes.pool import wait_discarded
+from agentrl.sandboxes.reaper import OWNER_LABEL, RUN_ENV, leaked_containers, list_containers, owner_id, reap
+from agentrl.sandboxes.types import SandboxUnavailableError
 
 os.environ.setdefault(RUN_ENV, f"pytest-{uuid.uuid4().hex[:12]}")
 
 
 def _client():
-    from agentrl.sandboxes.base import SandboxUnavailableError
-    from agentrl.sandboxes.docker import docker_client
-
     try:
         return docker_client()
     except SandboxUnavailableError:
@@ -44,9 +44,6 @@ def _notes_dir() -> Path:
 
 def leftover_containers(client, *, own_only: bool) -> list[str]:
     """This run's containers that still exist (``own_only``: only this process's)."""
-    from agentrl.sandboxes.pool import wait_discarded
-    from agentrl.sandboxes.reaper import leaked_containers, list_containers, owner_id
-
     wait_discarded()  # sandboxes already handed to the background closer are not leaks
     if not own_only:
         return leaked_containers(client, os.environ[RUN_ENV])
@@ -75,8 +72,6 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     if not leaked:
         return
     if client is not None:
-        from agentrl.sandboxes.reaper import reap
-
         reap(client, everything=True, run=os.environ[RUN_ENV])
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     message = f"sandbox containers left behind by the test suite (now removed): {', '.join(leaked)}"

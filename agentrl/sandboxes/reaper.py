@@ -1,7 +1,10 @@
 """Labels on every sandbox container, and the reaper that removes leaked ones.
 
-Each container carries ``agentrl.sandbox=1``, its owner (``host:pid:start-time`` of the creating
-process) and, when ``AGENTRL_SANDBOX_RUN`` is set (the test suite sets it), a run id. Containers
+Each container carries ``agentrl.sandbox=1``, its owner and, when ``AGENTRL_SANDBOX_RUN`` is set
+(the test suite sets it), a run id. The owner is ``host:boot-id:pid-namespace:pid:start-time`` of
+the creating process: a process counts as the owner only when all five match, so neither a reused
+pid, nor a process of another boot, nor one in another pid namespace (another container with the
+same hostname) is mistaken for it, and the reaper never judges an owner it cannot see. Containers
 never outlive their owner for long:
 
 * the owning process closes its sandboxes on exit (``atexit``);
@@ -38,9 +41,25 @@ def _start_time(pid: int) -> str:
         return ""
 
 
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def _pid_namespace(pid: int | str = "self") -> str:
+    try:
+        return str(os.stat(f"/proc/{pid}/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
 def owner_id(pid: int | None = None) -> str:
+    """``host:boot-id:pid-namespace:pid:start-time`` of ``pid`` (default: this process)."""
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+    return f"{socket.gethostname()}:{_boot_id()}:{_pid_namespace(pid)}:{pid}:{_start_time(pid)}"
 
 
 def container_labels() -> dict[str, str]:
@@ -53,9 +72,17 @@ def container_labels() -> dict[str, str]:
 
 
 def owner_alive(owner: str) -> bool:
-    """False only when the owner ran on this host and that process is gone."""
-    host, _, rest = owner.partition(":")
-    pid_text, _, started = rest.partition(":")
+    """False only when the owner ran in this boot of this host, in our pid namespace, and that
+    process (same pid and start time) is gone."""
+    parts = owner.split(":")
+    if len(parts) == 5:
+        host, boot, namespace, pid_text, started = parts
+        if boot != _boot_id() or namespace != _pid_namespace():
+            return True  # another boot or another pid namespace: not ours to judge
+    elif len(parts) == 3:  # labels written before boot id and namespace were recorded
+        host, pid_text, started = parts
+    else:
+        return True
     if host != socket.gethostname() or not pid_text.isdigit():
         return True  # another machine's container: not ours to judge
     pid = int(pid_text)

@@ -4,6 +4,10 @@ A backend starts ``python3 -c <dispatcher source>`` inside the sandbox and hands
 :class:`Channel` to its stdin/stdout. :class:`ShellSession` speaks the dispatcher's line protocol
 (one JSON request, one JSON response; see :mod:`agentrl.sandboxes.dispatcher`). One command costs
 one round trip over an already open stream: no process is started on the host.
+
+Every reply must carry the session's random token and the request's id; anything else on the
+stream (a line an agent command managed to write there, a malformed reply) is a protocol
+violation, and the session is then treated as dead (:class:`SessionDiedError`).
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import select
 import subprocess
 import threading
 import time
 from functools import lru_cache
 from importlib import resources
-from typing import Protocol
+from typing import Any, Protocol
 
-from agentrl.sandboxes.base import CommandResult, SandboxError, SessionDiedError
+from agentrl.sandboxes.types import CommandResult, SandboxError, SessionDiedError
 
 #: Extra seconds the host waits beyond a command's own timeout before declaring the session hung.
 HOST_GRACE = 15.0
@@ -53,34 +58,39 @@ class Channel(Protocol):
 class ShellSession:
     """Request/response over a :class:`Channel`; thread-safe, one command at a time."""
 
-    def __init__(self, channel: Channel, *, timeout: float) -> None:
+    def __init__(self, channel: Channel, *, timeout: float, agent_uid: int | None = None) -> None:
         self.channel = channel
         self._buffer = bytearray()
         self._lock = threading.Lock()
         self._next_id = 0
+        self._token = secrets.token_hex(16)
         self.alive = True
         try:
-            channel.send(b'{"hello": true}\n')
-            hello = self._read_message(time.monotonic() + timeout)
+            hello = {"hello": True, "token": self._token, "agent_uid": agent_uid}
+            channel.send(json.dumps(hello).encode() + b"\n")
+            ready = self._read_message(time.monotonic() + timeout)
         except BaseException:
             channel.close()
             raise
-        if not hello.get("ready"):
+        if not ready.get("ready") or ready.get("token") != self._token:
             channel.close()
-            raise SandboxError(f"the sandbox session did not start: {hello}")
+            raise SandboxError(f"the sandbox session did not start: {str(ready)[:500]}")
 
     def run(
         self, command: str, *, timeout: float, limit: int, kill_bytes: int,
         stdin: bytes | None = None, persist: bool = True, cwd: str | None = None,
+        user: str = "agent", env: str = "session", reports: bool = False,
     ) -> CommandResult:
+        """One command. ``user``: ``agent`` or ``harness``; ``env``: ``session`` (the agent's saved
+        state) or ``clean`` (the dispatcher's start-up environment, never persisted)."""
         with self._lock:
             if not self.alive:
                 raise SessionDiedError("the shell session has ended; reset the sandbox")
             self._next_id += 1
             request = {
                 "id": self._next_id, "cmd": command, "timeout": float(timeout), "limit": int(limit),
-                "kill_bytes": int(kill_bytes), "persist": persist, "cwd": cwd,
-                "stdin": base64.b64encode(stdin).decode("ascii") if stdin is not None else None,
+                "kill_bytes": int(kill_bytes), "persist": persist, "cwd": cwd, "user": user, "env": env,
+                "reports": reports, "stdin": base64.b64encode(stdin).decode("ascii") if stdin is not None else None,
             }
             try:
                 self.channel.send(json.dumps(request).encode() + b"\n")
@@ -88,10 +98,15 @@ class ShellSession:
             except BaseException:
                 self.alive = False
                 raise
-        if reply.get("id") != request["id"]:
-            self.alive = False
-            raise SandboxError(f"the session answered out of turn: {reply.get('error') or reply}")
-        return _result(reply, limit)
+            if reply.get("id") != request["id"] or reply.get("token") != self._token:
+                self.alive = False
+                raise SessionDiedError(f"protocol violation: the session answered out of turn "
+                                       f"({str(reply.get('error') or reply)[:300]}); it is treated as dead")
+            try:
+                return _result(reply, limit)
+            except (KeyError, TypeError, ValueError) as exc:
+                self.alive = False
+                raise SessionDiedError(f"protocol violation: malformed reply ({exc}); the session is treated as dead") from exc
 
     def _read_message(self, deadline: float) -> dict:
         scanned = 0  # newlines are searched in new bytes only: replies can be megabytes long
@@ -117,16 +132,25 @@ class ShellSession:
             self._buffer += chunk
         line = bytes(self._buffer[:end])
         del self._buffer[: end + 1]
-        return json.loads(line)
+        try:
+            message = json.loads(line)
+        except ValueError as exc:
+            self.alive = False
+            raise SessionDiedError(f"protocol violation: the session sent a line that is not JSON "
+                                   f"({line[:120]!r}); it is treated as dead") from exc
+        if not isinstance(message, dict):
+            self.alive = False
+            raise SessionDiedError("protocol violation: the session sent a reply that is not an object")
+        return message
 
     def close(self) -> None:
         self.alive = False
         self.channel.close()
 
 
-def _result(reply: dict, limit: int) -> CommandResult:
-    head = base64.b64decode(reply["head"])
-    tail = base64.b64decode(reply["tail"])
+def _result(reply: dict[str, Any], limit: int) -> CommandResult:
+    head = base64.b64decode(reply["head"], validate=True)
+    tail = base64.b64decode(reply["tail"], validate=True)
     total = int(reply["total"])
     dropped = total - len(head) - len(tail)
     if dropped > 0:
@@ -136,8 +160,8 @@ def _result(reply: dict, limit: int) -> CommandResult:
         data = head + tail
     return CommandResult(
         output=data.decode("utf-8", "replace"), exit_code=int(reply["exit_code"]), killed=reply.get("killed"),
-        total_bytes=total,
-        truncated=dropped > 0, seconds=float(reply["seconds"]),
+        total_bytes=total, truncated=dropped > 0, seconds=float(reply["seconds"]),
+        reports=[item for item in reply.get("reports") or [] if isinstance(item, dict)],
     )
 
 

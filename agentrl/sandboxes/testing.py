@@ -9,6 +9,9 @@ from __future__ import annotations
 import pytest
 
 from agentrl.sandboxes.base import SandboxUnavailableError
+from agentrl.sandboxes.docker import docker_client
+from agentrl.sandboxes.images import base_image_ready, base_image_tag, base_rootfs, rootfs_ready
+from agentrl.sandboxes.local import local_available
 
 #: ``pytest.mark.parametrize("backend", BACKEND_PARAMS)`` runs a test on both backends.
 BACKEND_PARAMS = [pytest.param("docker", marks=pytest.mark.docker), "local"]
@@ -17,15 +20,11 @@ BACKEND_PARAMS = [pytest.param("docker", marks=pytest.mark.docker), "local"]
 def backend_problem(name: str) -> str | None:
     """Why ``name`` cannot run here, or ``None``."""
     if name == "docker":
-        from agentrl.sandboxes.docker import docker_client
-
         try:
             docker_client()
         except SandboxUnavailableError as exc:
             return f"no Docker engine reachable: {exc}"
         return None
-    from agentrl.sandboxes.local import local_available
-
     return None if local_available() else "bubblewrap is missing or cannot create namespaces here"
 
 
@@ -34,12 +33,8 @@ def require_backend(name: str) -> None:
     problem = backend_problem(name)
     if problem:
         pytest.skip(problem)
-    from agentrl.sandboxes.images import base_image_tag, base_rootfs, image_exists, rootfs_ready
-
     if name == "docker":
-        from agentrl.sandboxes.docker import docker_client
-
-        if not image_exists(docker_client(), base_image_tag()):
-            pytest.fail(f"base image {base_image_tag()} is missing: run `agentrl sandbox build`")
+        if not base_image_ready(docker_client()):
+            pytest.fail(f"base image {base_image_tag()} is missing (or stale): run `agentrl sandbox build`")
     elif not rootfs_ready(base_rootfs()):
         pytest.fail(f"root filesystem {base_rootfs()} is missing: run `agentrl sandbox build`")

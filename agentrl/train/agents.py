@@ -29,7 +29,7 @@ from agentrl.core.trajectory import Trajectory, Turn
 from agentrl.policies.grid import GridNet, GridPolicy, stack_grids
 from agentrl.policies.generation import GenerationConfig
 from agentrl.policies.hf import HFPolicy
-from agentrl.models.logprobs import collate_segments, token_logprobs
+from agentrl.models.logprobs import collate_segments, pack_segments, score_tokens
 
 
 @dataclass
@@ -53,6 +53,10 @@ class Agent(Protocol):
 
     @property
     def has_value_head(self) -> bool: ...
+
+    @property
+    def language_model(self) -> nn.Module | None:
+        """The causal LM being trained (None for non-LM agents); OPRL's PRM can start as its copy."""
 
     def parameters(self) -> list[nn.Parameter]: ...
 
@@ -93,7 +97,11 @@ class LMAgent:
     """A causal LM (optionally with a value head) and its acting :class:`HFPolicy`."""
 
     def __init__(self, model, tokenizer, generation: GenerationConfig, *, value_head: bool = False,
-                 device: str | torch.device = "cpu", seed: int = 0, bf16: bool = True, share_weights: bool = False):
+                 device: str | torch.device = "cpu", seed: int = 0, bf16: bool = True, share_weights: bool = False,
+                 pack_sequences: bool = False, gradient_checkpointing: bool = False):
+        """``pack_sequences`` scores several segments per row (no padding waste, see
+        :func:`~agentrl.models.logprobs.pack_segments`); ``gradient_checkpointing`` recomputes the
+        learner model's activations in the backward pass instead of keeping them (less memory)."""
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.tokenizer = tokenizer
@@ -105,10 +113,17 @@ class LMAgent:
         self.shared = share_weights
         self.reference: nn.Module | None = None
         self.pad_id = self.policy.pad_id
+        self.pack_sequences = pack_sequences
+        if gradient_checkpointing:  # after the acting copy: generation keeps its KV cache
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
     @property
     def has_value_head(self) -> bool:
         return self.value_head is not None
+
+    @property
+    def language_model(self) -> nn.Module:
+        return self.model
 
     def parameters(self) -> list[nn.Parameter]:
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -128,27 +143,22 @@ class LMAgent:
         return [seg for t in trajectories for seg in t.segments() if any(any(turn.loss_mask) for turn in seg)]
 
     def score(self, units: Sequence[Sequence[Turn]], *, values: bool = False, reference: bool = False) -> Scores:
-        batch = collate_segments(units, pad_id=self.pad_id).to(self.device)
+        layout = pack_segments if self.pack_sequences else collate_segments
+        batch = layout(units, pad_id=self.pad_id).to(self.device)
         temperature = self.policy.config.temperature
         with _autocast(self.device, self.bf16):
-            out = self.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                             output_hidden_states=values)
-            logits = out.logits[:, :-1].float() / temperature
-        log_probs = torch.log_softmax(logits, dim=-1)
-        picked = log_probs.gather(-1, batch.input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-        entropy = -(log_probs.exp() * log_probs).sum(-1)
-        pad = torch.zeros_like(picked[:, :1])
+            tokens = score_tokens(self.model, batch, temperature=temperature, hidden_states=values)
         scores = Scores(
-            logprobs=torch.cat([pad, picked], 1), entropy=torch.cat([pad, entropy], 1),
+            logprobs=tokens.logprobs, entropy=tokens.entropy,
             mask=batch.loss_mask, old_logprobs=batch.old_logprobs,
             token_turn=batch.turn_index.clamp(min=0), turns=batch.turns,
         )
         if values:
-            scores.values = self._values_at_turn_starts(out.hidden_states[-1].float(), batch)
+            scores.values = self._values_at_turn_starts(tokens.hidden.float(), batch)
         if reference and self.reference is not None:
             with torch.no_grad(), _autocast(self.device, self.bf16):
-                scores.ref_logprobs = token_logprobs(self.reference, batch.input_ids, batch.attention_mask,
-                                                     temperature=temperature)
+                scores.ref_logprobs = score_tokens(self.reference, batch, temperature=temperature,
+                                                   entropy=False).logprobs
         return scores
 
     def _values_at_turn_starts(self, hidden: torch.Tensor, batch) -> torch.Tensor:
@@ -244,6 +254,10 @@ class GridAgent:
     @property
     def has_value_head(self) -> bool:
         return True
+
+    @property
+    def language_model(self) -> None:
+        return None
 
     def parameters(self) -> list[nn.Parameter]:
         return list(self.model.parameters())

@@ -91,7 +91,7 @@ def build_pipeline(config: TrainConfig) -> RewardPipeline | None:
     return reward_pipeline(rewards, config.env.id, max_turns=config.env.kwargs.get("max_turns"))
 
 
-def reward_pipeline(rewards: list[dict[str, Any]] | str | None, env_id: str, *,
+def reward_pipeline(rewards: list[dict[str, Any]] | dict[str, Any] | str | None, env_id: str, *,
                     max_turns: int | None = None) -> RewardPipeline | None:
     """The pipeline a ``rewards`` setting names for ``env_id``: stage configs, ``preset`` (the env's
     shipped pipeline), or None / ``[]`` for raw rewards (returns None)."""
@@ -99,6 +99,9 @@ def reward_pipeline(rewards: list[dict[str, Any]] | str | None, env_id: str, *,
         return None
     if rewards == "preset":
         return RewardPipeline.preset(env_id, max_turns=max_turns)
+    if isinstance(rewards, dict):
+        options = {k: v for k, v in rewards.items() if k != "preset"}
+        return RewardPipeline.preset(env_id, max_turns=max_turns, **options)
     if isinstance(rewards, str):
         raise ConfigError(f"rewards must be a list of stage configs, 'preset' or null; got {rewards!r}")
     return RewardPipeline.from_config(rewards)

@@ -12,6 +12,9 @@ lists come from the tables that implement them (advantage estimators, baselines,
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,14 +23,21 @@ import yaml
 
 from agentrl.core.config import ConfigError, build_config, check_choice, check_range, config_to_dict
 from agentrl.policies.generation import GenerationConfig
+from agentrl.policies.vllm import VLLMConfig
 from agentrl.rollout.ray import RayConfig
 from agentrl.train.advantages import BASELINES, ESTIMATORS
+from agentrl.train.losses import CORRECTIONS, IS_LEVELS
 from agentrl.train.rollouts import ROLLOUT_BACKENDS
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_PRESET = "quickstart"
 POLICY_KINDS = ("lm", "grid")
+#: Keys of a ``rewards`` mapping: the env's preset and the options of ``RewardPipeline.preset``.
+PRESET_OPTIONS = ("preset", "prm", "judge", "horizon", "cache_dir")
 GRID_NETS = ("cnn", "mlp")
+ENGINES = ("hf", "vllm")
+#: Experiment trackers ``run.loggers`` may name (each an optional package).
+LOGGERS = ("wandb", "mlflow")
 
 
 @dataclass
@@ -84,12 +94,30 @@ class PolicyConfig(GenerationConfig):
     grid_net: str = "cnn"
     """``cnn`` or ``mlp`` (grid policies)."""
     grid_hidden: int = 128
+    pack_sequences: bool = False
+    """Learner: score several segments per row, position ids restarting at each (no padding waste;
+    needs a transformers model that detects packed position ids: Llama, Qwen2, Mistral, ...)."""
+    gradient_checkpointing: bool = False
+    """Learner: recompute activations in the backward pass instead of storing them (less memory)."""
+    engine: str = "hf"
+    """Generation engine of an ``lm`` policy: ``hf`` (transformers, any device) or ``vllm`` (CUDA and
+    the ``vllm`` extra; the learner stays a transformers model and syncs its weights into vLLM)."""
+    vllm: VLLMConfig = field(default_factory=VLLMConfig)
+    """vLLM engine settings (used with ``engine=vllm``)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice("policy.kind", self.kind, POLICY_KINDS)
         check_choice("policy.grid_net", self.grid_net, GRID_NETS)
+        check_choice("policy.engine", self.engine, ENGINES)
         check_range("policy.grid_hidden", self.grid_hidden, 1)
+        if self.engine == "vllm":
+            if self.kind != "lm" or self.model in ("tiny", "agentrl/tiny"):
+                raise ValueError("policy.engine=vllm needs policy.kind=lm and a model folder or hub name "
+                                 "(vLLM loads the weights itself; the built-in tiny model has none)")
+            if self.lora.enabled:
+                raise ValueError("policy.engine=vllm does not take LoRA adapters (their weights would have to "
+                                 "be merged at every sync); use policy.engine=hf with LoRA")
 
     def generation(self) -> GenerationConfig:
         """The generation settings alone (what an acting LM policy takes)."""
@@ -152,6 +180,22 @@ class RLConfig:
     entropy_coef: float = 0.0
     value_coef: float = 0.5
     max_grad_norm: float = 1.0
+    async_rollouts: bool = False
+    """Play episodes in a background thread with the latest weights while the learner trains (see
+    docs/async.md); each iteration trains on the next complete groups the actors finished."""
+    max_staleness: int = 1
+    """The learner never trains on a trajectory with a turn sampled more than this many policy
+    versions ago (a version is one RL iteration's update); with ``async_rollouts`` it also bounds how
+    far the actors run ahead (0: no overlap)."""
+    importance_correction: str = "none"
+    """Off-policy correction from the stored behaviour log-probs: ``none`` (PPO ratio against the
+    behaviour policy), ``tis`` (ratio against the update's starting weights, times the truncated
+    weight ``min(pi_prox / pi_behav, is_cap)``, as SkyRL/verl) or ``decoupled`` (AReaL's decoupled
+    PPO: the same, tokens whose weight exceeds ``is_cap`` left out)."""
+    is_level: str = "token"
+    """Importance weights per ``token``, or per ``turn`` (the product of the turn's token ratios)."""
+    is_cap: float | None = 2.0
+    """Cap of the importance weight (>= 1; null: no cap)."""
 
     def __post_init__(self) -> None:
         check_range("rl.iterations", self.iterations, 0)
@@ -168,6 +212,13 @@ class RLConfig:
         check_range("rl.entropy_coef", self.entropy_coef)
         check_range("rl.value_coef", self.value_coef, 0.0)
         check_range("rl.max_grad_norm", self.max_grad_norm, 0.0, low_open=True)
+        check_range("rl.max_staleness", self.max_staleness, 0)
+        if not isinstance(self.max_staleness, int):
+            raise ValueError(f"rl.max_staleness must be a whole number of versions, got {self.max_staleness!r}")
+        check_choice("rl.importance_correction", self.importance_correction, CORRECTIONS)
+        check_choice("rl.is_level", self.is_level, IS_LEVELS)
+        if self.is_cap is not None:
+            check_range("rl.is_cap", self.is_cap, 1.0)
 
 
 @dataclass
@@ -212,27 +263,52 @@ class RolloutConfig:
 
 @dataclass
 class RunConfig:
-    output_dir: str = "runs/quickstart"
+    name: str | None = None
+    """Short name of the run (default: the config file's or preset's name, else the env's name)."""
+    output_dir: str | None = None
+    """Where the run writes everything. Default: ``runs/NAME-HASH``, HASH from the settings that
+    define the model and the task, so a different experiment never resumes another run's folder."""
     seed: int = 0
     checkpoint_every: int = 5
     """Write a checkpoint every N iterations (and at the end)."""
+    keep_last: int = 0
+    """Keep only the N newest checkpoints (0: keep all)."""
     resume: bool = True
-    """Continue from the latest checkpoint in ``output_dir`` when there is one."""
+    """Continue from the latest checkpoint in ``output_dir`` when there is one. The checkpoint's
+    config must match: a different model is refused, as is a different task (env, rewards,
+    evaluation) unless ``allow_changes``; other changes (learning rate, iterations...) are logged."""
+    allow_changes: bool = False
+    """Resume even though the task settings changed (env, rewards, evaluation); the changes are logged."""
     device: str = "auto"
     """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
     bf16: bool = True
     """Use bfloat16 autocast on CUDA."""
-    threads: int = 0
-    """torch CPU threads (0: torch's default)."""
+    threads: int = 1
+    """torch CPU threads (0: torch's default, one per core). One is fastest for small models and
+    stays fast when other jobs share the CPU (docs/training.md#threads); raise it for a large model
+    on a dedicated CPU."""
     progress: bool = True
-    """Show progress bars."""
+    """Progress bars on a terminal, a plain progress line every ``log_every_s`` otherwise (false:
+    phase lines only)."""
+    log_every_s: float = 30.0
+    """Seconds between plain progress lines when the output is not a terminal."""
+    samples: int = 2
+    """Episode transcripts saved per iteration (``samples.jsonl`` and TensorBoard text)."""
     tensorboard: bool = True
+    loggers: list[str] = field(default_factory=list)
+    """Experiment trackers to log to as well: ``wandb``, ``mlflow`` (optional packages, configured
+    by their usual environment variables, e.g. ``WANDB_MODE=offline``, ``MLFLOW_TRACKING_URI``)."""
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"run.device must be one of auto, cpu, cuda, cuda:N; got {self.device!r}")
         check_range("run.checkpoint_every", self.checkpoint_every, 1)
+        check_range("run.keep_last", self.keep_last, 0)
         check_range("run.threads", self.threads, 0)
+        check_range("run.log_every_s", self.log_every_s, 0.0)
+        check_range("run.samples", self.samples, 0)
+        for logger in self.loggers:
+            check_choice("run.loggers", logger, LOGGERS)
 
 
 @dataclass
@@ -241,8 +317,11 @@ class TrainConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
     rl: RLConfig = field(default_factory=RLConfig)
-    rewards: list[dict[str, Any]] | str | None = None
-    """Reward pipeline: a list of stage configs, ``preset`` for the env's preset, or None (raw rewards)."""
+    rewards: list[dict[str, Any]] | dict[str, Any] | str | None = None
+    """Reward pipeline: a list of stage configs; ``preset`` (the env's preset); a mapping
+    ``{preset: true, prm: "@policy", judge: ..., horizon: ..., cache_dir: ...}`` (the preset with
+    options, e.g. OPRL's PRM started from the policy after SFT); ``[]`` (raw env rewards); or null
+    (raw rewards, unless the env's immediate rewards are farmable without its preset, as SWE's)."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
@@ -250,8 +329,64 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.rl.advantage == "gae" and not (self.policy.value_head or self.policy.kind == "grid"):
             raise ValueError("rl.advantage=gae needs a value head: set policy.value_head=true")
+        if self.rl.async_rollouts and self.rollout.backend == "selfplay":
+            raise ValueError("rl.async_rollouts streams episodes through the rollout engine: use rollout.backend "
+                             "local or ray (selfplay plays whole games per call)")
+        if isinstance(self.rewards, str) and self.rewards.strip().startswith(("{", "[")):
+            self.rewards = yaml.safe_load(self.rewards)  # a mapping or list given on the command line
         if isinstance(self.rewards, str) and self.rewards != "preset":
-            raise ValueError(f"rewards must be a list of stage configs, 'preset' or null; got {self.rewards!r}")
+            raise ValueError(f"rewards must be a list of stage configs, 'preset', a preset mapping or null; "
+                             f"got {self.rewards!r}")
+        if isinstance(self.rewards, dict):
+            unknown = set(self.rewards) - set(PRESET_OPTIONS)
+            if unknown or not self.rewards.get("preset"):
+                raise ValueError(f"a rewards mapping is the env's preset with options: keys {', '.join(PRESET_OPTIONS)} "
+                                 f"with preset: true; got {self.rewards!r}")
+        if self.run.name is None:
+            self.run.name = env_name(self.env.id)
+        if not self.run.output_dir:
+            self.run.output_dir = f"runs/{self.run.name}-{experiment_hash(self)}"
+
+
+#: Settings that define the model: a checkpoint's weights only fit a run with the same values.
+MODEL_KEYS = ("policy.kind", "policy.model", "policy.tiny", "policy.lora", "policy.value_head",
+              "policy.grid_net", "policy.grid_hidden")
+#: Settings that define the task and how it is measured: resuming with others needs ``run.allow_changes``.
+TASK_KEYS = ("env", "rewards", "eval.seed", "eval.episodes", "eval.greedy", "rollout.selfplay")
+
+
+def env_name(env_id: str) -> str:
+    """``agentrl/Sokoban-v0`` or ``my_module:Guess-v0`` -> ``sokoban-v0`` / ``guess-v0`` (for folder names)."""
+    return env_id.rpartition(":")[2].rpartition("/")[2].lower()
+
+
+def select_keys(flat: Mapping[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
+    """The entries of a flattened config whose key is one of ``prefixes`` or lies below one."""
+    return {k: v for k, v in flat.items() if any(k == p or k.startswith(p + ".") for p in prefixes)}
+
+
+def flatten_config(config: TrainConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """``{"rl.lr": 1e-4, "env.kwargs": {...}, ...}``: dotted keys down to (but not into) free-form mappings."""
+    tree = config_to_dict(config) if dataclasses.is_dataclass(config) else config
+    flat: dict[str, Any] = {}
+
+    def walk(node: Mapping[str, Any], prefix: str, cls: type) -> None:
+        hints = typing.get_type_hints(cls)
+        for key, value in node.items():
+            sub = hints.get(key)
+            if dataclasses.is_dataclass(sub) and isinstance(value, Mapping):
+                walk(value, f"{prefix}{key}.", sub)
+            else:
+                flat[prefix + key] = value
+
+    walk(tree, "", TrainConfig)
+    return flat
+
+
+def experiment_hash(config: TrainConfig) -> str:
+    """8 hex digits identifying the model and the task of ``config`` (names the default output folder)."""
+    flat = select_keys(flatten_config(config), MODEL_KEYS + TASK_KEYS)
+    return hashlib.sha1(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def list_presets() -> list[str]:
@@ -262,7 +397,45 @@ def load_preset(name: str) -> dict[str, Any]:
     path = PRESET_DIR / f"{name}.yaml"
     if not path.exists():
         raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(list_presets())}")
-    return yaml.safe_load(path.read_text()) or {}
+    return read_config_file(path)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The mapping a YAML (or JSON) config file holds; anything else is a :class:`ConfigError`."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {str(path)!r} not found")
+    if not path.is_file():
+        raise ConfigError(f"config {str(path)!r} is a folder; give a YAML file or a preset name "
+                          f"({', '.join(list_presets())})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {' '.join(str(exc).split())}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of sections (env:, policy:, rl: ...), "
+                          f"not a {type(data).__name__}")
+    return dict(data)
+
+
+def config_source(source: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
+    """The raw mapping behind a preset name or YAML path (``None``: the quickstart preset), with
+    ``run.name`` defaulting to the preset's or file's name."""
+    if source is None:
+        source = DEFAULT_PRESET
+    if isinstance(source, Mapping):
+        return dict(source)
+    path = Path(source)
+    if path.suffix in (".yaml", ".yml", ".json") or path.exists():
+        data = read_config_file(path)
+    else:
+        data = load_preset(str(source))
+    run = data.get("run")
+    if run is None or (isinstance(run, Mapping) and "name" not in run):
+        data["run"] = {**(run or {}), "name": path.stem}
+    return data
 
 
 def load_config(
@@ -271,19 +444,30 @@ def load_config(
 ) -> TrainConfig:
     """Build a config from a preset name, a YAML path, a mapping or a config, plus overrides.
 
-    ``None`` means the quickstart preset.
+    ``None`` means the quickstart preset. Overrides merge into the source, except that an override
+    of ``env.id`` to another env drops the source's ``env.kwargs`` and ``env.eval_kwargs`` (they
+    belong to the other env) unless the overrides set them too.
     """
-    if source is None:
-        source = DEFAULT_PRESET
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if path.suffix in (".yaml", ".yml", ".json") or path.exists():
-            if not path.exists():
-                raise ConfigError(f"config file {str(path)!r} not found")
-            source = yaml.safe_load(path.read_text()) or {}
-        else:
-            source = load_preset(str(source))
-    return build_config(TrainConfig, source, overrides or {}, where="train config")
+    if not isinstance(source, TrainConfig):
+        source = config_source(source)
+    overrides = overrides or {}
+    return build_config(TrainConfig, _without_other_envs_kwargs(source, overrides), overrides, where="train config")
+
+
+def _without_other_envs_kwargs(source: TrainConfig | Mapping[str, Any], overrides: Mapping[str, Any]):
+    env = overrides.get("env")
+    if not isinstance(env, Mapping) or "id" not in env:
+        return source
+    base = config_to_dict(source) if isinstance(source, TrainConfig) else dict(source)
+    base_env = dict(base.get("env") or {})
+    if base_env.get("id", EnvConfig.id) == env["id"]:
+        return source
+    for key in ("kwargs", "eval_kwargs"):
+        base_env.pop(key, None)
+    base["env"] = base_env
+    if isinstance(source, TrainConfig):  # its derived name and folder belonged to the other env
+        base["run"] = {k: v for k, v in base["run"].items() if k not in ("name", "output_dir")}
+    return base
 
 
 def dump_config(config: TrainConfig) -> str:

@@ -5,6 +5,15 @@ optimizer step follows each minibatch. In :meth:`Learner.loss`, each turn's adva
 the tokens the policy generated in that turn (:func:`spread_turn_advantages`: env tokens get none),
 then the loss is the clipped surrogate, plus a KL penalty to a frozen reference, an entropy bonus and
 a value loss when a value head is trained.
+
+Versions and off-policy data. :attr:`Learner.version` counts :meth:`Learner.update` calls (one per
+RL iteration, whatever the number of optimizer steps inside): the weights synced to the acting
+policy after update ``k`` are version ``k``. ``update(..., max_staleness=k)`` never trains on a
+trajectory with a turn sampled more than ``k`` versions ago (skipped and counted). With
+``rl.importance_correction`` set to ``tis`` or ``decoupled``, the update first scores every
+micro-batch with the weights it starts from (the *proximal* policy, no gradient), then clips the
+ratio against those log-probs and weights each token by ``pi_prox / pi_behav`` (see
+:mod:`agentrl.train.losses`).
 """
 
 from __future__ import annotations
@@ -16,10 +25,11 @@ import numpy as np
 import torch
 
 from agentrl.core.trajectory import Trajectory
+from agentrl.rollout.versions import is_fresh, staleness_stats
 from agentrl.train.advantages import Advantages
 from agentrl.train.agents import Agent
 from agentrl.train.config import RLConfig
-from agentrl.train.losses import clipped_policy_loss, kl_to_reference, masked_mean, value_loss
+from agentrl.train.losses import clipped_policy_loss, kl_to_reference, masked_mean, off_policy_weights, value_loss
 from agentrl.train.parallel import SingleProcess
 
 
@@ -34,41 +44,67 @@ class Learner:
         self.parallel = parallel or SingleProcess()
         self.optimizer = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
         self.generator = torch.Generator().manual_seed(seed)
+        self.version = 0
+        """Updates done so far (see module docstring)."""
 
-    def update(self, trajectories: Sequence[Trajectory], advantages: Advantages, *, seed: int) -> dict[str, float]:
-        """Optimise on one batch; returns averaged statistics."""
+    def update(self, trajectories: Sequence[Trajectory], advantages: Advantages, *, seed: int,
+               max_staleness: int | None = None) -> dict[str, float]:
+        """Optimise on one batch; returns averaged statistics. With ``max_staleness``, trajectories
+        with a turn more than that many versions older than :attr:`version` are left out."""
         self.generator.manual_seed(seed)
         targets = _per_turn_targets(trajectories, advantages)
-        units = self.agent.units(trajectories)
+        fresh = [t for t in trajectories if max_staleness is None or is_fresh(t, self.version, max_staleness)]
+        info = {f"learner/{k}": v for k, v in staleness_stats(fresh, self.version).items()}
+        info["learner/stale_skipped"] = float(len(trajectories) - len(fresh))
+        info["learner/trained_tokens"] = float(sum(sum(turn.loss_mask) for t in fresh for turn in t.turns))
+        units = self.agent.units(fresh)
         # Every rank must take the same number of optimizer steps (gradients are averaged at each).
         steps = self.parallel.max(math.ceil(len(units) / self.config.minibatch_size))
+        self.version += 1
         if steps == 0:
-            return {"learner/updates": 0.0}
+            return {"learner/updates": 0.0, **info}
+        plan = self._plan(units, steps)
+        proximal = self._proximal(plan) if self.config.importance_correction != "none" else None
         history: dict[str, list[float]] = {}
+        for index, chunks in enumerate(plan):
+            step_proximal = proximal[index] if proximal is not None else [None] * len(chunks)
+            for key, value in self._step(chunks, targets, step_proximal).items():
+                history.setdefault(key, []).append(value)
+        stats = {f"learner/{k}": _combine(k, v) for k, v in history.items()}
+        stats["learner/updates"] = float(len(history.get("loss", [])))
+        return {**stats, **info}
+
+    def _plan(self, units: list, steps: int) -> list[list[list]]:
+        """Every optimizer step of the update (``epochs`` shuffled passes of ``steps`` minibatches),
+        each as its micro-batches."""
+        plan = []
         for _ in range(self.config.epochs):
             order = torch.randperm(len(units), generator=self.generator)
             for indices in torch.tensor_split(order, steps):
                 minibatch = [units[i] for i in indices.tolist()]
-                for key, value in self._step(minibatch, targets).items():
-                    history.setdefault(key, []).append(value)
-        stats = {f"learner/{k}": float(np.mean(v)) for k, v in history.items()}
-        stats["learner/updates"] = float(len(history.get("loss", [])))
-        return stats
+                accumulation = max(1, min(self.config.grad_accumulation, len(minibatch)))
+                plan.append([minibatch[i::accumulation] for i in range(accumulation)] if minibatch else [])
+        return plan
 
-    def _step(self, minibatch: list, targets: dict[int, tuple[float, float]]) -> dict[str, float]:
-        accumulation = max(1, min(self.config.grad_accumulation, len(minibatch)))
-        chunks = [minibatch[i::accumulation] for i in range(accumulation)] if minibatch else []
+    @torch.no_grad()
+    def _proximal(self, plan: list[list[list]]) -> list[list[torch.Tensor]]:
+        """Each micro-batch's token log-probs under the weights the update starts from."""
+        return [[self.agent.score(chunk).logprobs.detach() for chunk in chunks] for chunks in plan]
+
+    def _step(self, chunks: list[list], targets: dict[int, tuple[float, float]],
+              proximal: list[torch.Tensor | None]) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
-        totals: dict[str, float] = {}
+        per_chunk: dict[str, list[float]] = {}
         finite = True
-        for chunk in chunks:
-            loss, stats = self.loss(chunk, targets)
+        for chunk, chunk_proximal in zip(chunks, proximal):
+            loss, stats = self.loss(chunk, targets) if chunk_proximal is None else self.loss(chunk, targets, chunk_proximal)
             finite = finite and bool(torch.isfinite(loss))
             if not finite:
                 break
             (loss / len(chunks)).backward()
             for key, value in stats.items():
-                totals[key] = totals.get(key, 0.0) + value / len(chunks)
+                per_chunk.setdefault(key, []).append(value)
+        totals = {key: _combine(key, values) for key, values in per_chunk.items()}
         if self.parallel.max(int(not finite)):  # every rank stops together
             raise NonFiniteLossError(f"non-finite loss on some rank ({_describe(totals)})")
         self.parallel.all_reduce_gradients(self.agent.parameters())
@@ -79,14 +115,25 @@ class Learner:
         totals["grad_norm"] = float(norm)
         return totals
 
-    def loss(self, units: list, targets: dict[int, tuple[float, float]]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, units: list, targets: dict[int, tuple[float, float]],
+             proximal: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of one micro-batch; ``proximal`` (its log-probs under the update's starting
+        weights) turns on the configured off-policy correction."""
         cfg = self.config
         train_values = self.agent.has_value_head and cfg.value_coef > 0
         scores = self.agent.score(units, values=train_values, reference=cfg.kl_coef > 0)
         device = scores.logprobs.device
         turn_adv = torch.tensor([targets[id(t)][0] for t in scores.turns], dtype=torch.float32, device=device)
         token_adv = spread_turn_advantages(turn_adv, scores.token_turn, scores.mask)
-        loss, stats = clipped_policy_loss(scores.logprobs, scores.old_logprobs, token_adv, scores.mask, cfg.clip)
+        if proximal is None:
+            loss, stats = clipped_policy_loss(scores.logprobs, scores.old_logprobs, token_adv, scores.mask, cfg.clip)
+        else:
+            weights, is_stats = off_policy_weights(
+                proximal, scores.old_logprobs, scores.mask, mode=cfg.importance_correction, level=cfg.is_level,
+                cap=cfg.is_cap, token_turn=scores.token_turn, num_turns=len(scores.turns))
+            loss, stats = clipped_policy_loss(scores.logprobs, proximal, token_adv, scores.mask, cfg.clip,
+                                              weights=weights)
+            stats.update(is_stats)
         stats["policy_loss"] = loss.item()
         entropy = masked_mean(scores.entropy, scores.mask)
         stats["entropy"] = entropy.item()
@@ -118,6 +165,11 @@ def _per_turn_targets(trajectories: Sequence[Trajectory], advantages: Advantages
         for turn, a, r in zip(trajectory.turns, turn_advantages, returns):
             targets[id(turn)] = (float(a), float(r))
     return targets
+
+
+def _combine(key: str, values: list[float]) -> float:
+    """Statistics named ``*_max`` combine by maximum, the others by mean."""
+    return float(max(values)) if key.endswith("_max") else float(np.mean(values))
 
 
 def _describe(stats: dict[str, float]) -> str:

@@ -7,6 +7,7 @@ iteration), so a run that resumes from a checkpoint continues exactly as an unin
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass, field
@@ -14,22 +15,28 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-from tqdm.auto import tqdm
 
+from agentrl.core.config import ConfigError, config_to_dict
+from agentrl.core.env import TextEnv
 from agentrl.core.policy import Policy
 from agentrl.core.trajectory import TrajectoryBatch
-from agentrl.rollout import grouped_specs, run_episodes
+from agentrl.rewards.base import TrainingContext
+from agentrl.rollout import AsyncRollouts, EpisodeSpec, RolloutEngine, VersionedPolicy, grouped_specs, run_episodes
 from agentrl.train.advantages import Advantages, batch_advantages
 from agentrl.train.agents import Agent
 from agentrl.train.build import build_agent, build_pipeline, resolve_device
 from agentrl.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from agentrl.train.config import TrainConfig, dump_config, load_config
+from agentrl.train.config import TrainConfig, dump_config, flatten_config, load_config
+from agentrl.train.console import Progress, RunReport
 from agentrl.train.learner import Learner, NonFiniteLossError
-from agentrl.train.metrics import MetricsLogger
+from agentrl.train.metrics import MetricsLogger, pick_samples
 from agentrl.train.parallel import local_device, make_parallel
 from agentrl.train.plots import plot_learning_curves
+from agentrl.train.restore import checkpoint_config
+from agentrl.train.resume import ResumeRefusedError, check_resume
 from agentrl.train.rollouts import build_rollout_backend, make_envs
 from agentrl.train.sft import collect_demonstrations, supervised_finetune
+from agentrl.train.trackers import build_trackers
 
 
 class TrainingDivergedError(RuntimeError):
@@ -58,12 +65,14 @@ def _seed(config: TrainConfig, iteration: int, purpose: int) -> int:
 
 class Trainer:
     def __init__(self, config: TrainConfig):
+        started = time.perf_counter()
         self.config = config
         if config.run.threads:
             torch.set_num_threads(config.run.threads)
         torch.manual_seed(config.run.seed)
         self.device = local_device(resolve_device(config.run.device))
         self.parallel = make_parallel(self.device)
+        self.report = RunReport(enabled=self.parallel.is_main)
         self.output = Path(config.run.output_dir)
         self.output.mkdir(parents=True, exist_ok=True)
         self.eval_envs = make_envs(config, min(config.rl.num_envs, max(1, config.eval.episodes)), evaluation=True)
@@ -73,36 +82,47 @@ class Trainer:
         self.pipeline = build_pipeline(config)
         self.learner = Learner(self.agent, config.rl, seed=config.run.seed, parallel=self.parallel)
         self.rollout = build_rollout_backend(config)
+        self.acting = VersionedPolicy(self.agent.policy)
+        """The acting policy as rollouts see it: every turn stamped with the weights' version."""
+        self.asynchronous: AsyncRollouts | None = None
+        parameters = sum(p.numel() for p in self.agent.parameters())
+        self.report.startup(config, parameters, self.device, time.perf_counter() - started)
 
     # ------------------------------------------------------------------------- the run
     def run(self) -> TrainResult:
         cfg = self.config
-        if self.parallel.is_main:
-            (self.output / "config.yaml").write_text(dump_config(cfg))
         start = self._resume()
+        if self.parallel.is_main:  # only now: a refused resume leaves the run's config.yaml as it was
+            (self.output / "config.yaml").write_text(dump_config(cfg))
         self.parallel.barrier()  # every rank has read the checkpoint before the logger trims metrics
-        self.logger = (MetricsLogger(self.output, tensorboard=cfg.run.tensorboard, resume_iteration=start)
+        self.logger = (MetricsLogger(self.output, tensorboard=cfg.run.tensorboard, resume_iteration=start,
+                                     trackers=build_trackers(cfg.run.loggers, self.output, cfg.run.name,
+                                                             flatten_config(cfg)))
                        if self.parallel.is_main else NullLogger())
         result = TrainResult(self.output, cfg)
+        bar: Progress | None = None
         try:
             if start is None:
                 self._warm_start()
                 start = 0
-            bar = tqdm(range(start + 1, cfg.rl.iterations + 1), desc="RL",
-                       disable=not (cfg.run.progress and self.parallel.is_main),
-                       initial=start, total=cfg.rl.iterations)
-            for iteration in bar:
+            self._start_async(start)
+            bar = Progress("RL iteration", cfg.rl.iterations, initial=start, every_s=cfg.run.log_every_s,
+                           enabled=cfg.run.progress and self.parallel.is_main)
+            for iteration in range(start + 1, cfg.rl.iterations + 1):
                 record = self._iteration(iteration)
                 if iteration % cfg.eval.every == 0 or iteration == cfg.rl.iterations:
                     record.update(self._evaluate(iteration))
                 self.logger.log(record)
                 bar.set_postfix(success=f"{record.get('rollout/success_rate', 0):.2f}",
                                 ret=f"{record.get('rollout/mean_return', 0):.2f}")
+                bar.update()
                 if iteration % cfg.run.checkpoint_every == 0 or iteration == cfg.rl.iterations:
                     result.checkpoint = self._save(iteration)
         except NonFiniteLossError as exc:
             raise self._diverged(exc) from exc
         finally:
+            if bar is not None:
+                bar.close()
             self.logger.close()
             self._close()
         return self._finish(result)
@@ -116,6 +136,7 @@ class Trainer:
             record.update({f"sft/{k.split('/', 1)[1]}": v for k, v in self._evaluate(0).items()})
         if cfg.rl.kl_coef > 0:
             self.agent.freeze_reference()
+        self._setup_pipeline()
         self.logger.log(record)
         self._save(0)
 
@@ -125,27 +146,30 @@ class Trainer:
         if expert is None:
             raise ValueError(f"sft.episodes > 0 but {cfg.env.id} has no expert policy to learn from")
         demos = collect_demonstrations(self.eval_envs, expert, cfg.sft, full_context=cfg.policy.context == "full",
-                                       parallel=self.parallel)
+                                       run_seed=cfg.run.seed, parallel=self.parallel)
         units = self.agent.demonstration_units(demos)
-        with tqdm(total=cfg.sft.steps, desc="SFT", disable=not (cfg.run.progress and self.parallel.is_main)) as bar:
+        started = time.perf_counter()
+        with Progress("SFT step", cfg.sft.steps, enabled=cfg.run.progress and self.parallel.is_main,
+                      every_s=cfg.run.log_every_s) as bar:
             losses = supervised_finetune(self.agent, units, cfg.sft, seed=cfg.run.seed + self.parallel.rank,
                                          progress=bar, parallel=self.parallel)
-        return {"sft/units": float(len(units)), "sft/first_loss": losses[0], "sft/final_loss": losses[-1]}
+        self.report.sft(len(demos), len(units), losses, time.perf_counter() - started)
+        return {"sft/units": float(len(units)), "sft/first_loss": losses[0], "sft/final_loss": losses[-1],
+                "time/sft_s": time.perf_counter() - started}
 
     def _iteration(self, iteration: int) -> dict[str, Any]:
         cfg = self.config
         started = time.perf_counter()
-        first = 100_000_000 + iteration * cfg.rl.tasks_per_iteration + cfg.run.seed * 10_000_000
-        seeds = self.parallel.shard(list(range(first, first + cfg.rl.tasks_per_iteration)))
-        specs = grouped_specs(seeds, cfg.rl.group_size)
-        self.agent.policy.reseed(_seed(cfg, iteration, 1) + 104_729 * self.parallel.rank)
-        batch = self.rollout.run_episodes(self.agent.policy, specs)
+        batch = self._rollout(iteration)
         rollout_time = time.perf_counter() - started
-        if self.pipeline is not None:
-            batch = self.pipeline(batch)
+        self.logger.log_samples(iteration, pick_samples(batch, cfg.run.samples))
+        batch = self._shape_rewards(batch)
         advantages = self._advantages(batch)
-        stats = self.learner.update(batch, advantages, seed=_seed(cfg, iteration, 2) + self.parallel.rank)
-        self.agent.sync()
+        update_started = time.perf_counter()
+        stats = self.learner.update(batch, advantages, seed=_seed(cfg, iteration, 2) + self.parallel.rank,
+                                    max_staleness=cfg.rl.max_staleness)
+        self.acting.publish(self.agent.sync, self.learner.version)
+        update_time = time.perf_counter() - update_started
         generated = sum(sum(t.loss_mask) for t in batch.turns())
         summary = combine_summaries(self.parallel.gather(batch.summary()))
         return {
@@ -154,9 +178,86 @@ class Trainer:
             **batch_metrics(batch),
             **stats,
             "time/rollout_s": rollout_time,
+            "time/update_s": update_time,
             "time/iteration_s": time.perf_counter() - started,
             "throughput/generated_tokens_per_s": generated / max(rollout_time, 1e-9),
         }
+
+    def _specs(self, iteration: int) -> list[EpisodeSpec]:
+        """The iteration's tasks (this rank's share), ``rl.group_size`` episodes each."""
+        cfg = self.config
+        first = 100_000_000 + iteration * cfg.rl.tasks_per_iteration + cfg.run.seed * 10_000_000
+        seeds = self.parallel.shard(list(range(first, first + cfg.rl.tasks_per_iteration)))
+        return grouped_specs(seeds, cfg.rl.group_size)
+
+    def _rollout(self, iteration: int) -> TrajectoryBatch:
+        """The iteration's episodes: played now with the current weights, or (``rl.async_rollouts``)
+        the next complete groups the actors finished."""
+        if self.asynchronous is not None:
+            return self.asynchronous.next_batch(self.learner.version)
+        self.agent.policy.reseed(_seed(self.config, iteration, 1) + 104_729 * self.parallel.rank)
+        return self.rollout.run_episodes(self.acting, self._specs(iteration))
+
+    def _start_async(self, start: int) -> None:
+        """With ``rl.async_rollouts``, start the actors on the tasks of the iterations after ``start``."""
+        cfg = self.config
+        if not cfg.rl.async_rollouts:
+            return
+        engine = getattr(self.rollout, "engine", None)
+        if not isinstance(engine, RolloutEngine):
+            raise ConfigError(f"rl.async_rollouts needs rollout.backend local or ray, not {cfg.rollout.backend}")
+        self.agent.policy.reseed(_seed(cfg, start + 1, 1) + 104_729 * self.parallel.rank)
+        self.asynchronous = AsyncRollouts(engine, self.acting, self._specs, first_iteration=start + 1,
+                                          max_staleness=cfg.rl.max_staleness).start()
+
+    def _shape_rewards(self, batch: TrajectoryBatch) -> TrajectoryBatch:
+        """The reward pipeline over the batch. With several data-parallel ranks, every rank runs it on
+        the whole iteration's batch (so adaptive stages see the same data and stay in step), keeps its
+        own share, and takes rank 0's stage state."""
+        if self.pipeline is None:
+            return batch
+        if self.parallel.world_size == 1:
+            return self.pipeline(batch)
+        shards = self.parallel.gather(list(batch))
+        whole = self.pipeline(TrajectoryBatch(t for shard in shards for t in shard))
+        start = sum(len(shard) for shard in shards[: self.parallel.rank])
+        mine = TrajectoryBatch(whole.trajectories[start:start + len(batch)])
+        mine.metrics = {**batch.metrics, **whole.metrics}
+        self.pipeline.load_state_dict(self.parallel.broadcast(self.pipeline.state_dict()))
+        return mine
+
+    def _setup_pipeline(self) -> None:
+        """Give the reward stages what only the trainer has (see ``TrainingContext``); after the warm
+        start, or after loading a checkpoint's pipeline state."""
+        if self.pipeline is None:
+            return
+        model = self.agent.language_model
+        self.pipeline.setup(TrainingContext(
+            policy_model=(lambda: copy.deepcopy(model)) if model is not None else None,
+            expert_demonstrations=self._expert_episodes if self._expert() is not None else None,
+            base_policy_episodes=self._base_policy_episodes,
+        ))
+
+    def _expert(self):
+        base = self.eval_envs[0].unwrapped
+        try:
+            return base.expert_policy() if isinstance(base, TextEnv) else None
+        except ConfigError:  # an expert that needs another observation mode than this run's
+            return None
+
+    def _expert_episodes(self) -> TrajectoryBatch:
+        """The env expert on the held-out evaluation tasks (ADS's demonstrations)."""
+        cfg = self.config
+        seeds = range(cfg.eval.seed, cfg.eval.seed + cfg.eval.episodes)
+        return run_episodes(self.eval_envs, self._expert(), grouped_specs(seeds, 1))
+
+    def _base_policy_episodes(self) -> TrajectoryBatch:
+        """One iteration's worth of episodes of the policy as RL starts, on tasks of their own."""
+        cfg = self.config
+        first = 50_000_000 + cfg.run.seed * 10_000_000
+        specs = grouped_specs(list(range(first, first + cfg.rl.tasks_per_iteration)), cfg.rl.group_size)
+        policy = self.agent.policy.evaluation_view(greedy=False, seed=_seed(cfg, 0, 4))
+        return run_episodes(self.eval_envs, policy, specs)
 
     def _advantages(self, batch: TrajectoryBatch) -> Advantages:
         """Per-turn advantages of the batch; GAE reads the critic, bootstrapping truncated episodes
@@ -174,10 +275,17 @@ class Trainer:
         cfg = self.config
         if cfg.eval.episodes <= 0 or not self.parallel.is_main:
             return {}
+        started = time.perf_counter()
         policy = evaluation_policy(self.agent, greedy=cfg.eval.greedy, seed=_seed(cfg, iteration, 3))
         seeds = range(cfg.eval.seed, cfg.eval.seed + cfg.eval.episodes)
-        batch = run_episodes(self.eval_envs, policy, grouped_specs(seeds, 1))
-        return {f"eval/{k}": v for k, v in batch.summary().items() if k != "episodes"}
+        with self.acting.paused():  # the evaluation policy shares the acting model with the actors
+            batch = run_episodes(self.eval_envs, policy, grouped_specs(seeds, 1))
+        if self.pipeline is not None and iteration > 0:
+            self.pipeline.observe_evaluation(batch)  # e.g. ADS measures mastery on held-out episodes
+        seconds = time.perf_counter() - started
+        self.report.evaluation(f"at iteration {iteration}", batch.summary(), seconds)
+        return {**{f"eval/{k}": v for k, v in batch.summary().items() if k != "episodes"},
+                **{f"eval/rewards/{k}": v for k, v in batch.metrics.items()}, "time/eval_s": seconds}
 
     # ----------------------------------------------------------- checkpoints and endings
     def _state(self) -> dict[str, Any]:
@@ -191,22 +299,32 @@ class Trainer:
     def _save(self, iteration: int) -> Path | None:
         path = None
         if self.parallel.is_main:
-            path = save_checkpoint(self.output, iteration, self._state(), {"config": str(self.output / "config.yaml")})
+            path = save_checkpoint(self.output, iteration, self._state(), {"config": config_to_dict(self.config)},
+                                   keep_last=self.config.run.keep_last)
         self.parallel.barrier()
         return path
 
     def _resume(self) -> int | None:
         path = latest_checkpoint(self.output) if self.config.run.resume else None
         if path is None:
+            self.report.fresh(self.output)
             return None
+        changes = check_resume(checkpoint_config(path), self.config, path)
         state, meta = load_checkpoint(path)
-        self.agent.load_state_dict(state["agent"])
+        try:
+            self.agent.load_state_dict(state["agent"])
+        except RuntimeError as exc:  # e.g. a grid network whose input shape follows a changed env setting
+            raise ResumeRefusedError(f"the weights of {path} do not fit the model this config builds: "
+                                     f"{str(exc).splitlines()[0]} Start a new run (run.output_dir=runs/NEW).") from exc
         self.learner.optimizer.load_state_dict(state["optimizer"])
         if "reference" in state:
             self.agent.freeze_reference()
             self.agent.reference.load_state_dict(state["reference"])
         if "pipeline" in state and self.pipeline is not None:
             self.pipeline.load_state_dict(state["pipeline"])
+        self._setup_pipeline()
+        self.learner.version = self.acting.version = int(meta["iteration"])  # one version per iteration
+        self.report.resumed(path, changes)
         return int(meta["iteration"])
 
     def _diverged(self, exc: Exception) -> TrainingDivergedError:
@@ -221,6 +339,8 @@ class Trainer:
         )
 
     def _close(self) -> None:
+        if self.asynchronous is not None:
+            self.asynchronous.close()
         for env in self.eval_envs:
             env.close()
         self.rollout.close()
@@ -237,6 +357,7 @@ class Trainer:
         result.plot = plot_learning_curves(result.metrics, self.output / "learning_curves.png",
                                            title=f"{self.config.env.id} ({self.config.policy.kind})")
         result.checkpoint = latest_checkpoint(self.output)
+        self.report.finished(result)
         return result
 
 
@@ -244,6 +365,9 @@ class NullLogger:
     """The metrics logger of non-main ranks: rank 0 alone writes files."""
 
     def log(self, record: dict[str, Any]) -> None:
+        pass
+
+    def log_samples(self, iteration: int, trajectories) -> None:
         pass
 
     def records(self) -> list[dict[str, Any]]:

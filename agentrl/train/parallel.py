@@ -44,6 +44,10 @@ class SingleProcess:
     def gather(self, value: Any) -> list[Any]:
         return [value]
 
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` on every rank."""
+        return value
+
     def barrier(self) -> None:
         pass
 
@@ -87,6 +91,11 @@ class DistributedProcess(SingleProcess):
         out: list[Any] = [None] * self.world_size
         self.dist.all_gather_object(out, value)
         return out
+
+    def broadcast(self, value: Any) -> Any:
+        box = [value]
+        self.dist.broadcast_object_list(box, src=0)
+        return box[0]
 
     def barrier(self) -> None:
         self.dist.barrier()

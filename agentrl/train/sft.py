@@ -43,13 +43,17 @@ class LabellingDemonstrator:
         return outputs
 
 
-def collect_demonstrations(envs, expert: Policy, config: SFTConfig, *, full_context: bool,
+def collect_demonstrations(envs, expert: Policy, config: SFTConfig, *, full_context: bool, run_seed: int = 0,
                            parallel: SingleProcess | None = None) -> list[tuple[Trajectory, list[str | None]]]:
     """Expert episodes with per-turn labels. With a full multi-turn context the history must be
-    what was really played, so turns where the demonstrator deviated get no label."""
+    what was really played, so turns where the demonstrator deviated get no label.
+
+    The demonstration tasks and the demonstrator's random moves depend on ``run_seed`` too, so
+    different run seeds learn from different demonstrations."""
     epsilon = 0.0 if full_context else config.relabel_epsilon
-    demonstrator = LabellingDemonstrator(expert, epsilon, seed=config.demo_seed)
-    seeds = list(range(config.demo_seed, config.demo_seed + config.episodes))
+    first = config.demo_seed + run_seed * 100_000
+    demonstrator = LabellingDemonstrator(expert, epsilon, seed=first)
+    seeds = list(range(first, first + config.episodes))
     specs = grouped_specs((parallel or SingleProcess()).shard(seeds), 1)
     batch = run_episodes(envs, demonstrator, specs)
     demos = []

@@ -127,9 +127,12 @@ def test_every_rl_command_of_nle_has_a_verb():
 # --------------------------------------------------------------------------- on the engine
 @pytest.fixture
 def keyroom():
+    """KeyRoom with every NetHack command (the opt-in full action set), for NetHack's own apply."""
     import agentrl
 
-    env = agentrl.make("agentrl/MiniHack-v0", task="KeyRoom-S5", observation_mode="dict", crop_size=21)
+    env = agentrl.make(
+        "agentrl/MiniHack-v0", task="KeyRoom-S5", observation_mode="dict", crop_size=21, action_set="full"
+    )
     yield env
     env.close()
 
@@ -214,10 +217,11 @@ OBJECT:('!',"water"),(2,1)
 def pile():
     import agentrl
 
-    env = agentrl.make(
+    env = agentrl.make(  # the full action set: the engine answers the pick-up menu from the action
         "agentrl/MiniHack-v0",
         task="MiniHack-Skill-Custom-v0",
         engine_options={"des_file": PILE, "autopickup": False},
+        action_set="full",
     )
     yield env
     env.close()

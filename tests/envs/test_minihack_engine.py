@@ -108,3 +108,36 @@ def test_engine_observation_follows_the_game_under_the_lean_step():
         assert engine.obs["blstats"] is engine.env.last_observation[engine.env._blstats_index]
     finally:
         engine.close()
+
+
+def _play_both_as_shipped(env_id: str, episodes: int, steps: int) -> int:
+    """The lean step against the env's own step with NLE's prompt handling on, as MiniHack ships the
+    task (``--More--`` skipped, questions declined inside the step): the lean step's port of NLE's
+    ``_perform_known_steps`` plays the same game. Returns how many ``--More--`` pages it saw."""
+    kwargs = {**_engine_kwargs(env_id, 10_000, -0.01), "allow_all_yn_questions": False, "allow_all_modes": False}
+    reference, lean_env = build_engine_env(env_id, kwargs), build_engine_env(env_id, kwargs)
+    pages = []
+    full, lean = _raw_step(reference), LeanStep(lean_env, on_page=pages.append)
+    rng = np.random.default_rng(11)
+    try:
+        for episode in range(episodes):
+            for env in (reference, lean_env):
+                env.seed(episode + 1, episode + 2, reseed=False, lgen=episode + 3)
+                env.reset()
+            for _ in range(steps):
+                key = int(rng.choice(KEYS))
+                _, reward, done, _, _ = full(key)
+                assert lean(key)[:2] == (float(reward), done)
+                for mine, theirs in zip(lean_env.last_observation, reference.last_observation, strict=True):
+                    np.testing.assert_array_equal(mine, theirs)
+                if done:
+                    break
+    finally:
+        reference.close()
+        lean_env.close()
+    return len(pages)
+
+
+@pytest.mark.parametrize("env_id", ["MiniHack-KeyRoom-S5-v0", "MiniHack-Room-Monster-5x5-v0"])
+def test_lean_step_matches_with_minihack_s_prompt_handling(env_id):
+    assert _play_both_as_shipped(env_id, episodes=4, steps=150) > 0  # pages were skipped, and kept

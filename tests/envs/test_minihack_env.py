@@ -17,6 +17,7 @@ from nle import nethack
 import agentrl
 from agentrl.core.config import ConfigError
 from agentrl.core.policy import PolicyInput, RandomPolicy
+from agentrl.envs.minihack.actions import COMPASS, COMPASS_OFFSETS
 from agentrl.envs.minihack.language import (
     BLANK,
     Cropper,
@@ -294,7 +295,7 @@ def test_turn_limit_truncates():
 
 
 def test_engine_step_limit_truncates_and_does_not_terminate():
-    env = make(task="KeyRoom-S5", engine_step_limit=2)
+    env = make(task="KeyRoom-S5", engine_step_limit=2, action_set="full")
     try:
         env.reset(seed=0)
         assert env.step("search")[2:4] == (False, False)
@@ -340,21 +341,80 @@ def test_instructions_name_the_goal_and_the_action_forms():
     env = make(task="KeyRoom-S5")
     try:
         text = env.unwrapped.instructions()
-        assert "KeyRoom-S5" in text and "unlock" in text and "apply key" in text
+        assert "KeyRoom-S5" in text and "'apply' unlocks and opens it with the key" in text
+        assert "pick up [item]" in text and "kick" not in text  # MiniHack's KeyRoom actions only
         assert "<answer></answer>" in text
+    finally:
+        env.close()
+    env = make(task="KeyRoom-S5", action_set="full")
+    try:
+        text = env.unwrapped.instructions()
+        assert "unlock <direction> [with <item>]" in text and "kick" in text
     finally:
         env.close()
 
 
-def test_available_actions_are_valid_and_sized_to_the_task():
-    from agentrl.envs.minihack.actions import ActionError, parse_action
-
-    for task, extra in [("Room-5x5", set()), ("KeyRoom-S5", {"unlock west", "open north"})]:
+def test_available_actions_follow_minihack_s_action_sets():
+    cases = {
+        "Room-5x5": [*COMPASS],
+        "KeyRoom-S5": [*COMPASS, "pick up"],
+        "Corridor-R3": [*COMPASS, "search"],
+    }
+    for task, expected in cases.items():
         env = make(task=task)
         try:
             _, info = env.reset(seed=0)
-            actions = info["available_actions"]
-            assert extra <= set(actions)
-            assert not any(isinstance(parse_action(action), ActionError) for action in actions)
+            assert info["available_actions"] == expected
         finally:
             env.close()
+
+
+@pytest.mark.parametrize(
+    "task, action_set",
+    [("KeyRoom-S5", "task"), ("KeyRoom-S5", "full"), ("Corridor-R2", "task"), ("KeyRoom-Dark-S5", "task")],
+)
+def test_every_listed_action_is_valid_now(task, action_set):
+    """Random play that picks listed actions, door actions first: none is ever refused, and the door
+    actions listed are exactly those the set has toward the closed doors next to the agent (KeyRoom's
+    ``apply`` and the full set's ``unlock`` only with a key in hand)."""
+    env = make(task=task, action_set=action_set, max_turns=60)
+    rng = np.random.default_rng(0)
+    door_turns = 0
+    try:
+        for seed in range(6):
+            _, info = env.reset(seed=seed)
+            done = False
+            while not done:
+                actions = info["available_actions"]
+                door = [a for a in actions if a.split()[0] in ("apply", "unlock", "open", "kick")]
+                assert sorted(door) == sorted(_expected_door_actions(env.unwrapped, task, action_set))
+                door_turns += bool(door)
+                pick = door if door and rng.random() < 0.7 else actions
+                choice = pick[rng.integers(len(pick))]
+                _, _, terminated, truncated, info = env.step(choice)
+                assert info["action_valid"], (choice, info)
+                done = terminated or truncated
+        assert door_turns > 0
+    finally:
+        env.close()
+
+
+def _expected_door_actions(base, task, action_set) -> list[str]:
+    """Worked out from the glyph map and the inventory text, independently of the env's code."""
+    if base.engine.done:
+        return []
+    obs = base.engine.obs
+    x, y = int(obs["blstats"][nethack.NLE_BL_X]), int(obs["blstats"][nethack.NLE_BL_Y])
+    closed = {nethack.GLYPH_CMAP_OFF + 15, nethack.GLYPH_CMAP_OFF + 16}
+    sides = [
+        side for side, (dx, dy) in COMPASS_OFFSETS.items()
+        if 0 <= y + dy < obs["glyphs"].shape[0] and int(obs["glyphs"][y + dy, x + dx]) in closed
+    ]
+    key_held = any("key" in row.tobytes().decode("latin-1") for row in obs["inv_strs"])
+    if task.startswith("Corridor"):
+        return [f"{verb} {side}" for side in sides for verb in ("open", "kick")]
+    if action_set == "task":
+        return ["apply"] if sides and key_held else []
+    return [f"{verb} {side}" for side in sides for verb in ("open", "kick")] + (
+        [f"unlock {side}" for side in sides] if key_held else []
+    )

@@ -7,8 +7,11 @@ import threading
 
 import pytest
 
+from agentrl.envs.router.backends import CallSettings, OpenAIBackend
 from agentrl.envs.router.env import RouterEnv
-from agentrl.serving import ChatReply, OpenAICompatServer, ReplayResponder, ReplayTable
+from agentrl.envs.router.pool import ModelSpec
+from agentrl.envs.router.router_r1 import candidate_prompt, router_r1_pool
+from agentrl.serving import ChatReply, OpenAICompatServer, ReplayResponder, ReplayTable, approximate_token_count
 
 QUESTION = "Who wrote Hamlet?"
 
@@ -59,7 +62,7 @@ def env(servers, monkeypatch):
         {"name": "wrong-key", "price_per_1m": 1.0, "base_url": servers.keyed.base_url, "api_key": "nope"},
     ]
     environment = RouterEnv(pool=pool, backend="openai", calls={"timeout_s": 0.5, "max_retries": 0},
-                            shared_cost_window=None)
+                            shared_cost_window=None, protocol="chat")
     environment.reset(seed=0, options={"task": {"question": QUESTION, "golden_answers": ["William Shakespeare"]}})
     yield environment
     environment.close()
@@ -124,9 +127,56 @@ def test_http_replay_equals_in_process_replay(tmp_path):
         return info["transcript"], [(c["completion_tokens"], c["cost"]) for c in calls], reward
 
     pool = [{"name": "m1", "price_per_1m": 1.0}, {"name": "m2", "price_per_1m": 3.0}]
-    local = transcript(RouterEnv(pool=pool, backend="replay", replay_files=[str(path)], shared_cost_window=None))
+    local = transcript(RouterEnv(pool=pool, backend="replay", replay_files=[str(path)], shared_cost_window=None,
+                                 protocol="chat"))
     with OpenAICompatServer(ReplayResponder.from_jsonl(path)) as server:
         remote_pool = [dict(m, base_url=server.base_url) for m in pool]
-        remote = transcript(RouterEnv(pool=remote_pool, backend="openai", shared_cost_window=None))
+        remote = transcript(RouterEnv(pool=remote_pool, backend="openai", shared_cost_window=None, protocol="chat"))
     assert local == remote
     assert local[1] == [(5, 5.0), (9, 27.0)]
+
+
+def test_router_r1_candidates_get_upstreams_request():
+    """route_service.get_llm_response_via_api: one user message (AGENT_PROMPT around the raw query), the
+    model id, temperature 0 (Gemma 0.1), top_p 1.0, seed 42, max_tokens 512."""
+    seen = []
+
+    def record(model, messages, params):
+        seen.append((model, messages, params))
+        return ChatReply("Answer: William Shakespeare", completion_tokens=12)
+
+    with OpenAICompatServer(record) as server:
+        env = RouterEnv(backend="openai", shared_cost_window=None,
+                        pool=[dict(vars(m), base_url=server.base_url) for m in router_r1_pool()])
+        env.reset(seed=0, options={"task": {"question": QUESTION, "golden_answers": ["William Shakespeare"]}})
+        env.step(f"<think>a</think><search> Gemma:{QUESTION} </search>")
+        env.step(f"<think>b</think><search> LLaMA-3.1-70B: {QUESTION} </search>")
+        _, reward, _, _, info = env.step("<think>c</think><answer>William Shakespeare</answer>")
+        env.close()
+    (gemma, gemma_messages, gemma_params), (llama, llama_messages, llama_params) = seen
+    assert (gemma, llama) == ("google/gemma-2-27b-it", "meta/llama-3.1-70b-instruct")
+    assert gemma_messages == [{"role": "user", "content": candidate_prompt(QUESTION)}]
+    assert llama_messages == [{"role": "user", "content": candidate_prompt(" " + QUESTION)}]
+    assert (gemma_params["temperature"], llama_params["temperature"]) == (0.1, 0.0)
+    assert all((p["top_p"], p["seed"], p["max_tokens"]) == (1.0, 42, 512) for p in (gemma_params, llama_params))
+    assert info["cost"] == pytest.approx(12 * 0.8 + 12 * 0.88) and reward == 1.0
+
+
+def test_a_reply_without_usage_is_charged_by_an_approximate_count():
+    def no_usage(model, messages, params):
+        return ChatReply("Answer: William Shakespeare", completion_tokens=0)
+
+    with OpenAICompatServer(no_usage) as server:
+        backend = OpenAIBackend(CallSettings())
+        model = ModelSpec("Qwen2.5-7B-Instruct", 0.3, base_url=server.base_url)
+        result = backend.call(model, QUESTION)
+        backend.close()
+    assert result.ok and result.completion_tokens == 0  # usage was reported (as zero): taken as is
+    import types
+
+    fake = types.SimpleNamespace(choices=[types.SimpleNamespace(message=types.SimpleNamespace(content="a b c"))],
+                                 usage=None)
+    backend = OpenAIBackend(CallSettings())
+    backend._client = lambda model: types.SimpleNamespace(  # noqa: SLF001 - a server that sends no usage at all
+        chat=types.SimpleNamespace(completions=types.SimpleNamespace(create=lambda **request: fake)))
+    assert backend.call(model, QUESTION).completion_tokens == approximate_token_count("a b c") == 3

@@ -9,10 +9,13 @@ from agentrl.envs.router.pool import ModelPool, ModelSpec
 from agentrl.envs.router.protocol import (
     FORMAT_RULES,
     check_format,
-    cut_turn,
+    cut_generation,
     final_answer_text,
+    first_action,
     information_block,
     normalize_model_name,
+    route_count,
+    route_parts,
     split_search,
 )
 
@@ -111,11 +114,35 @@ def test_split_search():
         assert call is None and reason, body
 
 
-def test_cut_turn_keeps_what_router_r1_keeps():
-    assert cut_turn("<think>a</think><answer>x</answer> trailing <answer>y</answer>") == "<think>a</think><answer>x</answer>"
-    assert cut_turn("<think>a</think><search>m: q</search> then I wait") == "<think>a</think><search>m: q</search>"
-    assert cut_turn("<search>m: 1</search><search>m: 2</search>!") == "<search>m: 1</search><search>m: 2</search>"
-    assert cut_turn("no tags") == "no tags"
+def test_cut_generation_keeps_what_router_r1_keeps():
+    # _postprocess_responses: the first </search> wins over any </answer>; else the first </answer>
+    assert cut_generation("<think>a</think><answer>x</answer> trailing <answer>y</answer>") == \
+        "<think>a</think><answer>x</answer>"
+    assert cut_generation("<think>a</think><search>m: q</search> then I wait") == "<think>a</think><search>m: q</search>"
+    assert cut_generation("<search>m: 1</search><search>m: 2</search>!") == "<search>m: 1</search>"
+    assert cut_generation("<answer>x</answer><search>m: q</search>tail") == "<answer>x</answer><search>m: q</search>"
+    assert cut_generation("no tags") == "no tags"
+
+
+def test_first_action_and_routing_split():
+    assert first_action("<think>a</think><answer> x </answer>") == first_action("<answer>x</answer>")
+    assert first_action("<answer>x</answer><search>m: q</search>").kind == "answer"
+    assert (first_action("<search> m: q </search><answer>x</answer>").kind,
+            first_action("<search> m: q </search>").content) == ("search", "m: q")
+    for body in ("LLM-Name: q", "m: Your-Query", "no colon", "m:  ", "m: a:"):
+        assert first_action(f"<search>{body}</search>").kind == "bad-search", body
+    assert first_action("<search>m: a: b</search>").kind == "search"  # routed; the format rule fails it later
+    assert first_action("just text").kind is None and first_action("<search>m: q").kind is None
+    assert route_parts("Qwen: time: 10:30") == ("Qwen", " time")
+    assert route_parts("LLaMA 70B :Who?") == ("LLaMA 70B", "Who?")
+
+
+def test_route_count_keeps_upstreams_sticky_flags():
+    valid = lambda name: name.strip().lower() in ("qwen", "gemma")  # noqa: E731
+    assert route_count("<search>qwen: a</search><search>gemma: b</search>", valid) == 2
+    # after one invalid search nothing counts any more (upstream never resets its flags)
+    assert route_count("<search>gpt: a</search><search>qwen: b</search>", valid) == 0
+    assert route_count("<search>qwen: a</search><search>no colon</search><search>qwen: c</search>", valid) == 1
 
 
 def test_information_block_and_final_answer():

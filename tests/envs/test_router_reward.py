@@ -111,7 +111,8 @@ def test_env_reward_matches_the_hand_computation(tmp_path):
         '{"model": "alpha", "query": "Capital of France?", "response": "Answer: Paris", "completion_tokens": 8}\n',
         encoding="utf-8")
     pool = [{"name": "alpha", "price_per_1m": 2.0}, {"name": "beta", "price_per_1m": 1.0}]
-    env = RouterEnv(pool=pool, backend="replay", replay_files=[str(replay)], alpha=0.3, shared_cost_window=None)
+    env = RouterEnv(pool=pool, backend="replay", replay_files=[str(replay)], alpha=0.3, shared_cost_window=None,
+                    protocol="chat")
     task = {"question": "Capital of France?", "golden_answers": ["Paris"]}
 
     def play(model: str | None):

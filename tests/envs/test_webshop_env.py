@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ pytest.importorskip("rapidfuzz")
 
 import agentrl  # noqa: E402
 from agentrl.core.config import ConfigError  # noqa: E402
+from agentrl.envs.webshop import render  # noqa: E402
 from agentrl.envs.webshop.pages import PRODUCT_WINDOW  # noqa: E402
 
 
@@ -341,3 +343,87 @@ def test_url_observation_mode(make):
     assert terminated and observation == f"{base}/done/7/{asin}/{{'{name}': '{chosen}'}}"
     eval_env = make(observation_mode="url", split="eval")
     assert eval_env.reset(seed=0, options={"goal_index": 2})[0] == f"{base}/502"  # eval starts at 500
+
+
+class _VisibleTexts(HTMLParser):
+    """The text nodes of a page with their parent tag and class, as BeautifulSoup's
+    ``findAll(text=True)`` gives them to upstream's ``convert_html_to_text``."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.nodes = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in ("input", "br", "img", "meta", "link"):  # void elements hold no text
+            self.stack.append((tag, dict(attrs).get("class")))
+
+    def handle_endtag(self, tag):
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data):
+        parent, css = self.stack[-1] if self.stack else ("[document]", None)
+        if parent not in {"style", "script", "head", "title", "meta", "[document]"}:  # upstream's tag_visible
+            self.nodes.append((data, parent, css))
+
+
+def upstream_convert_html_to_text(html, url, visited, simple):
+    """Port of upstream's WebAgentTextEnv.convert_html_to_text (web_agent_site/envs/
+    web_agent_text_env.py, princeton-nlp/WebShop, MIT licence), over the stdlib HTML parser."""
+    parser = _VisibleTexts()
+    parser.feed(html)
+    texts = parser.nodes
+    if simple:
+        return " [SEP] ".join(t.strip() for t, _, _ in texts if t != "\n")
+    observation = ""
+    for t, parent, css in texts:
+        if t == "\n":
+            continue
+        if parent == "button":
+            processed_t = f"[button] {t} [button_]"
+        elif parent == "label":
+            if f'"{t}"' in url:
+                processed_t = f"  [clicked button] {t} [clicked button_]"
+                observation = f"You have clicked {t}.\n" + observation
+            else:
+                processed_t = f"  [button] {t} [button_]"
+        elif css == "product-link":
+            if t in visited:
+                processed_t = f"\n[clicked button] {t} [clicked button_]"
+            else:
+                processed_t = f"\n[button] {t} [button_]"
+        else:
+            processed_t = str(t)
+        observation += processed_t + "\n"
+    return observation
+
+
+def test_sep_and_text_rich_equal_upstreams_conversion_of_the_html_page(make):
+    """Upstream derives its text and text_rich observations from the page's HTML; applied to our
+    html observation, its conversion gives exactly our sep and text_rich observations."""
+    env = make(split="test", show_attributes=True)
+    _, info = env.reset(seed=0, options={"goal_index": 11})
+    base, pages = env.unwrapped, []
+
+    def snapshot():
+        elements = base.browser.view(base.shop, info["instruction"])
+        url = base.browser.url(base.shop, str(base.session))
+        pages.append((render.to_html(elements), url, set(base.browser.visited), elements))
+
+    snapshot()
+    asin, product, _, _ = _open_item_with_options(env, "office chair black")
+    values = list(product["options"].values())
+    if len(values) > 1:
+        act(env, f"click[{values[1][-1]}]")
+    snapshot()
+    act(env, "click[Attributes]")
+    snapshot()
+    act(env, "click[< Prev]")
+    act(env, "click[< Prev]")
+    snapshot()
+    act(env, "click[Next >]")
+    snapshot()
+    for html_page, url, visited, elements in pages:
+        assert upstream_convert_html_to_text(html_page, url, visited, simple=True) == render.to_sep(elements)
+        assert upstream_convert_html_to_text(html_page, url, visited, simple=False) == render.to_text_rich(elements)
+    assert "[clicked button] " + asin in render.to_text_rich(pages[3][3])

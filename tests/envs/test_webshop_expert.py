@@ -42,12 +42,12 @@ def test_parse_instruction():
 
 def test_visible_strings_agree_across_observation_modes(cache_dir):
     pages = []
-    for mode in ("text", "sep", "html"):
+    for mode in ("text", "sep", "text_rich", "html"):
         env = agentrl.make("agentrl/WebShop-v0", observation_mode=mode, cache_dir=cache_dir)
         env.reset(seed=0)
         observation, *_ = env.step("search[office chair]")
         pages.append(visible_strings(observation))
-    assert pages[0] == pages[1] == pages[2]
+    assert pages[0] == pages[1] == pages[2] == pages[3]
     assert pages[0][:4] == [
         "Instruction:",
         env.unwrapped.goal["instruction_text"],

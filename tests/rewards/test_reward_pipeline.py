@@ -24,6 +24,7 @@ from agentrl.rewards import (
     RewardStage,
     register_stage,
 )
+from agentrl.rewards.base import TrainingContext
 from agentrl.rewards.monitors import pearson
 from agentrl.rewards.presets import envs_with_presets
 
@@ -33,13 +34,13 @@ ENV_IDS = envs_with_presets()
 
 def full_pipeline(model=None) -> RewardPipeline:
     stages = [
-        GatedRewardAccumulation(priorities={"outcome": 1}, thresholds={"outcome": 1.0}),
         CALMCredit(judge=OracleJudge(), beta=0.3),
-        AutoDiscountSchedule(horizon=12, alpha=0.5),
+        GatedRewardAccumulation(priorities={"outcome": 1}, thresholds={"outcome": 1.0}),
+        AutoDiscountSchedule(horizon=12, alpha=0.5, measure_on="training"),
         RewardHackingMonitor(immediate_components=["format"]),
     ]
     if model is not None:
-        stages.insert(1, ImplicitPRM(model=model, beta=0.1))
+        stages.insert(2, ImplicitPRM(model=model, beta=0.1))
     return RewardPipeline(stages)
 
 
@@ -47,25 +48,27 @@ def test_config_round_trips_through_json():
     pipeline = full_pipeline()
     config = json.loads(json.dumps(pipeline.to_config()))
     assert [c["type"] for c in config] == [
-        "GatedRewardAccumulation",
         "CALMCredit",
+        "GatedRewardAccumulation",
         "AutoDiscountSchedule",
         "RewardHackingMonitor",
     ]
-    assert config[1]["judge"] == {"type": "OracleJudge"}
+    assert config[0]["judge"] == {"type": "OracleJudge"}
     rebuilt = RewardPipeline.from_config({"stages": config})
     assert rebuilt.to_config() == pipeline.to_config()
-    assert isinstance(rebuilt[1].judge, OracleJudge)
+    assert isinstance(rebuilt[0].judge, OracleJudge)
 
 
 def test_model_objects_become_references_supplied_at_load_time():
     model = UnigramLM(4)
     config = full_pipeline(model).to_config()
-    assert config[1]["model"] == "@ImplicitPRM.model"
+    assert config[2]["model"] == "@ImplicitPRM.model"
     with pytest.raises(ConfigError, match="objects="):
         RewardPipeline.from_config(config)
     rebuilt = RewardPipeline.from_config(config, objects={"ImplicitPRM.model": model})
-    assert rebuilt[1].model is model
+    assert rebuilt[2].model is model
+    policy_copy = RewardPipeline.from_config([{"type": "ImplicitPRM", "model": "@policy"}])
+    assert policy_copy[0].config.model == "@policy"  # filled by a trainer at setup, not an object reference
     named = RewardPipeline([ImplicitPRM(model="tiny")]).to_config()
     assert RewardPipeline.from_config(named).to_config() == named
 
@@ -119,17 +122,41 @@ def test_presets_follow_the_component_contracts():
     assert {"agentrl/Sokoban-v0", "agentrl/SWE-v0", "agentrl/MiniHack-v0", "agentrl/WebShop-v0",
             "agentrl/Router-v0"} <= set(ENV_IDS)
     swe = RewardPipeline.preset("SWE-v0")  # short ids are qualified
-    assert swe[0].config.priorities == {"outcome": 1}
-    assert swe[-1].config.immediate_components == ["format", "tool_success", "modification", "tests_run"]
-    sokoban = RewardPipeline.preset("agentrl/Sokoban-v0", prm=UnigramLM(4))
+    assert isinstance(swe[0], GatedRewardAccumulation) and "outcome" in swe[0].config.thresholds
+    sokoban = RewardPipeline.preset("agentrl/Sokoban-v0", prm=UnigramLM(4), horizon=15)
     assert [type(s).__name__ for s in sokoban] == [
+        "CALMCredit",
         "GatedRewardAccumulation",
         "ImplicitPRM",
-        "CALMCredit",
         "AutoDiscountSchedule",
         "RewardHackingMonitor",
     ]
-    assert sokoban[-1].config.immediate_components == ["step", "box", "format"]
+    assert sokoban[-1].config.true_components == ["finished"] and sokoban[3].horizon == 15
+
+
+def test_a_reward_added_after_the_gate_is_refused():
+    calm = CALMCredit(judge=OracleJudge())
+    with pytest.raises(ConfigError, match="put it before the gate"):
+        RewardPipeline([GatedRewardAccumulation(priorities={"outcome": 1}, thresholds={"outcome": 1.0}), calm])
+    with pytest.raises(ConfigError, match="auxiliary"):
+        RewardPipeline([calm, GatedRewardAccumulation(priorities={"outcome": 1}, thresholds={"outcome": 1.0},
+                                                       auxiliary=[])])
+    RewardPipeline([calm, GatedRewardAccumulation(priorities={"outcome": 1}, thresholds={"outcome": 1.0})])
+
+
+def test_calm_credit_passes_through_the_gate():
+    """A failed episode that achieved subgoals earns nothing from CALM once G-RA gates it."""
+    failed = trajectory([{"step": -0.1}, {"step": -0.1, "outcome": 0.0}], success=False)
+    solved = trajectory([{"step": -0.1}, {"step": -0.1, "outcome": 1.0}], success=True)
+    for traj in (failed, solved):
+        traj.info["subgoals"] = ["key"]
+        traj.turns[0].info["subgoals"] = {"key": True}
+    pipeline = RewardPipeline([CALMCredit(judge=OracleJudge(), beta=0.5),
+                               GatedRewardAccumulation(priorities={"outcome": 1}, thresholds={"outcome": 1.0})])
+    batch = pipeline(TrajectoryBatch([failed, solved]))
+    assert [t.fields["calm"] for t in batch[0].turns] == [0.5, 0.0]
+    assert sum(t.fields["reward"] for t in batch[0].turns) == 0.0  # neither the step costs nor CALM
+    assert sum(t.fields["reward"] for t in batch[1].turns) == pytest.approx(1.0 - 0.2 + 0.5)
 
 
 def test_unknown_preset_lists_the_presets():
@@ -153,7 +180,7 @@ def test_pipeline_records_stage_metrics_and_keeps_raw_rewards():
         "gra/gate_open_rate",
         "calm/decompose_errors",
         "ads/gamma",
-        "monitor/success_rate",
+        "monitor/true_return",
         "pipeline/gra_ms",
         "pipeline/calm_ms",
         "pipeline/ads_ms",
@@ -169,6 +196,7 @@ def test_state_dict_gathers_stage_state_and_checks_the_layout():
     pipeline(TrajectoryBatch([trajectory([{"format": 0.0}] * 3, success=True)]))
     state = copy.deepcopy(pipeline.state_dict())
     assert state["stages"][2]["state"] == {"horizon": 12, "progress": pipeline[2].progress, "updates": 1}
+    assert "base" in state["stages"][3]["state"]  # the monitor's base-policy reference
     fresh = full_pipeline()
     fresh.load_state_dict(state)
     assert fresh[2].state_dict() == pipeline[2].state_dict()
@@ -184,34 +212,59 @@ def test_pearson_by_hand():
 
 
 def monitor_batch(proxies, successes):
-    return TrajectoryBatch(trajectory([{"format": p}], success=s) for p, s in zip(proxies, successes))
+    return TrajectoryBatch(trajectory([{"format": p, "finished": float(s)}], success=s)
+                           for p, s in zip(proxies, successes))
 
 
-def test_monitor_reports_correlation_and_leaves_undefined_ones_out():
-    monitor = RewardHackingMonitor(immediate_components=["format"])
+def test_monitor_reports_correlation_against_the_base_and_leaves_undefined_ones_out():
+    monitor = RewardHackingMonitor(true_components=["finished"])
+    base = monitor_batch([1.0, 2.0, 3.0, 4.0], [False, False, True, True])
+    monitor.setup(TrainingContext(base_policy_episodes=lambda: base))
     batch = monitor(monitor_batch([1.0, 2.0, 3.0, 4.0], [False, False, True, True]))
+    # the outcome component is not part of the proxy: corr of [1, 2, 3, 4] with [0, 0, 1, 1]
     assert batch.metrics["monitor/immediate_corr"] == pytest.approx(0.894427191)
-    assert batch.metrics["monitor/immediate_mean"] == 2.5 and batch.metrics["monitor/success_rate"] == 0.5
+    assert batch.metrics["monitor/immediate_base_corr"] == pytest.approx(0.894427191)
+    assert batch.metrics["monitor/immediate_corr_drop"] == pytest.approx(0.0)
+    assert batch.metrics["monitor/immediate_mean"] == 2.5 and batch.metrics["monitor/true_return"] == 0.5
     flat = monitor(monitor_batch([1.0, 2.0], [True, True]))
-    assert (
-        "monitor/immediate_corr" not in flat.metrics and flat.metrics["monitor/immediate_corr_defined"] == 0.0
-    )
+    assert "monitor/immediate_corr" not in flat.metrics and flat.metrics["monitor/immediate_corr_defined"] == 0.0
 
 
-def test_monitor_warns_when_a_proxy_rises_while_success_falls():
-    monitor = RewardHackingMonitor(immediate_components=["format"], window=3)
+def hacked(n, rng):
+    """A policy that farms the proxy: it rises while success falls and no longer tracks it."""
+    proxy = rng.normal(5.0, 1.0, size=n)
+    return monitor_batch(proxy.tolist(), (rng.random(n) < 0.2).tolist())
+
+
+def honest(n, rng):
+    """The base policy: the proxy tracks success."""
+    success = rng.random(n) < 0.5
+    return monitor_batch((success * 2.0 + rng.normal(0.0, 0.5, size=n)).tolist(), success.tolist())
+
+
+def test_monitor_alerts_only_when_proxy_rises_while_correlation_and_true_return_fall():
+    rng = np.random.default_rng(0)
+    base = honest(128, rng)
+    monitor = RewardHackingMonitor(true_components=["finished"])
+    monitor.setup(TrainingContext(base_policy_episodes=lambda: base))
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no warning on the way up together
-        for level in range(3):
-            batch = monitor(monitor_batch([level, level + 1.0], [level >= 1, level >= 0]))
-    assert batch.metrics["monitor/immediate_alert"] == 0.0
-    monitor = RewardHackingMonitor(immediate_components=["format"], window=3)
-    batches = [monitor_batch([level, level + 1.0], [level < 2, level < 1]) for level in range(3)]
-    monitor(batches[0])
-    monitor(batches[1])
+        warnings.simplefilter("error")  # the same policy again: within the bootstrapped noise
+        same = monitor(honest(128, rng))
+    assert same.metrics["monitor/immediate_alert"] == 0.0
+    assert same.metrics["monitor/immediate_corr_drop"] < same.metrics["monitor/immediate_corr_tolerance"]
     with pytest.warns(RewardHackingWarning, match="immediate"):
-        last = monitor(batches[2])
-    assert last.metrics["monitor/immediate_alert"] == 1.0
-    restored = RewardHackingMonitor(immediate_components=["format"], window=3)
+        farmed = monitor(hacked(128, rng))
+    assert farmed.metrics["monitor/immediate_alert"] == 1.0
+    better = monitor(monitor_batch([2.0] * 64 + [0.0] * 64, [True] * 64 + [False] * 64))  # more success
+    assert better.metrics["monitor/immediate_alert"] == 0.0
+    restored = RewardHackingMonitor(true_components=["finished"])
     restored.load_state_dict(copy.deepcopy(monitor.state_dict()))
     assert restored.state_dict() == monitor.state_dict()
+
+
+def test_without_a_trainer_the_first_batch_is_the_base():
+    rng = np.random.default_rng(1)
+    monitor = RewardHackingMonitor(true_components=["finished"])
+    first = monitor(honest(64, rng))
+    assert first.metrics["monitor/immediate_corr_drop"] == pytest.approx(0.0)
+    assert monitor.base is not None and len(monitor.base.true) == 64

@@ -44,8 +44,8 @@ def test_sokoban_through_the_full_pipeline(tiny_tokenizer):
 
     prm = copy.deepcopy(policy_model)  # the PRM starts as pi_old
     config = RewardPipeline.preset("agentrl/Sokoban-v0", prm=prm).to_config()
-    assert config[1] == dict(config[1], type="ImplicitPRM", model="@ImplicitPRM.model")
-    config[1]["lr"] = 1e-3
+    assert config[2] == dict(config[2], type="ImplicitPRM", model="@ImplicitPRM.model")
+    config[2]["lr"] = 1e-3
     pipeline = RewardPipeline.from_config(config, objects={"ImplicitPRM.model": prm})
     pipeline(batch)
 
@@ -58,9 +58,9 @@ def test_sokoban_through_the_full_pipeline(tiny_tokenizer):
     ads_gamma = batch.metrics["ads/gamma"]
     for traj in batch:
         gra = [t.fields["gra"] for t in traj.turns]
-        # G-RA: "finished" gates the immediate components
+        # G-RA: "finished" gates the immediate components and CALM's credit
         if traj.success:
-            assert sum(gra) == pytest.approx(traj.total_reward)
+            assert sum(gra) == pytest.approx(traj.total_reward + sum(t.fields["calm"] for t in traj.turns))
         else:
             assert gra == [0.0] * len(gra)
         # CALM with the oracle: beta = 1 on the turn the box first reaches the goal
@@ -73,7 +73,7 @@ def test_sokoban_through_the_full_pipeline(tiny_tokenizer):
         assert [t.fields["calm"] for t in traj.turns] == expected
         for turn in traj.turns:
             assert turn.fields["calm_judged"] == 1.0
-            assert turn.fields["reward"] == pytest.approx(turn.fields["gra"] + turn.fields["calm"])
+            assert turn.fields["reward"] == pytest.approx(turn.fields["gra"])
             assert turn.fields["gamma"] == ads_gamma
             # the PRM equals pi_old before its first step
             assert turn.fields["prm"] == pytest.approx(0.0, abs=1e-4)
@@ -81,10 +81,10 @@ def test_sokoban_through_the_full_pipeline(tiny_tokenizer):
     assert batch.metrics["calm/judge_errors"] == 0 and batch.metrics["calm/unparseable"] == 0
     assert batch.metrics["oprl/pairs"] == len(dpo_pairs(list(batch))) > 0
     assert batch.metrics["oprl/dpo_loss"] == pytest.approx(math.log(2.0), abs=1e-4)
-    assert "monitor/success_rate" in batch.metrics and "pipeline/oprl_ms" in batch.metrics
+    assert "monitor/true_return" in batch.metrics and "pipeline/oprl_ms" in batch.metrics
 
     # the DPO step moved the PRM towards the successful trajectories of each room
-    rescored = pipeline[1].score(batch)
+    rescored = pipeline[2].score(batch)
     margins = [np.mean(rescored[w]) - np.mean(rescored[l]) for w, l in dpo_pairs(list(batch))]
     assert np.mean(margins) > 0
 
@@ -94,6 +94,6 @@ def test_sokoban_through_the_full_pipeline(tiny_tokenizer):
     assert all(np.isfinite(a).all() for a in advantages)
 
     state = pipeline.state_dict()
-    assert [s["type"] for s in state["stages"]][1] == "ImplicitPRM" and state["stages"][1]["state"][
+    assert [s["type"] for s in state["stages"]][2] == "ImplicitPRM" and state["stages"][2]["state"][
         "updates"
     ] == 1

@@ -52,7 +52,8 @@ def test_causal_lm_reply_accounting(tiny_responder):
     capped = tiny_responder._reply(letters, prompt_tokens=5, limit=4, stop=None)
     assert (capped.text, capped.completion_tokens, capped.finish_reason) == ("abcd", 4, "length")
     cut = tiny_responder._reply(letters, prompt_tokens=5, limit=4, stop=["c"])
-    assert (cut.text, cut.finish_reason) == ("ab", "stop")
+    assert (cut.text, cut.finish_reason, cut.stop_reason) == ("ab", "stop", "c")
+    assert tiny_responder._reply(letters, prompt_tokens=5, limit=10, stop=None).stop_reason is None
 
 
 def test_sampling_with_a_seed_is_reproducible(tiny_responder):

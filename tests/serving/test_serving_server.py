@@ -43,6 +43,21 @@ def test_round_trip_with_usage_counts():
     assert reply.model == "m1"
 
 
+def test_stop_reason_and_extra_body_reach_the_client_and_the_responder():
+    seen = {}
+
+    def stopper(model, messages, params):
+        seen.update(params)
+        return ChatReply("<search> q", stop_reason="</search>")
+
+    with OpenAICompatServer(stopper) as server:
+        reply = client_for(server).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x"}], stop=["</search>"],
+            extra_body={"continue_final_message": True})
+    assert reply.choices[0].stop_reason == "</search>" and reply.choices[0].message.content == "<search> q"
+    assert seen["stop"] == ["</search>"] and seen["continue_final_message"] is True
+
+
 def test_approximate_token_count_counts_words_and_punctuation():
     assert approximate_token_count("") == 0
     assert approximate_token_count("a b  c") == 3

@@ -21,10 +21,13 @@ them, so ``apply key west`` is a single action (apply, which item, which directi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from nle import nethack
+
+from agentrl.core.env import quote
 
 Command = nethack.Command
 
@@ -124,6 +127,8 @@ class GameAction:
     """Key that answers "In what direction?"."""
     select: str | None = None
     """Menu choice (pick-up piles, spell lists): words of the entry, or :data:`ALL`."""
+    key_door: bool = False
+    """MiniHack's KeyRoom ``apply``: the task's scripted "unlock and open the door with the key"."""
 
 
 @dataclass(frozen=True)
@@ -275,7 +280,7 @@ def parse_action(text: str) -> GameAction | ActionError:
                 f"{words[0]!r} is not a map direction here: use north, south, east or west "
                 "('go down' / 'go up' take the stairs)"
             )
-        return ActionError(f"unknown action {text.strip()!r}")
+        return ActionError(f"unknown action {quote(text.strip())}")
     return _bind(verb, rest)
 
 
@@ -287,14 +292,14 @@ def _step(word: str, text: str) -> GameAction | ActionError:
             "('go down' / 'go up' take the stairs)"
         )
     if name not in COMPASS:
-        return ActionError(f"{text.strip()!r} is not a move: moves use the eight compass directions")
+        return ActionError(f"{quote(text.strip())} is not a move: moves use the eight compass directions")
     return GameAction(name, (COMPASS[name],))
 
 
 def _far(words: list[str], text: str) -> GameAction | ActionError:
     name = DIRECTION_WORDS.get(words[-1]) if words else None
     if name not in COMPASS or any(w not in _DIRECTION_FILLERS for w in words[:-1]):
-        return ActionError(f"{text.strip()!r}: 'far' needs one compass direction, e.g. 'far east'")
+        return ActionError(f"{quote(text.strip())}: 'far' needs one compass direction, e.g. 'far east'")
     return GameAction(f"far {name}", (ord(chr(COMPASS[name]).upper()),))
 
 
@@ -333,7 +338,7 @@ def _bind(verb: Verb, rest: list[str]) -> GameAction | ActionError:
     if item_words or verb.item == "no":
         extra = [w for w in rest if w not in _DOOR_WORDS and w not in _DIRECTION_FILLERS]
         if extra:
-            return ActionError(f"'{verb.names[0]}' does not take {' '.join(extra)!r}; use: {verb.form}")
+            return ActionError(f"'{verb.names[0]}' does not take {quote(' '.join(extra))}; use: {verb.form}")
     else:
         item_words = _strip_articles(rest)
     if item_words and verb.item == "no":
@@ -358,6 +363,95 @@ def _action(verb: Verb, item: str | None, direction: str | None) -> GameAction:
     if verb.key == Command.CAST:
         return GameAction(text, (verb.key,), direction=key, select=item)
     return GameAction(text, (verb.key,), item=item, direction=key)
+
+
+# --------------------------------------------------------------------------- action sets
+#: Argument-free commands that ``ActionSet.listed`` offers when the set has them: they never raise a
+#: question the action cannot answer, so they are valid in any state.
+SIMPLE_ACTIONS = ("pick up", "search", "wait")
+#: Verbs that ``ActionSet.listed`` offers toward an adjacent closed door.
+DOOR_VERBS = ("open", "kick")
+KEY_DOOR_FORM = ("apply (with the key in your inventory and a closed door next to you: unlock the door "
+                 "with the key and open it, in one action)")
+_KEY_WORDS = frozenset({"key", *_ARTICLES})
+KEY_DOOR_APPLY = GameAction("apply", (Command.APPLY,), key_door=True)
+"""MiniHack's KeyRoom ``apply``: the task's script, not NetHack's apply command."""
+
+
+class ActionSet:
+    """Which text actions a task accepts: MiniHack's own action set for the task, or every command.
+
+    ``ActionSet(commands)`` accepts an action only when its command key is one of ``commands`` (the
+    keys of the task's MiniHack ``env.actions``); ``ActionSet()`` accepts every command of the text
+    language. With ``key_door`` (MiniHack's KeyRoom), ``apply`` is the task's scripted "unlock and
+    open the door with the key" and takes no arguments but ``key``; NetHack's own apply (``apply
+    lock pick west``, ``unlock west``) is not one of the task's actions.
+    """
+
+    _CACHE_LIMIT = 4096
+
+    def __init__(self, commands: Iterable[int] | None = None, *, key_door: bool = False):
+        self.commands = None if commands is None else frozenset(int(c) for c in commands)
+        self.key_door = key_door
+        self.moves = tuple(name for name, key in COMPASS.items() if self.allows(key))
+        self.far_moves = tuple(f"far {name}" for name, key in COMPASS.items() if self.allows(ord(chr(key).upper())))
+        self.simple = tuple(text for text in SIMPLE_ACTIONS if self.allows(_command_of(text)))
+        self.door_verbs = tuple(verb for verb in DOOR_VERBS if self.allows(_command_of(f"{verb} north")))
+        self._parsed: dict[str, GameAction | ActionError] = {}
+
+    @property
+    def full(self) -> bool:
+        """Every command of the text language is accepted."""
+        return self.commands is None
+
+    def allows(self, key: int) -> bool:
+        return self.commands is None or key in self.commands
+
+    def parse(self, text: str) -> GameAction | ActionError:
+        """:func:`parse_action`, restricted to this set (remembered: agents repeat a few texts)."""
+        found = self._parsed.get(text)
+        if found is None:
+            if len(self._parsed) >= self._CACHE_LIMIT:
+                self._parsed.clear()
+            found = self._parsed[text] = self._parse(text)
+        return found
+
+    def _parse(self, text: str) -> GameAction | ActionError:
+        if self.key_door:
+            words = _words(text)
+            if words and words[0] in ("apply", "use") and set(words[1:]) <= _KEY_WORDS:
+                return KEY_DOOR_APPLY
+        action = parse_action(text)
+        if isinstance(action, ActionError):
+            return action
+        if self.key_door and action.keys[0] == Command.APPLY:
+            return ActionError(f"{quote(text.strip())}: on this task 'apply' is MiniHack's KeyRoom action, which "
+                               "unlocks and opens the closed door next to you with the key you hold; type just 'apply'")
+        if not self.allows(action.keys[0]):
+            return ActionError(f"{quote(text.strip())} is not in this task's action set (MiniHack's own for the "
+                               "task; action_set='full' accepts every NetHack command)")
+        return action
+
+    def forms(self) -> str:
+        """The valid forms, for instructions and error messages."""
+        if self.full:
+            return FORMS
+        parts = []
+        if self.moves:
+            spelled = ", ".join(self.moves)
+            parts.append(f"a direction to step ({spelled}; n, ne, ... for short)")
+        if self.far_moves:
+            parts.append("far <direction>")
+        for verb in VERBS:
+            if self.allows(verb.key):
+                parts.append(KEY_DOOR_FORM if self.key_door and verb.key == Command.APPLY else verb.form)
+        return f"Valid actions (MiniHack's action set for this task): {'; '.join(dict.fromkeys(parts))}."
+
+
+def _command_of(text: str) -> int:
+    action = parse_action(text)
+    assert isinstance(action, GameAction), text
+    return action.keys[0]
 
 
 def action_table() -> list[tuple[str, str, str]]:

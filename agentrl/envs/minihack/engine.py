@@ -17,21 +17,29 @@ from the arguments of the action being run:
 
 A prompt the action cannot answer is cancelled with Escape and reported as an error. Nothing is ever
 left pending between two actions.
+
+One action is MiniHack's own rather than NetHack's: in the KeyRoom family (``MiniHackKeyDoor``), the
+task's ``apply`` is a script, "with the key, unlock the closed door next to you and open it"
+(``MiniHackKeyDoor.step``). :meth:`Engine.execute` runs it for a ``GameAction`` with ``key_door``
+set, key for key as MiniHack does and with MiniHack's own prompt handling (see
+:meth:`Engine._key_door_apply`).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from nle import nethack
 
 from agentrl.envs.minihack.actions import ALL, GameAction
 from agentrl.envs.minihack.nle_step import KeyStep, key_stepper
+from agentrl.envs.minihack.tasks import StockSettings, build_engine_env, engine_creator
 
 #: NLE observations the text view, the grid and the subgoal oracles read.
 OBSERVATION_KEYS = (
@@ -43,6 +51,7 @@ OBSERVATION_KEYS = (
     "inv_letters",
     "screen_descriptions",
     "tty_chars",
+    "tty_cursor",
 )
 #: The engine's action set: action index == key code, so any key can be typed.
 KEYSTROKES = tuple(range(256))
@@ -50,6 +59,15 @@ ESC, SPACE, RETURN = 27, ord(" "), ord("\r")
 SELECT_ALL = ord(".")
 MAX_PROMPTS = 12
 """Prompts one action may go through before the engine gives up and cancels."""
+MAX_KEYS_PER_ACTION = 4 * MAX_PROMPTS + 2
+"""Most engine steps (keys through the task's step) one action can take: its own keys (at most 2),
+at most 2 keys per prompt answered, and Escapes while something is still pending, which stop at
+``4 * MAX_PROMPTS`` keys. (MiniHack's KeyRoom ``apply`` script types its keys below the step, as
+MiniHack does, and takes one step.)"""
+KEY_DOOR_TRIES = 50
+"""Times MiniHack's KeyRoom ``apply`` script walks into the door to open it. MiniHack's own loop has
+no limit (``while True``): it would never end on a door that stays locked (an unlock interrupted by
+a monster, with ``spawn_monsters=True``). A door opens on most tries."""
 
 _IN_YN, _IN_GETLIN, _WAIT_SPACE, _ON_STAIRS_DOWN = 1, 2, 3, 4  # indices into NLE's ``internal``
 _ITEM_PROMPT = re.compile(r"\[[^\]]*\?\*\]|^What do you want to ")
@@ -102,10 +120,29 @@ def _add_raw_message(outcome: Outcome, raw: bytes) -> None:
 class Engine:
     """One MiniHack/NLE game, driven one text action at a time."""
 
-    def __init__(self, env_id: str, *, max_steps: int, penalty_step: float, options: Mapping[str, Any]):
+    def __init__(
+        self,
+        env_id: str,
+        *,
+        max_steps: int,
+        penalty_step: float,
+        options: Mapping[str, Any],
+        stock: StockSettings | None = None,
+        minihack_prompts: bool = False,
+    ):
         self.env_id = env_id
+        self.max_steps = max_steps
+        """The engine's key limit: the game ends (aborted) at this many keys."""
         self.env = build_engine_env(env_id, {**_engine_kwargs(env_id, max_steps, penalty_step), **options})
-        self._step: KeyStep = key_stepper(self.env, _raw_step(self.env), self._set_obs)
+        self.stock = stock
+        """How MiniHack ships the task (its prompt handling runs KeyRoom's ``apply`` script)."""
+        self.minihack_prompts = minihack_prompts and stock is not None
+        """Type each action's keys with NLE's prompt handling set as MiniHack ships the task, so that
+        an action is exactly the task's step (``--More--`` skipped inside it, questions MiniHack
+        declines declined); the engine's own handling then answers whatever is left pending."""
+        self._outcome = Outcome()
+        """The outcome of the action being run (``--More--`` pages skipped inside a step go to it)."""
+        self._step: KeyStep = key_stepper(self.env, _raw_step(self.env), self._set_obs, self._page)
         self._success_status = getattr(self.env.StepStatus, "TASK_SUCCESSFUL", None)
         self._internal_index: int = self.env._internal_index
         self.obs: dict[str, np.ndarray] = {}
@@ -142,6 +179,28 @@ class Engine:
         letters, lines = self.obs["inv_letters"], self.obs["inv_strs"]
         return [(chr(letter), decode(line)) for letter, line in zip(letters, lines) if letter]
 
+    def holds(self, item: str) -> bool:
+        """An inventory item answers to ``item`` (as an action's item would pick it)."""
+        return self._item_letter(item, set()) is not None
+
+    def reward_rules(self) -> tuple[tuple[float, ...], float] | None:
+        """``(what the game's end can pay, the time penalty a key can add)`` when the task's reward
+        follows a known bounded rule: MiniHack's win/lose reward (no reward manager) or NLE's
+        staircase reward, with a ``constant``/``always`` time penalty and ``penalty_time`` 0.
+        ``None`` for any other reward (NLE's score, MiniHack reward managers, custom rewards)."""
+        from minihack.base import MiniHack
+        from nle.env.tasks import NetHackScore, NetHackStaircase
+
+        env = self.env
+        if not isinstance(env, NetHackScore) or env.penalty_mode not in ("constant", "always") or env.penalty_time:
+            return None
+        reward_fn = type(env)._reward_fn
+        if isinstance(env, MiniHack) and reward_fn is MiniHack._reward_fn and env.reward_manager is None:
+            return (float(env.reward_win), float(env.reward_lose)), float(env.penalty_step)
+        if reward_fn is NetHackStaircase._reward_fn:
+            return (1.0,), float(env.penalty_step)
+        return None
+
     # ------------------------------------------------------------------ playing
     def reset(self, seeds: tuple[int, int, int]) -> Outcome:
         core, disp, lgen = seeds
@@ -156,13 +215,22 @@ class Engine:
     def execute(self, action: GameAction) -> Outcome:
         if self.done:
             raise RuntimeError("the game is over; reset the engine first")
-        outcome = Outcome()
-        for key in action.keys:
-            self._press(key, outcome)
-            if self.done:
-                return outcome
+        outcome = self._outcome = Outcome()
+        if action.key_door:
+            self._key_door_apply(outcome)
+            return outcome
+        with self._stock_prompts(self.minihack_prompts):
+            for key in action.keys:
+                self._press(key, outcome)
+                if self.done:
+                    return outcome
         self._settle(action, outcome)
         return outcome
+
+    def _page(self, observation: tuple) -> None:
+        """Keep the text of a ``--More--`` page that NLE's prompt handling dismisses."""
+        rows = [decode(row).rstrip() for row in observation[self.env._observation_keys.index("tty_chars")]]
+        self._outcome.add_message(_window_text(rows))
 
     def close(self) -> None:
         self.env.close()
@@ -176,6 +244,72 @@ class Engine:
         if done:
             self.done = True
             self.end_status = end_status
+
+    # ------------------------------------------------------------------ MiniHack's KeyRoom apply
+    def key_door_ready(self) -> bool:
+        """MiniHack's KeyRoom ``apply`` would unlock a door now: a key is held and a closed door is
+        next to the agent (its own checks, ``key_in_inventory`` and ``get_object_direction``)."""
+        env = self.env
+        return env.key_in_inventory("key") is not None and env.get_object_direction("closed door") is not None
+
+    def _key_door_apply(self, outcome: Outcome) -> None:
+        """``MiniHackKeyDoor.step`` for its ``apply`` action, key for key.
+
+        With a key held and a closed door next to the agent, MiniHack types, below the env's step
+        (no step counted, no reward): apply, the key's letter, the door's direction, ``y`` to
+        "Unlock it?", then walks into the door until it is no longer closed, running NLE's
+        ``_perform_known_steps`` after each. Then, with or without the script, it takes one
+        ordinary step with apply, whose item prompt MiniHack's prompt handling declines ("Never
+        mind."). The script's messages are kept; the closing "Never mind." is not. The only
+        difference from MiniHack: the walk into the door stops after :data:`KEY_DOOR_TRIES`.
+        """
+        env = self.env
+        with self._stock_prompts(True):
+            letter, direction = env.key_in_inventory("key"), env.get_object_direction("closed door")
+            if letter is not None and direction is not None:
+                if not self._script(outcome, (nethack.Command.APPLY, ord(letter), direction, ord("y"))):
+                    return
+                for _ in range(KEY_DOOR_TRIES):
+                    if not self._script(outcome, (direction,)):
+                        return
+                    if env.get_object_direction("closed door") is None:
+                        break
+            self._press(nethack.Command.APPLY, outcome)  # the counted step (its "Never mind." is not kept)
+        if not self.done and any(self.internal[_IN_YN : _WAIT_SPACE + 1]):
+            self._settle(None, outcome)  # nothing should be pending: cancel whatever is
+
+    def _script(self, outcome: Outcome, keys: tuple[int, ...]) -> bool:
+        """Type ``keys`` below the env's step, then NLE's known steps, as MiniHack's scripts do;
+        keep the message. False when the game ended."""
+        env = self.env
+        observation, done = None, False
+        for key in keys:
+            observation, done = env.nethack.step(key)
+            if done:
+                break
+        if not done:
+            observation, done = env._perform_known_steps(observation, done, exceptions=True)
+        self.version += 1
+        if done:  # a script step cannot end a KeyRoom game; end it plainly if it ever does
+            self.done, self.end_status = True, int(env._get_end_status(observation, done))
+            return False
+        message = self.obs["message"]
+        if message.item(0):
+            _add_raw_message(outcome, message.tobytes())
+        return True
+
+    @contextmanager
+    def _stock_prompts(self, active: bool) -> Iterator[None]:
+        """NLE's prompt handling set as MiniHack ships the task (KeyRoom: decline questions, skip
+        ``--More--``) while ``active``, e.g. for a MiniHack script."""
+        env, stock = self.env, self.stock
+        saved = env._allow_all_yn_questions, env._allow_all_modes
+        if active and stock is not None:
+            env._allow_all_yn_questions, env._allow_all_modes = stock.allow_all_yn_questions, stock.allow_all_modes
+        try:
+            yield
+        finally:
+            env._allow_all_yn_questions, env._allow_all_modes = saved
 
     def _set_obs(self, obs: dict[str, np.ndarray]) -> None:
         self.obs = obs
@@ -321,34 +455,10 @@ def _join_lines(lines: list[str]) -> str:
     return " ".join(lines)
 
 
-def _creator(env_id: str) -> Callable[..., Any]:
-    import gymnasium as gym
-    from gymnasium.envs.registration import load_env_creator
-
-    from agentrl.envs.minihack.tasks import _import_engines
-
-    _import_engines()  # the ids exist once minihack is imported
-    entry = gym.registry[env_id].entry_point
-    return load_env_creator(entry) if isinstance(entry, str) else entry
-
-
-def build_engine_env(env_id: str, kwargs: Mapping[str, Any]):
-    """The bare MiniHack/NLE env of ``env_id``, built from its registered entry point.
-
-    Not through ``gymnasium.make``: that would take ``max_episode_steps`` for its own TimeLimit
-    wrapper instead of passing it to NLE, and add checker wrappers on every step.
-    """
-    import gymnasium as gym
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        return _creator(env_id)(**{**gym.registry[env_id].kwargs, **kwargs})
-
-
 def _engine_kwargs(env_id: str, max_steps: int, penalty_step: float) -> dict[str, Any]:
     from nle.env.tasks import NetHackScore
 
-    creator = _creator(env_id)
+    creator = engine_creator(env_id)
     kwargs: dict[str, Any] = {
         "observation_keys": OBSERVATION_KEYS,
         "actions": KEYSTROKES,

@@ -1,18 +1,22 @@
 """``agentrl/MiniHack-v0``: MiniHack and NetHack tasks on the real NLE engine, played in text.
 
 ``agentrl.make("agentrl/MiniHack-v0", task="KeyRoom-S5")`` plays MiniHack's ``MiniHack-KeyRoom-S5-v0``.
-The observation is a language view of the screen (:mod:`.language`), or ``{"text", "grid"}`` with a
-glyph (or character) crop around the agent for neural policies. The action is text
-(:mod:`.actions`); prompts it raises are answered inside the same action (:mod:`.engine`). Subgoal
+The observation is a language view of the screen (:mod:`.language`), BALROG's view through the NetHack
+Language Wrapper (:mod:`.nle_language`), or ``{"text", "grid"}`` with a glyph (or character) crop
+around the agent for neural policies. The action is text (:mod:`.actions`), limited by default to
+MiniHack's own action set for the task (KeyRoom: the eight moves, ``pick up`` and its ``apply``
+script); prompts an action raises are answered inside the same action (:mod:`.engine`). Subgoal
 oracles (:mod:`.subgoals`) feed CALM's oracle judge and the optional CALM-style shaping.
 
 Reward components: ``task`` (the MiniHack/NLE reward summed over the keys an action typed: +1 on the
 win by default), ``format`` (the format penalty on invalid actions) and, with ``shaping=True``,
 ``shaping``. ``success`` is the task's own win; ``progress`` is the fraction of subgoals achieved.
+:meth:`MiniHackEnv.reward_bounds` gives their range.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,11 +31,13 @@ with warnings.catch_warnings():
     import minihack  # noqa: F401  -- registers the MiniHack ids; without the extra, importing fails here
 
 from agentrl.core.config import ConfigError, check_choice
-from agentrl.core.env import TextEnv, TextEnvConfig, Transition
+from agentrl.core.env import RewardBounds, TextEnv, TextEnvConfig, Transition
 from agentrl.core.spaces import TextSpace
-from agentrl.envs.minihack.actions import COMPASS, FORMS, ActionError, GameAction, parse_action
-from agentrl.envs.minihack.engine import Engine
+from agentrl.envs.minihack.actions import COMPASS_OFFSETS, ActionError, ActionSet, GameAction
+from agentrl.envs.minihack.engine import MAX_KEYS_PER_ACTION, Engine
+from agentrl.envs.minihack.expert import NavigationExpert
 from agentrl.envs.minihack.language import Cropper, LanguageRenderer, message_line
+from agentrl.envs.minihack.nle_language import NLELanguage, balrog_text
 from agentrl.envs.minihack.subgoals import (
     CALM_SHAPING,
     Frame,
@@ -40,11 +46,11 @@ from agentrl.envs.minihack.subgoals import (
     oracle_classes,
     shaping_reward,
 )
-from agentrl.envs.minihack.tasks import resolve_task
+from agentrl.envs.minihack.tasks import CharacterNotSupported, resolve_task, stock_settings
 
 TASK_GOALS = {
-    "KeyRoom": "Pick up the key, unlock the locked door with it (for example 'apply key west' when the "
-    "door is west of you), open the door and reach the staircase down (>) behind it.",
+    "KeyRoom": "Pick up the key, unlock the locked door with it and open it, then reach the staircase "
+    "down (>) behind it.",
     "Room": "Reach the staircase down (>) in this room.",
     "Corridor": "Find the staircase down (>): rooms are joined by corridors. Then stand on it.",
     "MazeWalk": "Find the staircase down (>) in this maze and stand on it.",
@@ -52,13 +58,15 @@ TASK_GOALS = {
     "the water to make a crossing.",
     "generic": "Reach the staircase down (>).",
 }
-BASIC_ACTIONS = (*COMPASS, "pick up", "search", "wait")
-#: ``available_actions()``: a fixed, task-sized action set for random and grid policies (any other
-#: valid text is accepted too). KeyRoom adds what its solution needs, like MiniHack's own action set.
-_SIDES = ("north", "east", "south", "west")
-TASK_ACTIONS = {
-    "KeyRoom": (*BASIC_ACTIONS, *(f"unlock {side}" for side in _SIDES), *(f"open {side}" for side in _SIDES)),
-}
+KEY_DOOR_GOAL = ("Pick up the key, then, next to the locked door, 'apply' unlocks and opens it with the key; "
+                 "reach the staircase down (>) behind it.")
+#: Text views: ``language`` (ours), ``message`` (the game message only), and BALROG's layouts of the
+#: NetHack Language Wrapper's texts (``balrog``: its text-only prompt, ``nle_language``: its language mode).
+TEXT_VIEWS = ("language", "message", "balrog", "nle_language")
+_BALROG_MODES = {"balrog": "hybrid", "nle_language": "language"}
+_CLOSED_DOORS = frozenset(nethack.GLYPH_CMAP_OFF + c for c in (15, 16))
+#: The eight neighbours in MiniHack's order (``get_neighbor_descriptions``: row by row from north-west).
+_NEIGHBOURS = ("northwest", "north", "northeast", "west", "east", "southwest", "south", "southeast")
 
 
 @dataclass
@@ -68,11 +76,17 @@ class MiniHackConfig(TextEnvConfig):
     task: str = "KeyRoom-S5"
     """A named task (``Room-5x5``, ``KeyRoom-S5``, ``MazeWalk-9x9``, ``River`` ...; see
     ``tasks.NAMED_TASKS``) or any registered MiniHack/NLE id (``MiniHack-Eat-v0``, ``NetHackScore-v0``)."""
+    action_set: str = "task"
+    """``task``: MiniHack's own action set for the task (KeyRoom: the eight moves, ``pick up`` and
+    ``apply``, its "unlock and open the door with the key" script; Room, MazeWalk, River: the eight
+    moves); ``full``: every NetHack command of the text language."""
     observation_mode: str = "text"
     """``text``, or ``dict`` for ``{"text": str, "grid": int array (crop_size, crop_size)}``."""
     text_view: str = "language"
-    """``language`` (the full description) or ``message`` (only the game message: cheapest, for
-    neural policies that read the grid)."""
+    """``language`` (the full description), ``message`` (only the game message: cheapest, for neural
+    policies that read the grid), ``balrog`` (BALROG's prompt for text models: the NetHack Language
+    Wrapper's texts and the terminal map) or ``nle_language`` (BALROG's language mode: the wrapper's
+    texts with the statistics)."""
     grid: str = "glyphs"
     """What the ``grid`` crop holds: NetHack ``glyphs`` (int16, off-map = ``nle.nethack.NO_GLYPH``)
     or ``chars`` (uint8 screen characters, off-map = space)."""
@@ -97,14 +111,16 @@ class MiniHackConfig(TextEnvConfig):
     engine_step_limit: int = 0
     """The engine's own key limit (0: 32 keys per turn of ``max_turns``); reaching it truncates."""
     character: str | None = None
-    """NetHack role-race-alignment-gender, e.g. ``sam-hum-law-mal`` (default: the task's own)."""
+    """NetHack role-race-alignment-gender, e.g. ``sam-hum-law-mal`` or ``@`` (random); default: the
+    task's own. Tasks that fix their character refuse it."""
     engine_options: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for the MiniHack/NLE env constructor (e.g. ``reward_win``, ``seeds``)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_choice("action_set", self.action_set, ("task", "full"))
         check_choice("observation_mode", self.observation_mode, ("text", "dict"))
-        check_choice("text_view", self.text_view, ("language", "message"))
+        check_choice("text_view", self.text_view, TEXT_VIEWS)
         check_choice("grid", self.grid, ("glyphs", "chars"))
         if self.crop_size < 1 or self.crop_size % 2 == 0:
             raise ValueError(f"crop_size must be odd and positive, got {self.crop_size}")
@@ -132,17 +148,23 @@ class MiniHackEnv(TextEnv):
         except ValueError as exc:
             raise ConfigError(f"MiniHackEnv.task: {exc}") from exc
         options = dict(self.config.engine_options)
-        if self.config.character:
-            options["character"] = self.config.character
         try:
+            stock = stock_settings(self.task.env_id, options, self.config.character)
+            options.update(stock.character_options)
             self.engine = Engine(
                 self.task.env_id,
                 max_steps=self.config.engine_step_limit or 32 * self.config.max_turns,
                 penalty_step=self.config.penalty_step,
                 options=options,
+                stock=stock,
+                minihack_prompts=self.config.action_set == "task",
             )
+        except CharacterNotSupported as exc:
+            raise ConfigError(f"MiniHackEnv.character: {exc}") from exc
         except TypeError as exc:  # an engine_options key the MiniHack/NLE constructor does not take
             raise ConfigError(f"MiniHackEnv.engine_options: {self.task.env_id} rejected them: {exc}") from exc
+        self.actions = ActionSet(stock.actions, key_door=stock.key_door) if self.config.action_set == "task" else ActionSet()
+        """The text actions this env accepts (:class:`~agentrl.envs.minihack.actions.ActionSet`)."""
         self.stairs_goal = _is_stairs_goal(self.engine.env)
         oracles = build_oracles(
             self.task.family, self.task.env_id, stairs_goal=self.stairs_goal, names=self.config.subgoal_checks
@@ -160,11 +182,18 @@ class MiniHackEnv(TextEnv):
             self._crop = Cropper(
                 (nethack.ROWNO, nethack.COLNO - 1), self.config.crop_size, fill, grid_space.dtype
             )
-        self._messages: list[str] = []
+        self._opening = ""
+        """The game's first message, shown until the first action the game takes."""
+        self._last_messages: list[str] = []
         self._grid: np.ndarray | None = None
-        self._available_actions = TASK_ACTIONS.get(self.task.family, BASIC_ACTIONS)
+        self._listed_actions = (*self.actions.moves, *self.actions.far_moves, *self.actions.simple)
+        self._available: list[str] = []
+        self._available_at = -1
         self._xy = (0, 0)
         self._position_at = -1
+        self._balrog = NLELanguage() if self.config.text_view in _BALROG_MODES else None
+        self._screen: dict[str, np.ndarray] = {}
+        """The terminal as the last action the game took left it (BALROG's views read it)."""
 
     def _grid_space(self) -> spaces.Box:
         shape = (self.config.crop_size, self.config.crop_size)
@@ -175,7 +204,9 @@ class MiniHackEnv(TextEnv):
     # ------------------------------------------------------------------ TextEnv hooks
     def reset_state(self, seed: int | None, options: Mapping[str, Any]) -> None:
         outcome = self.engine.reset(engine_seeds(self.np_random))
-        self._messages = outcome.messages
+        self._opening = message_line(outcome.messages) if outcome.messages else ""
+        self._last_messages = outcome.messages
+        self._keep_screen()
         self.tracker.start(self._frame())
 
     def task_id_for(self, seed: int | None) -> str:
@@ -184,30 +215,38 @@ class MiniHackEnv(TextEnv):
     def step_action(self, action: str) -> Transition:
         if self.engine.done:
             return Transition(message="(the game is over; later actions were not run)")
-        parsed = parse_action(action)
+        parsed = self.actions.parse(action)
         if isinstance(parsed, ActionError):
-            self._messages = []  # the game said nothing: do not show the last message again
             return Transition(valid=False, message=parsed.message)
+        if parsed.key_door and not self.engine.key_door_ready():
+            return Transition(valid=False, message=self._key_door_refusal())
         outcome = self.engine.execute(parsed)
-        self._messages = outcome.messages
         if outcome.error and not self.engine.done:
             return Transition(valid=False, message=outcome.error)
-        components, achieved, info = self._scored(parsed, outcome)
-        # The engine's key limit is a time limit: the episode is truncated, not ended.
-        terminated = self.engine.done and not self.engine.aborted
-        return Transition(reward_components=components, terminated=terminated, truncated=self.engine.aborted,
-                          subgoals=achieved, info=info)
-
-    def _scored(
-        self, action: GameAction, outcome: Any
-    ) -> tuple[dict[str, float], tuple[str, ...], dict[str, Any]]:
-        """Reward components, subgoals achieved and info of an action the game took."""
+        self._opening = ""
+        self._last_messages = outcome.messages
+        self._keep_screen()
         achieved = self.tracker.update(self._frame())
         components = {"task": outcome.reward}
         if self.config.shaping:
             components["shaping"] = shaping_reward(achieved, self.config.shaping_rewards)
-        info = {"action": action.text, "engine_keys": outcome.keys, "end_status": self._end_status()}
-        return components, achieved, info
+        info = {"action": parsed.text, "engine_keys": outcome.keys, "end_status": self._end_status()}
+        message = "" if self._balrog is not None else message_line(outcome.messages)
+        # The engine's key limit is a time limit: the episode is truncated, not ended.
+        terminated = self.engine.done and not self.engine.aborted
+        return Transition(reward_components=components, terminated=terminated, truncated=self.engine.aborted,
+                          message=message, subgoals=achieved, info=info)
+
+    def _key_door_refusal(self) -> str:
+        held = self.engine.env.key_in_inventory("key") is not None
+        missing = "no closed door is next to you" if held else "you hold no key"
+        return f"'apply' (unlock and open the door next to you with the key) cannot be used now: {missing}"
+
+    def _keep_screen(self) -> None:
+        """Copy the terminal for BALROG's views (an invalid action's cancelled prompt must not show)."""
+        if self._balrog is not None and not self.engine.done:
+            obs = self.engine.obs
+            self._screen = {"tty_chars": obs["tty_chars"].copy(), "tty_cursor": obs["tty_cursor"].copy()}
 
     def extra_info(self) -> dict[str, Any]:
         """The agent's ``position`` (x, y) while the game runs."""
@@ -216,9 +255,9 @@ class MiniHackEnv(TextEnv):
     def _frame(self) -> Frame:
         engine = self.engine
         if engine.done:
-            return Frame(engine.obs, self._messages, over=True, success=engine.success)
+            return Frame(engine.obs, self._last_messages, over=True, success=engine.success)
         x, y = self._position()
-        return Frame(engine.obs, self._messages, agent=y * engine.obs["glyphs"].shape[1] + x)
+        return Frame(engine.obs, self._last_messages, agent=y * engine.obs["glyphs"].shape[1] + x)
 
     def _position(self) -> tuple[int, int]:
         """The agent's (x, y) on the map (read once per step; only while the game runs)."""
@@ -233,11 +272,17 @@ class MiniHackEnv(TextEnv):
         return self.engine.env.StepStatus(self.engine.end_status).name if self.engine.done else "RUNNING"
 
     def render_text(self) -> str:
+        """The game's state: the language view's sections (or BALROG's view of the screen), after the
+        game's opening message until the first action it takes. A turn's game messages are not
+        state: they come with the turn (``Transition.message``), above this text."""
         if self.engine.done:
-            return f"{message_line(self._messages)}\nThe episode is over: {self._ending()}."
+            return f"The episode is over: {self._ending()}."
+        if self._balrog is not None:
+            return balrog_text(self._balrog, {**self.engine.obs, **self._screen}, _BALROG_MODES[self.config.text_view])
         if self.config.text_view == "message":
-            return message_line(self._messages)
-        return self.renderer.render(self.engine.obs, self._messages)
+            return self._opening
+        state = self.renderer.render(self.engine.obs)
+        return f"{self._opening}\n{state}" if self._opening else state
 
     def _ending(self) -> str:
         if self.engine.success:
@@ -267,34 +312,99 @@ class MiniHackEnv(TextEnv):
         return list(self.tracker.names)
 
     def available_actions(self) -> list[str]:
-        return list(self._available_actions)
+        """Actions valid in the current state: the set's moves and argument-free commands (``pick
+        up``, ``search``, ``wait`` where the set has them) and, next to a closed door, the door
+        actions the set has (``open``/``kick <side>``; ``unlock <side>`` with a key in the full set;
+        KeyRoom's ``apply`` with a key in hand). Any other valid text is accepted too."""
+        engine = self.engine
+        if self._available_at != engine.version:
+            self._available = [*self._listed_actions, *self._door_actions()] if not engine.done else []
+            self._available_at = engine.version
+        return list(self._available)
+
+    def _door_actions(self) -> list[str]:
+        x, y = self._position()
+        glyphs = self.engine.obs["glyphs"]
+        block = glyphs[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2]
+        if not _CLOSED_DOORS.intersection(block.ravel().tolist()):
+            return []
+        actions = self.actions
+        sides = [name for name in _NEIGHBOURS if self._closed_door_at(glyphs, x, y, name)]
+        found = [f"{verb} {side}" for side in sides for verb in actions.door_verbs]
+        if actions.full and self.engine.holds("key"):
+            found += [f"unlock {side}" for side in sides]
+        if actions.key_door and self.engine.key_door_ready():
+            found.append("apply")
+        return found
+
+    @staticmethod
+    def _closed_door_at(glyphs: np.ndarray, x: int, y: int, side: str) -> bool:
+        dx, dy = COMPASS_OFFSETS[side]
+        height, width = glyphs.shape
+        return 0 <= x + dx < width and 0 <= y + dy < height and int(glyphs[y + dy, x + dx]) in _CLOSED_DOORS
 
     def format_error(self, reason: str) -> str:
-        return f"Invalid action: {reason}. {FORMS} {self.config.action_format.instructions()}"
+        return f"Invalid action: {reason}. {self.actions.forms()} {self.config.action_format.instructions()}"
 
     def instructions(self) -> str:
-        goal = (
-            TASK_GOALS[self.task.family] if self.stairs_goal else f"Play the NetHack task {self.task.env_id}."
-        )
+        if not self.stairs_goal:
+            goal = f"Play the NetHack task {self.task.env_id}."
+        elif self.actions.key_door:
+            goal = KEY_DOOR_GOAL
+        else:
+            goal = TASK_GOALS[self.task.family]
         return (
             f"You are playing NetHack (MiniHack task {self.task.name}). {goal}\n"
-            "Each turn you see the game message, the notable things in view with their offset from "
-            "you (north is up), your eight neighbouring squares, your status and your inventory.\n"
-            f"{FORMS}\n{self.config.action_format.instructions()}"
+            f"{VIEW_GUIDES[self.config.text_view]}\n"
+            f"{self.actions.forms()}\n{self.config.action_format.instructions()}"
         )
+
+    def reward_bounds(self) -> RewardBounds:
+        """Range of the reward under this config, summed from its components.
+
+        * ``task``: on the tasks whose engine reward is known to be bounded (MiniHack tasks without
+          a reward manager, NLE's staircase task), the game's end pays once, one of ``reward_win``,
+          ``reward_lose`` (death or the engine's key limit) or 0, and every key may add the time
+          penalty (``penalty_step``, in the ``constant``/``always`` modes with ``penalty_time`` 0):
+          at most :data:`~agentrl.envs.minihack.engine.MAX_KEYS_PER_ACTION` keys per action,
+          ``action_format.max_actions`` actions per turn, the engine's key limit per episode.
+          Other tasks (scores, reward managers) have no documented bound: the range is infinite.
+        * ``format``: ``format_penalty`` on an invalid turn (each turn at most once).
+        * ``shaping``: each tracked subgoal pays its weight once per episode, all of them possibly
+          in one turn.
+        """
+        max_actions = self.config.action_format.max_actions
+        task = self._task_reward_range(MAX_KEYS_PER_ACTION * max_actions)
+        task_episode = self._task_reward_range(self.engine.max_steps)
+        weights = [self.config.shaping_rewards.get(name, 0.0) for name in self.tracker.all_names()] \
+            if self.config.shaping else []
+        shaping = (sum(w for w in weights if w < 0), sum(w for w in weights if w > 0))
+        penalty = self.config.format_penalty
+        step = (task[0] + penalty + shaping[0], task[1] + shaping[1])
+        episode = (task_episode[0] + penalty * self.config.max_turns + shaping[0], task_episode[1] + shaping[1])
+        return RewardBounds(step=step, episode=episode)
+
+    def _task_reward_range(self, keys: int) -> tuple[float, float]:
+        """Range of the ``task`` component over ``keys`` engine keys, one of them possibly ending the game."""
+        rewards = self.engine.reward_rules()
+        if rewards is None:
+            return (-math.inf, math.inf)
+        endings, penalty = rewards
+        return (min(0.0, *endings) + min(0.0, penalty) * keys, max(0.0, *endings) + max(0.0, penalty) * keys)
 
     @classmethod
     def reward_preset(cls) -> list[dict[str, Any]]:
-        """CALM's oracle subgoal credit (beta 0.2) and ADS."""
+        """CALM's oracle subgoal credit (beta 0.2), then G-RA: the task's own reward (+1 on the win)
+        gates CALM's credit, the shaping and the format penalty, so a failed episode earns none of them;
+        ADS on subgoal progress; the monitor with the task reward as the truth."""
         return [
             {"type": "CALMCredit", "judge": "oracle", "beta": 0.2},
-            {"type": "AutoDiscountSchedule"},
-            {"type": "RewardHackingMonitor"},
+            {"type": "GatedRewardAccumulation", "priorities": {"task": 1}, "thresholds": {"task": 1.0}},
+            {"type": "AutoDiscountSchedule", "progress_source": "subgoals"},
+            {"type": "RewardHackingMonitor", "true_components": ["task"]},
         ]
 
     def expert_policy(self):
-        from agentrl.envs.minihack.expert import NavigationExpert
-
         if (
             self.config.observation_mode != "dict"
             or self.config.grid != "glyphs"
@@ -304,11 +414,24 @@ class MiniHackEnv(TextEnv):
                 "the MiniHack expert reads the glyph grid and the inventory: use observation_mode='dict', "
                 "grid='glyphs', text_view='language' (and a crop_size that covers the level, e.g. 21)"
             )
-        return NavigationExpert(tag=self.config.action_format.answer_tag)
+        actions = self.actions
+        return NavigationExpert(tag=self.config.action_format.answer_tag,
+                                door_commands=actions.full or bool(actions.door_verbs), key_door=actions.key_door)
 
     def close(self) -> None:
         self.engine.close()
         super().close()
+
+
+VIEW_GUIDES = {
+    "language": "Each turn you see the game message, the notable things in view with their offset from you "
+    "(north is up), your eight neighbouring squares, your status and your inventory.",
+    "message": "Each turn you see the game message.",
+    "balrog": "Each turn you see your inventory, the game message, a description of what is around you "
+    "(from the NetHack Language Wrapper), the cursor and the terminal map.",
+    "nle_language": "Each turn you see your statistics, your inventory, the game message, a description of "
+    "what is around you (from the NetHack Language Wrapper) and the cursor.",
+}
 
 
 def engine_seeds(rng: np.random.Generator) -> tuple[int, int, int]:

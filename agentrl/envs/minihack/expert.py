@@ -1,16 +1,20 @@
 """A scripted MiniHack navigation player (Room, KeyRoom, MazeWalk; most Corridor levels).
 
 It reads only its input: the glyph crop (``observation_mode="dict"``, agent at the centre), the
-language text (inventory and message) and ``info["position"]``, from which it remembers the squares
-each episode has stood on. Each turn it picks the first rule that applies:
+language text (inventory and messages), ``info["position"]``, from which it remembers the squares
+each episode has stood on, and ``info["available_actions"]``. Each turn it picks the first rule that
+applies:
 
 1. standing on the key without holding it -> ``pick up``;
-2. a closed door next to it (north/south/east/west) -> ``open <dir>``, or, right after "This door is
-   locked", ``apply key <dir>`` (``kick <dir>`` without a key);
-3. the shortest path (8-connected, no diagonal steps through open doors) to, in order: the key if it
-   is in view and not held, the staircase down, a square beside a closed door, the nearest square
-   next to unexplored blank (blank squares beside visited ones are rock) or on the crop's border;
-4. ``search``.
+2. ``apply`` is available (MiniHack's KeyRoom action set, key in hand, door next to it) -> ``apply``;
+3. a closed door next to it (north/south/east/west) -> ``open <dir>``, or, right after "This door is
+   locked", ``apply key <dir>`` (``kick <dir>`` without a key), whichever the action set offers;
+4. the shortest path (8-connected, no diagonal steps through open doors) to, in order: the key if it
+   is in view and not held, the staircase down, a square beside a closed door (when it can open
+   doors: the action set has ``open``/``kick``, or it holds the key for KeyRoom's ``apply``), the
+   nearest square next to unexplored blank (blank squares beside visited ones are rock) or on the
+   crop's border;
+5. ``search`` if the action set has it, else a step to any walkable neighbour.
 
 It is a test and demonstration policy, not a strong player: it does not fight or cross rivers.
 """
@@ -62,8 +66,12 @@ def _passable(glyph: int) -> bool:
 class NavigationExpert:
     """Closed-loop scripted policy; see the module docstring for its rules."""
 
-    def __init__(self, *, tag: str | None = "answer"):
+    def __init__(self, *, tag: str | None = "answer", door_commands: bool = True, key_door: bool = False):
         self.tag = tag
+        self.door_commands = door_commands
+        """The action set opens doors by command (``open``/``kick``)."""
+        self.key_door = key_door
+        """The action set has MiniHack's KeyRoom ``apply`` (unlock and open with the key in hand)."""
         self._visited: dict[int, set[tuple[int, int]]] = {}
         """Map squares each live episode has stood on (from ``info["position"]``), by episode key."""
 
@@ -76,32 +84,50 @@ class NavigationExpert:
             position = item.info.get("position")
             if position is not None:
                 visited.add(tuple(position))
-            move = self.choose(item.observation, position=position, visited=visited)
+            available = item.info.get("available_actions")
+            move = self.choose(item.observation, position=position, visited=visited, available=available)
             outputs.append(ActionOutput(text=wrap_answer(move, self.tag)))
         return outputs
 
-    def choose(self, observation: dict, *, position=None, visited: set[tuple[int, int]] = frozenset()) -> str:
+    def choose(self, observation: dict, *, position=None, visited: set[tuple[int, int]] = frozenset(),
+               available: list[str] | None = None) -> str:
         """The next action. With the agent's ``position`` and the squares it has ``visited``, blank
-        squares next to visited ones are known rock, not places to explore."""
+        squares next to visited ones are known rock, not places to explore; ``available`` (the env's
+        ``available_actions``) says which door actions the action set offers now."""
         grid, text = np.asarray(observation["grid"]), observation["text"]
+        offered = set(available) if available is not None else None
+
+        def can(action: str) -> bool:
+            return offered is None or action in offered
+
         centre = grid.shape[0] // 2
-        message = text.split("\n", 1)[0]
+        message = " ".join(line for line in text.split("\n") if line.startswith("Message:"))
         has_key = bool(_HELD_KEY.search(text.split("Inventory:", 1)[-1]))
         if not has_key and re.search(r"You see here .*\bkey\b", message):
             return "pick up"
+        if offered is not None and "apply" in offered:
+            return "apply"
         door = self._adjacent_door(grid, centre)
         key_in_view = bool((grid == KEY_GLYPH).any())
         if door is not None and (has_key or not key_in_view):
             if "This door is locked" in message:
-                return f"apply key {door}" if has_key else f"kick {door}"
-            return f"open {door}"
+                if has_key and (can(f"unlock {door}") and not self.key_door):
+                    return f"apply key {door}"
+                if can(f"kick {door}") and self.door_commands:
+                    return f"kick {door}"
+            elif can(f"open {door}") and self.door_commands:
+                return f"open {door}"
         passable = passable_glyphs()[grid]
         rock = _known_rock(grid, position, visited)
-        for goals in self._goals(grid, passable, has_key, rock):
+        doors = self.door_commands or (self.key_door and has_key)
+        for goals in self._goals(grid, passable, has_key, rock, doors):
             step = _first_step(passable, grid, (centre, centre), goals, diagonal="diagonally" not in message)
             if step is not None:
                 return step
-        return "search"
+        if can("search"):
+            return "search"
+        return next((name for name, (dx, dy) in COMPASS_OFFSETS.items() if passable[centre + dy, centre + dx]),
+                    "north")
 
     @staticmethod
     def _adjacent_door(grid: np.ndarray, centre: int) -> str | None:
@@ -112,17 +138,17 @@ class NavigationExpert:
         return None
 
     @staticmethod
-    def _goals(grid: np.ndarray, passable: np.ndarray, has_key: bool, rock: np.ndarray) -> Iterable[set]:
+    def _goals(grid: np.ndarray, passable: np.ndarray, has_key: bool, rock: np.ndarray, doors: bool) -> Iterable[set]:
         if not has_key:
             yield _cells(grid == KEY_GLYPH)
         yield _cells(grid == STAIRS_DOWN)
-        doors = _cells(np.isin(grid, list(CLOSED_DOORS)))
-        yield {
-            (y + dy, x + dx)
-            for y, x in doors
-            for dx, dy in (COMPASS_OFFSETS[n] for n in _ORTHOGONAL)
-            if _inside(grid, y + dy, x + dx) and passable[y + dy, x + dx]
-        }
+        if doors:
+            yield {
+                (y + dy, x + dx)
+                for y, x in _cells(np.isin(grid, list(CLOSED_DOORS)))
+                for dx, dy in (COMPASS_OFFSETS[n] for n in _ORTHOGONAL)
+                if _inside(grid, y + dy, x + dx) and passable[y + dy, x + dx]
+            }
         yield _frontier(grid, passable, rock)
 
 

@@ -1,6 +1,7 @@
 """The language observation: the NetHack screen as text an LLM agent can act on.
 
-Sections, in order (see ``docs/minihack.md`` for a full example)::
+Sections, in order (see ``docs/minihack.md`` for a full example), after the turn's game messages
+(``Message: ...``, which come with the turn rather than from :meth:`LanguageRenderer.render`)::
 
     Message: You see here a key named The Master Key of Thievery.
     Visible:
@@ -267,11 +268,11 @@ class LanguageRenderer:
         self._around_named: dict[tuple[str, ...], str] = {}
         self._status: dict[bytes, tuple[str, str]] = {}
 
-    def render(self, obs: dict[str, np.ndarray], messages: list[str]) -> str:
+    def render(self, obs: dict[str, np.ndarray]) -> str:
+        """The state sections: ``Visible``, ``Around you``, ``Status``, ``Inventory`` (+ map, screen)."""
         ax, ay = obs["blstats"].item(nethack.NLE_BL_X), obs["blstats"].item(nethack.NLE_BL_Y)
         visible = self._visible(obs, ax, ay)
         lines = [
-            message_line(messages),
             "Visible:" if visible else "Visible: nothing of note",
             *visible,
             f"Around you: {self.around(obs, ax, ay)}",

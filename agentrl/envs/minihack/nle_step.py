@@ -18,6 +18,11 @@ observation dict and the info dict are more than half of what a key costs.
 * Any other task (a MiniHack ``reward_manager``, a custom ``step`` or reward) gets the env's own
   ``step``.
 
+Where NLE's prompt handling is on (``allow_all_modes=False``, as MiniHack ships its tasks), NLE
+presses Space through ``--More--`` inside the step; the lean step runs the same handling
+(:meth:`LeanStep._known_steps`, NLE's ``_perform_known_steps``) and first hands each page to
+``on_page``, so that its text is not lost.
+
 ``tests/envs/test_minihack_engine.py`` plays seeded games through both and checks every array,
 reward, ending and step count is identical.
 """
@@ -28,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from nle.env.base import ASCII_ESC, ASCII_SPACE, SKIP_EXCEPTIONS
 
 KeyStep = Callable[[int], "tuple[float, bool, int]"]
 """Types one key: ``(reward, done, end_status)``; ``end_status`` is 0 while the game runs."""
@@ -67,8 +73,10 @@ def lean_step_supported(env: Any) -> bool:
 class LeanStep:
     """``MiniHack.step`` / ``NLE.step`` for one key, keeping only the previous ``blstats``."""
 
-    def __init__(self, env: Any):
+    def __init__(self, env: Any, on_page: Callable[[tuple], None] | None = None):
         self.env = env
+        self.on_page = on_page
+        """Called with the observation at each ``--More--`` NLE's prompt handling presses Space on."""
         self.nethack = env.nethack
         self._minihack = hasattr(env, "reward_manager")
         self._blstats_index = env._blstats_index
@@ -94,7 +102,7 @@ class LeanStep:
         observation, done = self.nethack.step(env.actions[key])
         env._check_abort(observation)  # as NLE.step does: some tasks count no-progress steps in it
         if observation[self._program_state_index][0] == 1 or not env._allow_all_modes:
-            observation, done = env._perform_known_steps(observation, done, exceptions=True)
+            observation, done = self._known_steps(observation, done)
         env._steps += 1
         env.last_observation = observation
         end_status = env._get_end_status(observation, done)
@@ -105,14 +113,44 @@ class LeanStep:
         return reward, bool(done), int(end_status)
 
 
-def key_stepper(env: Any, step: Callable[[int], tuple], on_observation: Callable[[dict], None]) -> KeyStep:
+    def _known_steps(self, observation: tuple, done: bool) -> tuple[tuple, bool]:
+        """NLE's ``_perform_known_steps(observation, done, exceptions=True)``, step for step, with each
+        ``--More--`` page handed to ``on_page`` before Space dismisses it."""
+        env = self.env
+        internal_index, message_index = env._internal_index, env._message_index
+        while not done:
+            internal = observation[internal_index]
+            if internal[3]:  # xwaitforspace
+                if self.on_page is not None:
+                    self.on_page(observation)
+                observation, done = self.nethack.step(ASCII_SPACE)
+                continue
+            if internal[2]:  # in_getlin
+                observation, done = self.nethack.step(ASCII_ESC)
+                continue
+            if internal[1]:  # in_yn_function
+                message = bytes(observation[message_index])
+                if env._allow_all_yn_questions or any(word in message for word in SKIP_EXCEPTIONS):
+                    break
+                observation, done = self.nethack.step(ASCII_ESC)
+            break
+        return observation, done
+
+
+def key_stepper(
+    env: Any,
+    step: Callable[[int], tuple],
+    on_observation: Callable[[dict], None],
+    on_page: Callable[[tuple], None] | None = None,
+) -> KeyStep:
     """The fastest exact way to type one key into ``env``.
 
     ``step`` is the env's step to use when the lean one is not exact for it; its observation dict is
     handed to ``on_observation`` (the lean step keeps NLE's buffers, so there is nothing to hand).
+    ``on_page`` sees the ``--More--`` pages the lean step's prompt handling dismisses.
     """
     if lean_step_supported(env):
-        return LeanStep(env)
+        return LeanStep(env, on_page)
 
     def full_step(key: int) -> tuple[float, bool, int]:
         observation, reward, done, _truncated, info = step(key)

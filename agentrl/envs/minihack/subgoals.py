@@ -386,6 +386,10 @@ class SubgoalTracker:
             self._last_glyphs, self._last_agent = frame.glyph_bytes, frame.agent
             self._last_inventory = frame.inventory
 
+    def all_names(self) -> list[str]:
+        """Every subgoal the tracker checks for (an episode's list leaves out those true at its start)."""
+        return [oracle.name for oracle in self.oracles]
+
     @property
     def watching(self) -> bool:
         """Whether a pending oracle reads frames before the game's end (else ``update`` may be

@@ -1,16 +1,23 @@
-"""Task names for ``agentrl/MiniHack-v0``: short names, the MiniHack ids they stand for, families.
+"""Task names for ``agentrl/MiniHack-v0``: short names, the MiniHack ids they stand for, families,
+and how MiniHack ships each task (its own action set, prompt handling and character).
 
 ``task="KeyRoom-S5"`` plays MiniHack's ``MiniHack-KeyRoom-S5-v0``. Any other MiniHack or NLE id that
 Gymnasium knows (``"MiniHack-Eat-v0"``, ``"Eat"``, ``"NetHackScore-v0"``) is passed through unchanged.
 The *family* (the first part of the short name: ``KeyRoom``, ``Room``, ...) selects the subgoal oracles
-(see :mod:`agentrl.envs.minihack.subgoals`).
+(see :mod:`agentrl.envs.minihack.subgoals`). :func:`stock_settings` reads what the task's own
+constructor sets (``actions``, ``allow_all_yn_questions``, ``allow_all_modes``, ``character``) from
+a game built as MiniHack ships it.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from agentrl.core.config import _suggest
+from agentrl.envs.minihack.character import check_character
 
 #: The named tasks (short name -> MiniHack id). Every MiniHack id is ``MiniHack-<short name>-v0``.
 NAMED_TASKS: tuple[str, ...] = (
@@ -80,7 +87,7 @@ def resolve_task(task: str) -> TaskSpec:
     """The env id and family of ``task``; raises :class:`UnknownTaskError` listing the choices."""
     import gymnasium as gym
 
-    _import_engines()
+    import_engines()
     candidates = [task] if task.endswith(tuple(f"-v{i}" for i in range(10))) else [minihack_id(task), task]
     for env_id in candidates:
         if env_id in gym.registry and _is_nle_env(env_id):
@@ -88,22 +95,41 @@ def resolve_task(task: str) -> TaskSpec:
     raise UnknownTaskError(_unknown_task_message(task))
 
 
-def _import_engines() -> None:
+def import_engines() -> None:
     """Importing minihack registers its ids (and NLE's) with Gymnasium."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
         import minihack  # noqa: F401
         import nle  # noqa: F401
 
 
+def engine_creator(env_id: str) -> Callable[..., Any]:
+    """The class (or function) registered for ``env_id``."""
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    import_engines()  # the ids exist once minihack is imported
+    entry = gym.registry[env_id].entry_point
+    return load_env_creator(entry) if isinstance(entry, str) else entry
+
+
+def build_engine_env(env_id: str, kwargs: Mapping[str, Any]):
+    """The bare MiniHack/NLE env of ``env_id``, built from its registered entry point.
+
+    Not through ``gymnasium.make``: that would take ``max_episode_steps`` for its own TimeLimit
+    wrapper instead of passing it to NLE, and add checker wrappers on every step.
+    """
+    import gymnasium as gym
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        return engine_creator(env_id)(**{**gym.registry[env_id].kwargs, **kwargs})
+
+
 def _is_nle_env(env_id: str) -> bool:
     from nle.env.base import NLE
 
-    from agentrl.envs.minihack.engine import _creator
-
-    creator = _creator(env_id)
+    creator = engine_creator(env_id)
     return isinstance(creator, type) and issubclass(creator, NLE)
 
 
@@ -111,7 +137,7 @@ def registered_engine_ids() -> list[str]:
     """Every MiniHack/NLE id Gymnasium knows (after importing the engines)."""
     import gymnasium as gym
 
-    _import_engines()
+    import_engines()
     return sorted(i for i in gym.registry if i.startswith(("MiniHack-", "NetHack")))
 
 
@@ -123,3 +149,86 @@ def _unknown_task_message(task: str) -> str:
         f"Any registered MiniHack/NLE id also works ({len(others)} known, e.g. "
         f"{', '.join(others[:4])}, ...)."
     )
+
+
+# --------------------------------------------------------------------------- as MiniHack ships it
+@dataclass(frozen=True)
+class StockSettings:
+    """What a task's own constructor sets, read off a game built as MiniHack/NLE ships it."""
+
+    actions: tuple[int, ...]
+    """The task's action set: the NetHack keys of its ``env.actions`` (MiniHack's KeyRoom: the eight
+    moves, ``,`` pick up and ``a`` apply)."""
+    allow_all_yn_questions: bool
+    allow_all_modes: bool
+    character: str
+    key_door: bool
+    """The task is a MiniHack ``MiniHackKeyDoor`` (the KeyRoom family): its ``apply`` action is a
+    scripted "unlock and open the door next to you with the key" (``MiniHackKeyDoor.step``)."""
+    character_options: tuple[tuple[str, str], ...] = ()
+    """The constructor keyword that sets the requested character (``character``, or MiniHack
+    KeyRoom's own spelling ``charachter``); empty when none was requested."""
+
+
+class CharacterNotSupported(ValueError):
+    """The task fixes its character, or the requested one is not a character NetHack would play."""
+
+
+def stock_settings(env_id: str, options: Mapping[str, Any], character: str | None = None) -> StockSettings:
+    """How MiniHack ships ``env_id`` (with the user's constructor ``options``), and how to ask it
+    for ``character``; raises :class:`CharacterNotSupported` when the task cannot play it.
+
+    Reading them builds the task's env (no game is started); results are remembered per arguments.
+    """
+    key = (env_id, tuple(sorted((name, repr(value)) for name, value in options.items())), character)
+    settings = _STOCK.get(key)
+    if settings is None:
+        if len(_STOCK) >= _STOCK_LIMIT:
+            _STOCK.clear()
+        settings = _STOCK[key] = _stock_settings(env_id, options, character)
+    return settings
+
+
+_STOCK: dict[tuple, StockSettings] = {}
+_STOCK_LIMIT = 256
+
+
+def _stock_settings(env_id: str, options: Mapping[str, Any], character: str | None) -> StockSettings:
+    if character is None:
+        return _read_stock(env_id, options, ())
+    try:
+        check_character(character)
+    except ValueError as exc:
+        raise CharacterNotSupported(str(exc)) from exc
+    fixed = None
+    # MiniHack's KeyRoom reads the character from ``charachter`` and overwrites ``character`` with its
+    # default (minihack/envs/keyroom.py, MiniHackKeyDoor.__init__).
+    for keyword in ("character", "charachter"):
+        try:
+            settings = _read_stock(env_id, {**options, keyword: character}, ((keyword, character),))
+        except TypeError:  # the constructor does not take this keyword
+            continue
+        if settings.character == character:
+            return settings
+        fixed = settings.character
+    raise CharacterNotSupported(
+        f"task {env_id} plays a fixed character ({fixed!r}: its constructor sets it and ignores "
+        f"'character'); leave character unset for this task"
+    )
+
+
+def _read_stock(env_id: str, options: Mapping[str, Any], character_options: tuple) -> StockSettings:
+    from minihack.envs.keyroom import MiniHackKeyDoor
+
+    env = build_engine_env(env_id, options)
+    try:
+        return StockSettings(
+            actions=tuple(int(action) for action in env.actions),
+            allow_all_yn_questions=bool(env._allow_all_yn_questions),
+            allow_all_modes=bool(env._allow_all_modes),
+            character=str(env.character),
+            key_door=isinstance(env, MiniHackKeyDoor),
+            character_options=character_options,
+        )
+    finally:
+        env.close()

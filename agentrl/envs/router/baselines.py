@@ -134,11 +134,12 @@ def fixed(model: str) -> Chooser:
 
 
 def uniform_random(models: Sequence[str], seed: int = 0) -> Chooser:
-    """A uniform choice that depends only on (question, seed), so batching cannot change it."""
+    """A uniform choice that depends only on (normalised question, seed), so batching and
+    punctuation cannot change it."""
     names = list(models)
 
     def choose(question: str) -> str:
-        digest = hashlib.sha256(f"{seed}|{question}".encode()).digest()
+        digest = hashlib.sha256(f"{seed}|{normalize_answer(question)}".encode()).digest()
         return names[int.from_bytes(digest[:8], "big") % len(names)]
 
     return choose

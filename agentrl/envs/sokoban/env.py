@@ -185,13 +185,15 @@ class SokobanEnv(TextEnv):
 
     @classmethod
     def reward_preset(cls) -> list[dict[str, Any]]:
-        """G-RA gates every immediate reward and CALM's subgoal credit on the level being solved
-        (``finished`` is +10 exactly then); ADS schedules the discount."""
+        """CALM's subgoal credit (boxes placed), then G-RA, which gates it with every immediate reward
+        on the level being solved (``finished`` is +10 exactly then), so a failed episode earns neither;
+        ADS schedules the discount against the solver's demonstrations; the monitor checks the proxies
+        against success with the frozen start-of-RL policy as reference."""
         return [
-            {"type": "GatedRewardAccumulation", "priorities": {"finished": 1}, "thresholds": {"finished": 1.0}},
             {"type": "CALMCredit", "judge": "oracle", "beta": 1.0},
-            {"type": "AutoDiscountSchedule"},
-            {"type": "RewardHackingMonitor", "immediate_components": ["step", "box", "format"]},
+            {"type": "GatedRewardAccumulation", "priorities": {"finished": 1}, "thresholds": {"finished": 1.0}},
+            {"type": "AutoDiscountSchedule", "demonstrations": "expert"},
+            {"type": "RewardHackingMonitor", "true_components": ["finished"]},
         ]
 
     def expert_policy(self):

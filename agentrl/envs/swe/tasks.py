@@ -21,7 +21,6 @@ import dataclasses
 import io
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -30,11 +29,15 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from agentrl.core.jsonl import read_jsonl
-from agentrl.sandboxes.base import Sandbox, SandboxConfig, SandboxError
+from agentrl.envs.swe.gitops import install_git
+from agentrl.envs.swe.patches import patch_paths
+from agentrl.sandboxes.base import TRUSTED_DIR, Sandbox, SandboxConfig, SandboxError
+from agentrl.sandboxes.images import sandboxes_dir
 
 DEFAULT_TEST_CMD = "python3 -m pytest -rA -p no:cacheprovider --tb=short"
 #: SWE-bench's image names: ``swebench/sweb.eval.x86_64.<id with __ as _1776_>:latest``.
@@ -47,9 +50,11 @@ GIT_IDENTITY = {
     "GIT_AUTHOR_DATE": "2024-01-01T00:00:00+0000", "GIT_COMMITTER_NAME": "agentrl",
     "GIT_COMMITTER_EMAIL": "tasks@agentrl.invalid", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00+0000",
 }
-#: Build products that never belong in a patch.
-GIT_EXCLUDES = ("__pycache__/", "*.pyc", ".pytest_cache/", "*.egg-info/")
-_DIFF_FILE = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
+#: Where the harness's in-sandbox programs live (read-only to the agent), and how the agent's own
+#: pytest runs load the probe that reports how many tests really ran (``tests_run``).
+PROBE_DIR = f"{TRUSTED_DIR}/probe"
+GRADER_RUNNER = f"{TRUSTED_DIR}/grader/grader_runner.py"
+PROBE_ENV = {"PYTHONPATH": PROBE_DIR, "PYTEST_PLUGINS": "agentrl_probe"}
 
 
 @dataclass
@@ -82,7 +87,7 @@ class SWETask:
     @property
     def test_files(self) -> list[str]:
         """Files the official test patch touches."""
-        return patch_files(self.test_patch)
+        return patch_paths(self.test_patch)
 
     @property
     def tests_to_run(self) -> list[str]:
@@ -135,18 +140,8 @@ def _test_list(value: Any) -> list[str]:
     return [str(item) for item in value]
 
 
-def patch_files(patch: str) -> list[str]:
-    """Paths a unified git diff touches (both sides of a rename)."""
-    paths: list[str] = []
-    for old, new in _DIFF_FILE.findall(patch):
-        paths.extend(p for p in (old, new) if p not in paths)
-    return paths
-
-
 # ---------------------------------------------------------------------------------- loading
 def builtin_tasks_dir() -> Path:
-    from agentrl.sandboxes.images import sandboxes_dir
-
     return sandboxes_dir() / "tasks"
 
 
@@ -209,8 +204,6 @@ def _repo_archive(source_dir: str, workdir: str, base_commit: str) -> bytes:
                               check=True).stdout
         if head.strip() != base_commit:
             raise SandboxError(f"{source_dir}: the files do not make base commit {base_commit} (got {head.strip()})")
-        with open(repo / ".git" / "info" / "exclude", "a", encoding="utf-8") as handle:
-            handle.write("\n".join(GIT_EXCLUDES) + "\n")
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
             archive.add(repo, arcname=workdir.strip("/"))
@@ -218,12 +211,26 @@ def _repo_archive(source_dir: str, workdir: str, base_commit: str) -> bytes:
 
 
 def task_sandbox_config(task: SWETask, base: SandboxConfig) -> SandboxConfig:
-    """``base`` with the task's image (when it names one) and the task's workdir."""
-    return dataclasses.replace(base, image=task.image or base.image, workdir=task.workdir)
+    """``base`` with the task's image (when it names one), the task's workdir, and the probe that
+    reports the agent's test runs."""
+    return dataclasses.replace(base, image=task.image or base.image, workdir=task.workdir,
+                               env={**PROBE_ENV, **base.env})
+
+
+def harness_files() -> dict[str, bytes]:
+    """The in-sandbox programs of the harness: the test-run probe and the grader's runner."""
+    package = resources.files("agentrl.envs.swe")
+    return {
+        "probe/agentrl_probe.py": package.joinpath("probe_plugin.py").read_bytes(),
+        "grader/grader_runner.py": package.joinpath("grader_runner.py").read_bytes(),
+    }
 
 
 def prepare_repo(sandbox: Sandbox, task: SWETask) -> None:
-    """Put the task's repository at its base commit in ``workdir`` and run its setup commands."""
+    """Install the harness's trusted files, put the task's repository at its base commit in
+    ``workdir`` and run its setup commands."""
+    install_git(sandbox, task.workdir)
+    sandbox.install_trusted(harness_files())
     if task.source_dir:
         sandbox.extract_archive(_repo_archive(task.source_dir, task.workdir, task.base_commit))
     else:
@@ -237,29 +244,13 @@ def prepare_repo(sandbox: Sandbox, task: SWETask) -> None:
 
 
 def _check_image_repo(sandbox: Sandbox, task: SWETask) -> None:
-    """An image's repository must already be at the base commit (as SWE-bench images are)."""
-    excludes = "\\n".join(GIT_EXCLUDES)
-    command = f"cd {shlex.quote(task.workdir)} && printf '{excludes}\\n' >> .git/info/exclude && git rev-parse HEAD"
-    result = sandbox.run(command, persist=False, timeout=120)
+    """An image's repository must already be at the base commit (as SWE-bench images are); this runs
+    before the agent's first action, so the repository's own git data is still the image's."""
+    command = f"cd {shlex.quote(task.workdir)} && git -c safe.directory='*' rev-parse HEAD"
+    result = sandbox.run_trusted(command, timeout=120)
     head = result.output.strip().splitlines()[-1] if result.output.strip() else ""
     if not result.ok or head != task.base_commit:
         raise SandboxError(
             f"{task.instance_id}: repository at {task.workdir} is not at base commit {task.base_commit} "
             f"(got {head or 'nothing'}; exit {result.exit_code}): {result.output[-500:]}"
         )
-
-
-def current_diff(sandbox: Sandbox, task: SWETask) -> str:
-    """The working tree's changes against the base commit, new files included, as a git diff.
-
-    A scratch index is used, so the agent's own ``git`` state (index, commits) is left alone and
-    cannot hide changes: the diff is always taken against the base commit's hash.
-    """
-    index = "/tmp/.agentrl-diff-index"
-    command = (f"cd {shlex.quote(task.workdir)} && cp .git/index {index} 2>/dev/null; "
-               f"GIT_INDEX_FILE={index} git add -A . && GIT_INDEX_FILE={index} git diff --cached --binary "
-               f"{shlex.quote(task.base_commit)}")
-    result = sandbox.run(command, persist=False, timeout=120, output_limit=64 << 20)
-    if not result.ok or result.truncated:
-        raise SandboxError(f"could not compute the diff (exit {result.exit_code}): {result.output[-500:]}")
-    return result.output

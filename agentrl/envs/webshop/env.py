@@ -154,7 +154,8 @@ class WebShopEnv(TextEnv):
     def _goal_options_selected(self) -> bool:
         """The options chosen now would earn the whole option reward."""
         assert self.goal is not None
-        share, _ = option_reward(list(self.browser.options.values()), goal_option_items(self.goal["goal_options"]))
+        chosen = list(self.browser.options.values())
+        share, _ = option_reward(chosen, goal_option_items(self.goal["goal_options"]))
         return share == 1.0
 
     def _purchase(self, achieved: tuple[str, ...]) -> Transition:

@@ -154,7 +154,9 @@ class Browser:
         """Apply ``search[...]`` or ``click[...]``; an invalid action changes nothing."""
         match = _ACTION.match(action)
         if match is None:
-            return StepResult(False, f"{quote(action)} is not an action; use search[keywords] or click[value]")
+            return StepResult(
+                False, f"{quote(action)} is not an action; use search[keywords] or click[value]"
+            )
         verb, argument = match.group(1).lower(), match.group(2).strip()
         if verb == "search":
             return self._search(shop, argument)
@@ -226,7 +228,8 @@ class Browser:
         if self.page == "results":
             return f"{BASE_URL}/search_results/{session}/{keywords}/{self.results_page}"
         if self.page == "item":
-            return f"{BASE_URL}/item_page/{session}/{asin}/{keywords}/{self.results_page}/{json.dumps(self.options)}"
+            options = json.dumps(self.options)
+            return f"{BASE_URL}/item_page/{session}/{asin}/{keywords}/{self.results_page}/{options}"
         if self.page == "sub":
             return (f"{BASE_URL}/item_sub_page/{session}/{asin}/{keywords}/{self.results_page}/"
                     f"{self.sub_page}/{self.options}")

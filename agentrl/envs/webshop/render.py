@@ -24,9 +24,8 @@ from html import escape
 
 from agentrl.envs.webshop.pages import Button, Element, OptionGroup, ProductLink, Text
 
-#: Observation modes rendered from a page's elements.
-ELEMENT_MODES = ("text", "sep", "text_rich", "html")
-OBSERVATION_MODES = (*ELEMENT_MODES, "url")
+#: Every observation mode: those rendered from a page's elements, then ``url``.
+OBSERVATION_MODES = ("text", "sep", "text_rich", "html", "url")
 
 
 def _text_line(element: Element) -> str:
@@ -120,7 +119,15 @@ def check_observation_mode(mode: str) -> None:
         raise ValueError(f"observation_mode must be one of {', '.join(OBSERVATION_MODES)}, got {mode!r}")
 
 
+_RENDERERS: dict[str, Callable[[Sequence[Element]], str]] = {
+    "text": to_text,
+    "sep": to_sep,
+    "text_rich": to_text_rich,
+    "html": to_html,
+}
+
+
 def renderer(mode: str) -> Callable[[Sequence[Element]], str] | None:
     """The rendering function of an element mode; ``None`` for ``url``, which the env renders."""
     check_observation_mode(mode)
-    return {"text": to_text, "sep": to_sep, "text_rich": to_text_rich, "html": to_html}.get(mode)
+    return _RENDERERS.get(mode)

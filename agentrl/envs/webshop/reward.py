@@ -177,6 +177,5 @@ def get_reward(
     """Upstream's ``get_reward(purchased_product, goal, price, options, **kwargs)``: ``verbose=True``
     returns ``(R, info)``; ``tagger=`` picks the title tagger; other keywords are ignored, as upstream
     ignores them."""
-    return total_reward(
-        purchased_product, goal, price, options, tagger=kwargs.get("tagger"), verbose=bool(kwargs.get("verbose"))
-    )
+    tagger, verbose = kwargs.get("tagger"), bool(kwargs.get("verbose"))
+    return total_reward(purchased_product, goal, price, options, tagger=tagger, verbose=verbose)

@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from agentrl.core.config import ConfigError
@@ -39,6 +40,9 @@ EPILOG = """examples:
   agentrl plot runs/quickstart runs/other          compare runs
 run 'agentrl COMMAND --help' for a command's options and examples."""
 
+#: Verbs whose module imports torch and transformers (seconds on a busy CPU): a line says so first.
+HEAVY = {"train", "eval", "export"}
+
 #: Errors a user causes (bad config, unknown id, missing extra, a missing or wrong file): one line,
 #: exit code 2. AGENTRL_DEBUG=1 shows their traceback too.
 USER_ERRORS = (ConfigError, UnknownEnvError, MissingExtraError, FileNotFoundError, IsADirectoryError,
@@ -52,10 +56,23 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     chosen = next((arg for arg in argv or [] if not arg.startswith("-")), None)
     for name, summary in COMMANDS.items():
         if name == chosen:
-            importlib.import_module(f"agentrl.commands.{name.replace('-', '_')}").add_parser(subparsers)
+            _verb_module(name, announce=name in HEAVY and not {"-h", "--help"} & set(argv or [])).add_parser(subparsers)
         else:
             subparsers.add_parser(name, help=summary)
     return parser
+
+
+def _verb_module(name: str, *, announce: bool):
+    log = logging.getLogger("agentrl.cli")
+    module_name = f"agentrl.commands.{name.replace('-', '_')}"
+    announce = announce and module_name not in sys.modules
+    if announce:
+        log.info("agentrl %s: importing torch and transformers", name)
+    started = time.perf_counter()
+    module = importlib.import_module(module_name)
+    if announce:
+        log.info("imports done [%.1f s]", time.perf_counter() - started)
+    return module
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Where results go: ``benchmarks/results`` of this checkout, or ``AGENTRL_BENCH_RESULTS`` (set by
+#: ``agentrl bench`` to a folder under the current directory, so an installed copy is never written to).
+RESULTS = Path(os.environ.get("AGENTRL_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 
 
 def max_rss_bytes() -> int:

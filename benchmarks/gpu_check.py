@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from _common import RESULTS  # noqa: E402  (this folder is sys.path[0] when run as a script)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import max_rss_bytes, print_table
+from _common import RESULTS, max_rss_bytes, print_table
 
 from agentrl.core.registry import make
 from agentrl.rollout import grouped_specs, run_episodes
@@ -47,7 +47,6 @@ from agentrl.train.config import RLConfig
 from agentrl.train.advantages import batch_advantages
 from agentrl.train.learner import Learner
 
-RESULTS = Path(__file__).resolve().parent / "results"
 ENV_ID = "agentrl/Sokoban-v0"
 TARGET_SPEEDUP = 4.0
 

@@ -5,8 +5,9 @@ The same seeded stream of random compass moves is played by:
 * ``raw-stock``: the MiniHack env as MiniHack ships it (its default tensor observations: full
   glyph/char/colour maps plus four 9x9 crops), stepped with action indices;
 * ``raw-same``: the MiniHack env built exactly as the wrapper builds it (the observation keys the
-  wrapper reads, no crops, every key code as an action), stepped with key codes -- the bare engine
-  cost inside the wrapper;
+  wrapper reads, no crops, every key code as an action) and with NLE's prompt handling as the
+  wrapper types an action's keys (by default, ``action_set="task"``: as MiniHack ships the task),
+  stepped with key codes -- the bare engine cost inside the wrapper;
 * ``engine``: the wrapper's game driver alone (:class:`agentrl.envs.minihack.engine.Engine`, which
   types keys through :mod:`agentrl.envs.minihack.nle_step`: NLE's step without its two per-key
   copies of every observation array), given the parsed move -- not a baseline, but it splits the
@@ -41,6 +42,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from _common import RESULTS  # noqa: E402  (imported while this folder is still on sys.path)
 
 # Run as a script, this file's folder is first on sys.path and this file would shadow the real
 # ``minihack`` package; drop that folder.
@@ -104,11 +107,14 @@ class Runner:
 
 def raw_runner(env_id: str, stock: bool):
     from agentrl.envs.minihack.actions import COMPASS
-    from agentrl.envs.minihack.engine import _engine_kwargs, build_engine_env
+    from agentrl.envs.minihack.engine import _engine_kwargs
+    from agentrl.envs.minihack.tasks import build_engine_env, stock_settings
 
     kwargs = {"max_episode_steps": 1_000_000}  # the runner ends episodes at the horizon
     if not stock:
+        shipped = stock_settings(env_id, {})  # the wrapper types an action's keys with these
         kwargs.update(_engine_kwargs(env_id, 1_000_000, 0.0))
+        kwargs.update(allow_all_yn_questions=shipped.allow_all_yn_questions, allow_all_modes=shipped.allow_all_modes)
     env = build_engine_env(env_id, kwargs)
     if stock:  # MiniHack navigation tasks act with indices into their compass action list
         index = {name: env.actions.index(COMPASS[name]) for name in COMPASS}
@@ -128,11 +134,14 @@ def raw_runner(env_id: str, stock: bool):
 
 
 def engine_runner(env_id: str):
-    from agentrl.envs.minihack.actions import parse_action
+    from agentrl.envs.minihack.actions import ActionSet
     from agentrl.envs.minihack.engine import Engine
+    from agentrl.envs.minihack.tasks import stock_settings
 
-    engine = Engine(env_id, max_steps=1_000_000, penalty_step=0.0, options={})
-    actions = {move: parse_action(move) for move in MOVES}
+    shipped = stock_settings(env_id, {})
+    engine = Engine(env_id, max_steps=1_000_000, penalty_step=0.0, options={}, stock=shipped, minihack_prompts=True)
+    action_set = ActionSet(shipped.actions, key_door=shipped.key_door)
+    actions = {move: action_set.parse(move) for move in MOVES}
 
     def reset(episode: int) -> None:
         engine.reset(episode_seeds(episode))
@@ -161,7 +170,7 @@ def wrapper_runner(task: str, horizon: int, **config):
 
 def task_horizon(env_id: str) -> int:
     """MiniHack's own time limit for the task (its ``max_episode_steps`` default)."""
-    from agentrl.envs.minihack.engine import build_engine_env
+    from agentrl.envs.minihack.tasks import build_engine_env
 
     env = build_engine_env(env_id, {})
     try:
@@ -262,7 +271,7 @@ def main() -> None:
     for task in args.tasks:
         results.append(run(task, args.block, args.rounds, args.horizon))
         print_table(results[-1])
-    out = Path(__file__).parent / "results" / "minihack.json"
+    out = RESULTS / "minihack.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"targets": TARGETS, "baseline": BASELINE, "results": results}, indent=2))
     print(f"wrote {out}")

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table
+from _common import RESULTS as RESULTS_DIR, print_table
 
 import agentrl
 from agentrl.core.policy import RandomPolicy
@@ -50,7 +50,7 @@ from agentrl.rewards import (
 )
 from agentrl.rewards.ads import trajectory_states
 
-RESULTS = Path(__file__).resolve().parent / "results" / "rewards.json"
+RESULTS = RESULTS_DIR / "rewards.json"
 
 
 def timed(run: Callable[[], object], repeats: int) -> tuple[float, float]:
@@ -170,7 +170,7 @@ def calm_cache_rows(batch: TrajectoryBatch, episodes: int) -> list[dict]:
 def lm_batch(episodes: int, seed: int = 0):
     from agentrl.models import tiny_causal_lm, tiny_tokenizer
     from agentrl.policies.generation import GenerationConfig
-from agentrl.policies.hf import HFPolicy
+    from agentrl.policies.hf import HFPolicy
 
     tokenizer = tiny_tokenizer()
     model = tiny_causal_lm(seed=seed)

@@ -27,7 +27,8 @@ from agentrl.envs.router.pool import ModelSpec
 from agentrl.envs.router.simulated import SimulatedBackend, generate_task, simulated_pool
 from agentrl.serving import OpenAICompatServer, ReplayResponder, ReplayTable
 
-RESULTS = Path(__file__).resolve().parent / "results" / "router.json"
+from _common import RESULTS as RESULTS_DIR  # noqa: E402  (this folder is sys.path[0] when run as a script)
+RESULTS = RESULTS_DIR / "router.json"
 
 
 def record_pool(seeds: range, path: Path) -> ReplayTable:
@@ -75,12 +76,14 @@ def run(episodes: int, calls: int) -> dict:
         queries = [generate_task(seed).question for seed in range(calls)]
         local = per_call_seconds(ReplayBackend(table), simulated_pool()[0], queries, repeats=5)
         with OpenAICompatServer(ReplayResponder(table)) as server:
-            pool = [dict(vars(m), base_url=server.base_url) for m in simulated_pool()]
+            # recordings are keyed by pool name and bare query: request the name, send the bare query
+            pool = [dict(vars(m), base_url=server.base_url, api_model=None) for m in simulated_pool()]
             http_backend = OpenAIBackend(CallSettings())
             served = ModelSpec(**pool[0])
             per_call_seconds(http_backend, served, queries[:20])  # warm up the connection pool
             remote = per_call_seconds(http_backend, served, queries)
-            http_sps = steps_per_second({"backend": "openai", "pool": pool}, min(episodes, 200))
+            http_sps = steps_per_second({"backend": "openai", "pool": pool, "calls": {"query_template": "{query}"}},
+                                        min(episodes, 200))
             http_backend.close()
     local_us, remote_us = statistics.median(local) * 1e6, statistics.median(remote) * 1e6
     return {

@@ -36,7 +36,7 @@ from agentrl.sandboxes import SandboxPool
 from agentrl.sandboxes.backends import backend_class
 from agentrl.sandboxes.pool import close_shared_pools, wait_discarded
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from _common import RESULTS  # noqa: E402  (this folder is sys.path[0] when run as a script)
 TARGETS = {"round_trip_ratio_max": 0.2, "reset_speedup_min": 5.0, "parallel_failures_max": 0}
 
 

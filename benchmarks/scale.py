@@ -39,7 +39,8 @@ from agentrl.rollout import grouped_specs, run_episodes
 from agentrl.envs.sokoban.env import SokobanEnv
 from agentrl.rollout.ray import RayRolloutBackend  # before ray.init: no usage reporting
 
-RESULTS = Path(__file__).resolve().parent / "results" / "scale.json"
+from _common import RESULTS as RESULTS_DIR  # noqa: E402  (this folder is sys.path[0] when run as a script)
+RESULTS = RESULTS_DIR / "scale.json"
 CONFIGS = ("in-process", "ray x1", "ray x2", "ray x2 thr")
 LEVEL = "#####\n#@$.#\n#####\n"  # one push solves it
 

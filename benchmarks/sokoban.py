@@ -28,7 +28,8 @@ from agentrl.envs.sokoban.level import Level, load_levels  # noqa: E402
 from agentrl.envs.sokoban.solver import apply_moves, solve  # noqa: E402
 
 SIZES = [((6, 6), 1), ((7, 7), 2), ((10, 10), 3)]
-BOXOBAN = Path(__file__).resolve().parents[2] / "shared/data/boxoban/unfiltered-test-000.txt"
+#: The 1,000 Boxoban unfiltered test levels, vendored with their licence in tests/data/boxoban.
+BOXOBAN = Path(__file__).resolve().parents[1] / "tests" / "data" / "boxoban" / "unfiltered-test-000.txt"
 
 
 def ours(dim, boxes, seconds):

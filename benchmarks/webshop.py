@@ -27,7 +27,8 @@ from agentrl.envs.webshop.expert import parse_instruction
 from agentrl.envs.webshop.pages import BACK_TO_SEARCH, BUY_NOW, NEXT_PAGE, PREV_PAGE, SEARCH_ACTION, SUB_PAGES
 from agentrl.envs.webshop.search import SEARCH_RETURN_N, BM25Index, product_document, tokenize
 
-RESULTS = Path(__file__).parent / "results" / "webshop.json"
+from _common import RESULTS as RESULTS_DIR  # noqa: E402  (this folder is sys.path[0] when run as a script)
+RESULTS = RESULTS_DIR / "webshop.json"
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:

@@ -27,10 +27,13 @@ def test_add_your_own_environment_guide_runs(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("env_id", ["agentrl/GuessNumber-v0"])
 def test_guide_env_passes_conformance(env_id, tmp_path, monkeypatch):
-    from gymnasium.utils.env_checker import check_env
-
     import agentrl
+    from agentrl.core import check_text_env
+    from agentrl.core.check import check_public_hooks
 
     namespace: dict = {}
     exec(compile(python_blocks("custom_env.md")[0], "docs/custom_env.md", "exec"), namespace)
-    check_env(agentrl.make(env_id).unwrapped)
+    env = agentrl.make(env_id)
+    check_text_env(env)  # public hooks only, documented reward range, and every other promise
+    check_public_hooks(env)
+    assert env.unwrapped.reward_bounds().finite

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +12,8 @@ from agentrl.commands import command_parser
 
 
 def benchmark_dir() -> Path | None:
-    """``benchmarks/`` of the source checkout (next to the package, or under the current directory)."""
-    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
+    """``benchmarks/`` of a source checkout: under the current directory, else next to the package."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
         candidate = root / "benchmarks"
         if candidate.is_dir():
             return candidate
@@ -25,13 +27,16 @@ def available() -> list[str]:
 
 def add_parser(subparsers) -> None:
     parser = command_parser(
-        subparsers, "bench", "Run benchmarks; each prints a table and writes benchmarks/results/NAME.json.",
+        subparsers, "bench", "Run benchmarks; each prints a table and writes NAME.json into --results "
+        "(default benchmarks/results under the current folder; never into an installed package).",
         "  agentrl bench                       # list the benchmarks\n"
         "  agentrl bench sokoban --levels 100  # one benchmark, with its own options\n"
         "  agentrl bench all                   # every benchmark, one after another",
     )
     parser.add_argument("name", nargs="?", help="benchmark name, or 'all'")
-    parser.add_argument("args", nargs="*", help="options passed to the benchmark script")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the benchmark script")
+    parser.add_argument("--results", default="benchmarks/results", metavar="DIR",
+                        help="folder for the JSON results (relative to the current folder)")
     parser.set_defaults(func=run)
 
 
@@ -48,9 +53,11 @@ def run(args) -> int:
     if unknown:
         print(f"error: unknown benchmark {unknown[0]!r}; choose from: {', '.join(names)}, all", file=sys.stderr)
         return 2
+    results = Path(args.results).resolve()
+    environment = {**os.environ, "AGENTRL_BENCH_RESULTS": str(results)}
     status = 0
     for name in selected:
-        print(f"== {name}", flush=True)
+        print(f"== {name} (results in {results})", flush=True)
         command = [sys.executable, str(benchmark_dir() / f"{name}.py"), *args.args]
-        status = subprocess.call(command) or status
+        status = subprocess.call(command, env=environment) or status
     return status

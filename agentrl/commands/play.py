@@ -2,7 +2,7 @@
 
 import sys
 
-from agentrl.commands import command_parser, parse_env_kwargs
+from agentrl.commands import add_import_option, command_parser, count, import_modules, parse_env_kwargs
 from agentrl.core.env import TextEnv
 from agentrl.core.policy import wrap_answer
 from agentrl.core.registry import make
@@ -14,16 +14,20 @@ def add_parser(subparsers) -> None:
         subparsers, "play", "Play an environment yourself: type actions, see observations and rewards.",
         "  agentrl play agentrl/Sokoban-v0\n"
         "  agentrl play agentrl/Sokoban-v0 --seed 3 --env-arg dim_room=[7,7] --env-arg num_boxes=2\n"
-        "  echo -e 'Up\\nLeft' | agentrl play agentrl/Sokoban-v0   # scripted input",
+        "  echo -e 'Up\\nLeft' | agentrl play agentrl/Sokoban-v0   # scripted input\n"
+        "  agentrl play --import my_envs agentrl/Guess-v0         # an env your module registers\n"
+        "  agentrl play my_envs:Guess-v0                          # the same, gymnasium style",
     )
-    parser.add_argument("env_id")
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("env_id", help="env id, e.g. agentrl/Sokoban-v0, or module:Env-v0")
+    parser.add_argument("--seed", type=count(0), default=None)
     parser.add_argument("--env-arg", action="append", metavar="KEY=VALUE", help="env config override")
     parser.add_argument("--raw", action="store_true", help="send your text as-is (no <answer> wrapping)")
+    add_import_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
+    import_modules(args.imports)
     env = make(args.env_id, **parse_env_kwargs(args.env_arg))
     unwrapped = env.unwrapped
     observation, info = env.reset(seed=args.seed)

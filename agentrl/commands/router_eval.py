@@ -44,15 +44,15 @@ def add_parser(subparsers) -> None:
     env.add_argument("--candidates-key-env", default="OPENAI_API_KEY",
                      help="environment variable with the key of --candidates-url")
     env.add_argument("--num-envs", type=int, default=8, help="episodes played at once")
-    gen = parser.add_argument_group("router generation (hf:, checkpoint:, api: routers; defaults: Router-R1 test.sh)")
+    gen = parser.add_argument_group("router generation (hf: and api: routers; defaults: Router-R1's test.sh)")
     gen.add_argument("--max-new-tokens", type=int, default=1024, help="tokens per generation")
     gen.add_argument("--temperature", type=float, default=0.0, help="0 decodes greedily")
     gen.add_argument("--top-p", type=float, default=1.0, help="nucleus mass when sampling")
     gen.add_argument("--stop", action="append", metavar="TEXT", default=[],
                      help="a stop string (repeatable; kept in the text, e.g. --stop '</search>' --stop '</answer>'); "
                           "none by default, as Router-R1's evaluation")
-    gen.add_argument("--max-context-tokens", type=int, default=4096, help="left-cut of the context (hf, checkpoint)")
-    gen.add_argument("--max-prompt-tokens", type=int, default=2048, help="left-cut of the prompt (hf, checkpoint)")
+    gen.add_argument("--max-context-tokens", type=int, default=4096, help="left-cut of the context (hf)")
+    gen.add_argument("--max-prompt-tokens", type=int, default=2048, help="left-cut of the prompt (hf)")
     gen.add_argument("--batch-size", type=int, default=16, help="generations per batch / requests in flight")
     other = parser.add_argument_group("baselines")
     other.add_argument("--knn-k", type=int, default=10, help="neighbours of the kNN router")

@@ -6,6 +6,13 @@ import json
 import sys
 
 from agentrl.commands import command_parser
+from agentrl.envs.swe.tasks import load_tasks
+from agentrl.envs.swe.validate import TaskValidation, validate_tasks
+from agentrl.sandboxes.backends import resolve_backend
+from agentrl.sandboxes.base import SandboxError
+from agentrl.sandboxes.docker import docker_client
+from agentrl.sandboxes.images import build_base_image
+from agentrl.sandboxes.reaper import reap
 
 
 def add_parser(subparsers) -> None:
@@ -42,8 +49,6 @@ def _clear_errors(run):
     """Sandbox problems (no engine, no image, failed build) end in one clear line, not a traceback."""
 
     def wrapped(args) -> int:
-        from agentrl.sandboxes.base import SandboxError
-
         try:
             return run(args)
         except SandboxError as exc:
@@ -54,10 +59,6 @@ def _clear_errors(run):
 
 
 def run_build(args) -> int:
-    from agentrl.sandboxes.backends import resolve_backend
-    from agentrl.sandboxes.docker import docker_client
-    from agentrl.sandboxes.images import build_base_image
-
     docker = resolve_backend(args.backend) == "docker"
     result = build_base_image(
         args.method, client=docker_client() if docker else None, docker=docker, mirror=args.mirror,
@@ -68,10 +69,6 @@ def run_build(args) -> int:
 
 
 def run_validate(args) -> int:
-    from agentrl.envs.swe.tasks import load_tasks
-    from agentrl.envs.swe.validate import validate_tasks
-    from agentrl.sandboxes.backends import resolve_backend
-
     tasks = load_tasks(args.tasks)
     if args.task_id:
         known = {task.instance_id for task in tasks}
@@ -81,10 +78,12 @@ def run_validate(args) -> int:
             return 2
         tasks = [task for task in tasks if task.instance_id in args.task_id]
     backends = ["docker", "local"] if args.backend == "both" else [resolve_backend(args.backend)]
-    print(f"{'task':<20}{'backend':<9}{'gold':>6}{'empty':>7}{'seconds':>9}  result")
+    width = max([len("task"), *(len(task.instance_id) for task in tasks)]) + 2
+    print(f"{'task':<{width}}{'backend':<9}{'gold':>6}{'empty':>7}{'seconds':>9}  result")
     reports = []
     for backend in backends:
-        reports += validate_tasks(tasks, backend, workers=args.workers, on_result=_print_row)
+        reports += validate_tasks(tasks, backend, workers=args.workers,
+                                  on_result=lambda report: _print_row(report, width))
     failed = [report for report in reports if not report.ok]
     print(f"{len(reports) - len(failed)}/{len(reports)} validations passed")
     if args.json:
@@ -94,17 +93,16 @@ def run_validate(args) -> int:
     return 1 if failed else 0
 
 
-def _print_row(report) -> None:
+def _print_row(report: TaskValidation, width: int) -> None:
+    """One row; ``width`` fits the longest instance id, so ids never run into the next column."""
     gold = f"{report.gold.outcome:.0f}" if report.gold else "-"
     empty = f"{report.empty.outcome:.0f}" if report.empty else "-"
     result = "ok" if report.ok else "FAILED: " + "; ".join(report.problems)
-    print(f"{report.instance_id:<20}{report.backend:<9}{gold:>6}{empty:>7}{report.seconds:>9.2f}  {result}", flush=True)
+    print(f"{report.instance_id:<{width}}{report.backend:<9}{gold:>6}{empty:>7}{report.seconds:>9.2f}  {result}",
+          flush=True)
 
 
 def run_reap(args) -> int:
-    from agentrl.sandboxes.docker import docker_client
-    from agentrl.sandboxes.reaper import reap
-
     removed = reap(docker_client(), everything=args.all)
     print(f"removed {len(removed)} container(s)" + (": " + ", ".join(removed) if removed else ""))
     return 0

@@ -10,6 +10,7 @@ under the entry point's name.
 from __future__ import annotations
 
 import difflib
+import importlib
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable
@@ -17,6 +18,7 @@ from typing import Any, Callable
 import gymnasium as gym
 from gymnasium.error import Error as GymError
 
+from agentrl.core.config import ConfigError
 from agentrl.core.extras import MissingExtraError, optional_module
 
 NAMESPACE = "agentrl"
@@ -95,9 +97,24 @@ def list_envs() -> list[str]:
     return sorted(_ENTRIES)
 
 
+def import_env_module(env_id: str) -> str:
+    """Gymnasium's ``module:Env-v0`` form: import ``module`` (which registers the env), return ``Env-v0``."""
+    if ":" not in env_id:
+        return env_id
+    module, _, name = env_id.partition(":")
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise UnknownEnvError(f"cannot import module {module!r} named in env id {env_id!r} ({exc}); put it on "
+                              "PYTHONPATH or in the current folder") from exc
+    return name
+
+
 def env_entry(env_id: str) -> EnvEntry:
-    """The registration record of ``env_id``; raises :class:`UnknownEnvError` with suggestions."""
+    """The registration record of ``env_id`` (``module:Env-v0`` imports ``module`` first); raises
+    :class:`UnknownEnvError` with suggestions."""
     _load_plugins()
+    env_id = import_env_module(env_id)
     full_id = qualify(env_id)
     if full_id in _ENTRIES:
         return _ENTRIES[full_id]
@@ -127,7 +144,13 @@ def env_class(env_id: str) -> Callable[..., gym.Env]:
 
 
 def make(env_id: str, **kwargs: Any) -> gym.Env:
-    """Create a registered env; keyword arguments override its config."""
+    """Create a registered env; keyword arguments override its config. A ``ValueError`` the env raises
+    while being built (a bad setting, a malformed level file, an unknown task id) is a :class:`ConfigError`."""
     entry = env_entry(env_id)
     env_class(entry.id)  # imports the module first, so a missing extra names the pip command
-    return gym.make(entry.id, **kwargs)
+    try:
+        return gym.make(entry.id, **kwargs)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(f"{entry.id}: {exc}") from exc

@@ -11,8 +11,9 @@ Questions come from Router-R1's seven QA test sets (local FlashRAG folders or Ro
 files, drawn as ``qa_test_gen.py`` draws them: :func:`~agentrl.envs.router.data.load_benchmark`),
 from the env's ``task_files`` (each once), or from the offline generated tasks.
 
-In the ``router-r1`` protocol, model routers run Router-R1's own generation loop
-(:mod:`agentrl.envs.router.routers`); in ``chat`` they are ordinary chat policies.
+In the ``router-r1`` protocol, ``hf:`` and ``api:`` routers run Router-R1's own generation loop
+(:mod:`agentrl.envs.router.routers`); in ``chat`` they are ordinary chat policies. ``checkpoint:DIR``
+(a run of ``agentrl train``) acts as its run's own policy, with the context it was trained on.
 
 Outputs: two tables (printed) -- EM per dataset in the layout of the paper's Table 1, with the
 paper's rows for reference, and one row per router and dataset (EM, F1, $ per 1000 questions,
@@ -39,8 +40,8 @@ from agentrl.envs.router.pool import ModelPool
 from agentrl.envs.router.reward import CostNormalizer, router_r1_reward
 from agentrl.envs.router.routers import APIRouter, HFRouter, RouterGeneration, close_stopped_tag
 from agentrl.envs.router.simulated import simulated_pool
-from agentrl.models import load_causal_lm, load_tokenizer
 from agentrl.eval.policy_specs import make_policy
+from agentrl.models import load_causal_lm, load_tokenizer
 from agentrl.policies.api import APIPolicy, parse_api_spec
 from agentrl.policies.generation import GenerationConfig
 from agentrl.policies.hf import HFPolicy
@@ -97,7 +98,7 @@ class RouterEvalConfig:
     candidates_key_env: str = "OPENAI_API_KEY"
     """Environment variable holding the key of ``candidates_url``."""
     generation: RouterGeneration = field(default_factory=RouterGeneration)
-    """How ``hf:``, ``checkpoint:`` and ``api:`` routers generate (Router-R1's test.sh by default)."""
+    """How ``hf:`` and ``api:`` routers generate (Router-R1's test.sh by default)."""
     baselines: list[str] = field(default_factory=lambda: list(BASELINES))
     """Baselines to run: single, random, cheapest, most-expensive, oracle, knn, cascade."""
     num_envs: int = 8
@@ -262,14 +263,14 @@ class RouterEvaluation:
 
     # ---------------------------------------------------------------- routers
     def router(self, spec: str) -> Policy:
-        """The policy a ``--policy`` spec names, generating as ``config.generation`` says."""
+        """The policy a ``--policy`` spec names: ``hf:``/``api:`` generate as ``config.generation`` says
+        (Router-R1's loop under the ``router-r1`` protocol); ``checkpoint:DIR`` is the run's own
+        policy, building its context as in its training."""
         kind, _, arg = spec.partition(":")
         generation = self.config.generation
         if self.env_config.protocol == "router-r1" and arg:
             if kind == "hf":
                 return HFRouter.from_pretrained(arg, generation)
-            if kind == "checkpoint":
-                return HFRouter(*_model_and_tokenizer(make_policy(spec, self.envs[0]), spec), generation)
             if kind == "api":
                 return APIRouter(*parse_api_spec(arg), generation)
         if kind == "hf" and arg:
@@ -333,12 +334,6 @@ def with_candidates(env_kwargs: Mapping[str, Any], url: str | None, key_env: str
     return {**kwargs, "pool": pool, "pool_file": None, "backend": "openai"}
 
 
-def _model_and_tokenizer(policy: Any, spec: str) -> tuple[Any, Any]:
-    if not (hasattr(policy, "model") and hasattr(policy, "tokenizer")):
-        raise ConfigError(f"{spec} is not a language-model checkpoint (its policy has no model and tokenizer)")
-    return policy.model, policy.tokenizer
-
-
 class TagClosingPolicy:
     """Puts back the closing tag an OpenAI-style stop string cut off (``chat`` protocol)."""
 
@@ -392,10 +387,10 @@ def front_checks(scores: Sequence[RouterScore]) -> dict[str, Any]:
 
 def format_table(scores: Sequence[RouterScore]) -> str:
     """One row per router and dataset."""
-    lines = [f"{'router':<26}{'dataset':<17}{'n':>5}{'EM':>7}{'F1':>7}{'$/1k q':>10}{'calls/q':>9}"
-             f"{'format':>8}{'reward':>8}"]
+    lines = [(f"{'router':<32}{'dataset':<17}{'n':>5}{'EM':>7}{'F1':>7}{'$/1k q':>10}{'calls/q':>9}"
+              f"{'format':>8}{'reward':>8}")]
     for s in scores:
-        lines.append(f"{s.router[:25]:<26}{s.dataset[:16]:<17}{s.questions:>5}{s.em:>7.3f}{s.f1:>7.3f}"
+        lines.append(f"{s.router[:31]:<32}{s.dataset[:16]:<17}{s.questions:>5}{s.em:>7.3f}{s.f1:>7.3f}"
                      f"{s.usd_per_1k:>10.4f}{s.calls_per_question:>9.2f}{s.format_ok:>8.2f}{s.reward:>8.3f}")
     return "\n".join(lines)
 
@@ -485,6 +480,8 @@ def _write_outputs(config: RouterEvalConfig, evaluation: RouterEvaluation,
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     totals = overall(scores)
+    datasets = {s.dataset for s in scores} - {ALL}
+    detail = [s for s in scores if s.dataset != ALL] if len(datasets) == 1 else scores  # "all" repeats a lone set
     result = {
         "env": ENV_ID,
         "env_kwargs": config.env_kwargs,
@@ -498,7 +495,7 @@ def _write_outputs(config: RouterEvalConfig, evaluation: RouterEvaluation,
         "paper_table_1": {"datasets": list(QA_BENCHMARKS), "em": PAPER_TABLE},
         "pareto_front": pareto_front(totals),
         "checks": front_checks(totals),
-        "table": format_table(scores),
+        "table": format_table(detail),
         "paper_layout": paper_layout(scores),
     }
     plot_pareto(totals, out / "pareto.png")

@@ -167,6 +167,27 @@ def pack_segments(segments: Sequence[Sequence[Turn]], pad_id: int = 0, capacity:
     return SegmentBatch(input_ids, attention, loss_mask, old, turn_index, turns, positions)
 
 
+@torch.no_grad()
+def packing_supported(model: torch.nn.Module) -> bool:
+    """Whether ``model`` keeps packed segments apart: two short segments scored packed and padded
+    must agree (a model that ignores packed position ids lets the second attend to the first)."""
+    vocab = int(getattr(model.config, "vocab_size", 2))
+    probe = [[Turn(observation="", action="", token_ids=[(7 * i + j) % vocab for j in range(n)],
+                   logprobs=[0.0] * n, loss_mask=[1] * n)] for i, n in enumerate((3, 2))]
+    device = next(model.parameters()).device
+    padded, packed = collate_segments(probe).to(device), pack_segments(probe, capacity=5).to(device)
+    if packed.input_ids.shape[0] != 1:
+        raise AssertionError("the probe should pack into one row")
+    was_training = model.training
+    model.eval()
+    try:
+        expected = score_tokens(model, padded, entropy=False).logprobs[1, :2]
+        got = score_tokens(model, packed, entropy=False).logprobs[0, 3:]
+    finally:
+        model.train(was_training)
+    return bool(torch.allclose(expected.float(), got.float(), atol=1e-3))
+
+
 @dataclass
 class TokenScores:
     """A forward pass's per-token results, aligned with the batch's ``input_ids``."""

@@ -9,7 +9,9 @@ appended prompt tokens plus the generated tokens with their sampling log-probabi
 from __future__ import annotations
 
 import inspect
+import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -285,10 +287,16 @@ def _cache_of(output):
     return cache if cache is not None else output.past_key_values
 
 
+#: Generation settings saved beside an exported model (``agentrl export``); ``hf:DIR`` reads them.
+GENERATION_FILE = "agentrl_generation.json"
+
+
 def pretrained_policy(model: str, *, seed: int = 0) -> HFPolicy:
     """A transformers causal LM as a policy (``hf:MODEL``): any local path or hub name
-    (``tiny`` builds the offline test model), on the GPU when there is one, default generation."""
+    (``tiny`` builds the offline test model), on the GPU when there is one. Generation settings come
+    from the folder's ``agentrl_generation.json`` when it has one (an exported run), else defaults."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return HFPolicy(load_causal_lm(model).to(device), load_tokenizer(model), GenerationConfig(), seed=seed,
-                    device=device)
+    settings = Path(model) / GENERATION_FILE
+    generation = GenerationConfig(**json.loads(settings.read_text())) if settings.is_file() else GenerationConfig()
+    return HFPolicy(load_causal_lm(model).to(device), load_tokenizer(model), generation, seed=seed, device=device)
 

@@ -95,6 +95,9 @@ class ShellSession:
             try:
                 self.channel.send(json.dumps(request).encode() + b"\n")
                 reply = self._read_message(time.monotonic() + timeout + HOST_GRACE)
+            except OSError as exc:
+                self.alive = False
+                raise SessionDiedError(f"the shell session's stream failed: {exc}") from exc
             except BaseException:
                 self.alive = False
                 raise
@@ -115,7 +118,7 @@ class ShellSession:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.alive = False
-                raise SandboxError("the sandbox session stopped answering (hung or overloaded)")
+                raise SessionDiedError("the sandbox session stopped answering (hung or overloaded); it is treated as dead")
             try:
                 chunk = self.channel.recv(remaining)
             except TimeoutError:

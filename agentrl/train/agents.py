@@ -29,7 +29,7 @@ from agentrl.core.trajectory import Trajectory, Turn
 from agentrl.policies.grid import GridNet, GridPolicy, stack_grids
 from agentrl.policies.generation import GenerationConfig
 from agentrl.policies.hf import HFPolicy
-from agentrl.models.logprobs import collate_segments, pack_segments, score_tokens
+from agentrl.models.logprobs import collate_segments, pack_segments, packing_supported, score_tokens
 
 
 @dataclass
@@ -85,6 +85,15 @@ def _autocast(device: torch.device, bf16: bool):
     return nullcontext()
 
 
+def enable_checkpointing(model: nn.Module) -> None:
+    """Activation (gradient) checkpointing on a transformers model, under either of its names."""
+    enable = getattr(model, "activation_checkpointing_enable", None)
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def _frozen_copy(model: nn.Module) -> nn.Module:
     """A copy of ``model`` in eval mode with gradients off (the KL reference)."""
     frozen = copy.deepcopy(model).eval()
@@ -98,8 +107,10 @@ class LMAgent:
 
     def __init__(self, model, tokenizer, generation: GenerationConfig, *, value_head: bool = False,
                  device: str | torch.device = "cpu", seed: int = 0, bf16: bool = True, share_weights: bool = False,
-                 pack_sequences: bool = False, gradient_checkpointing: bool = False):
-        """``pack_sequences`` scores several segments per row (no padding waste, see
+                 pack_sequences: bool = False, gradient_checkpointing: bool = False,
+                 acting: TrainablePolicy | None = None):
+        """``acting`` replaces the default acting :class:`HFPolicy` (e.g. a vLLM engine; it receives the
+        learner's weights through ``load_weights``). ``pack_sequences`` scores several segments per row (no padding waste, see
         :func:`~agentrl.models.logprobs.pack_segments`); ``gradient_checkpointing`` recomputes the
         learner model's activations in the backward pass instead of keeping them (less memory)."""
         self.device = torch.device(device)
@@ -108,14 +119,22 @@ class LMAgent:
         self.bf16 = bf16
         hidden = self.model.config.hidden_size
         self.value_head = nn.Linear(hidden, 1).to(self.device) if value_head else None
-        acting = self.model if share_weights else copy.deepcopy(self.model)
-        self.policy = HFPolicy(acting, tokenizer, generation, seed=seed, device=self.device)
+        if acting is None:
+            acting_model = self.model if share_weights else copy.deepcopy(self.model)
+            acting = HFPolicy(acting_model, tokenizer, generation, seed=seed, device=self.device)
+        else:
+            share_weights = False
+        self.policy = acting
         self.shared = share_weights
         self.reference: nn.Module | None = None
-        self.pad_id = self.policy.pad_id
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        if pack_sequences and not packing_supported(self.model):
+            raise ValueError(f"pack_sequences: {type(self.model).__name__} mixes packed segments (it ignores packed "
+                             "position ids; transformers >= 4.56 with a Llama, Qwen2, Mistral... model keeps them "
+                             "apart); set policy.pack_sequences=false")
         self.pack_sequences = pack_sequences
         if gradient_checkpointing:  # after the acting copy: generation keeps its KV cache
-            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            enable_checkpointing(self.model)
 
     @property
     def has_value_head(self) -> bool:

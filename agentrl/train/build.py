@@ -44,7 +44,17 @@ def _lm_agent(config: TrainConfig, device: torch.device) -> LMAgent:
     if p.lora.enabled:
         model = _with_lora(model, p.lora)
     return LMAgent(model, tokenizer, p.generation(), value_head=p.value_head, device=device, seed=config.run.seed,
-                   bf16=config.run.bf16)
+                   bf16=config.run.bf16, pack_sequences=p.pack_sequences,
+                   gradient_checkpointing=p.gradient_checkpointing, acting=_acting_engine(config, tokenizer))
+
+
+def _acting_engine(config: TrainConfig, tokenizer):
+    """The acting policy of ``policy.engine`` when it is not the default transformers one."""
+    p = config.policy
+    if p.engine == "hf":
+        return None
+    vllm = optional_module("agentrl.policies.vllm", "vllm")
+    return vllm.VLLMPolicy(p.model, tokenizer, p.generation(), p.vllm)  # says how to install vLLM when missing
 
 
 def _with_lora(model, lora):

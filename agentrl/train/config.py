@@ -49,6 +49,12 @@ class EnvConfig:
     eval_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra overrides for evaluation envs (on top of ``kwargs``)."""
 
+    def __post_init__(self) -> None:
+        for name in ("kwargs", "eval_kwargs"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"env.{name} must be a mapping of env settings, e.g. {{max_turns: 10}}; "
+                                 f"got {getattr(self, name)!r}")
+
 
 @dataclass
 class TinyModelConfig:

@@ -285,7 +285,8 @@ class Trainer:
         seconds = time.perf_counter() - started
         self.report.evaluation(f"at iteration {iteration}", batch.summary(), seconds)
         return {**{f"eval/{k}": v for k, v in batch.summary().items() if k != "episodes"},
-                **{f"eval/rewards/{k}": v for k, v in batch.metrics.items()}, "time/eval_s": seconds}
+                **{f"eval/rewards/{k}": v for k, v in batch.metrics.items() if not k.startswith(("time/", "rollout/"))},
+                "time/eval_s": seconds}
 
     # ----------------------------------------------------------- checkpoints and endings
     def _state(self) -> dict[str, Any]:

@@ -319,3 +319,41 @@ def test_balrog_layouts_on_the_fake_observation():
     language = balrog_text(LANGUAGE, obs, "language")
     assert language.startswith("statistics:\nStrength: 1/19\n") and "\n\ninventory:\na: a blessed" in language
     assert "map:" not in language and language.endswith("cursor:\nYourself a monk\n")
+
+
+# --------------------------------------------------------------------------- the env's BALROG views
+import agentrl  # noqa: E402
+from agentrl.core.check import check_text_env  # noqa: E402
+
+
+@pytest.mark.parametrize("view", ["balrog", "nle_language", "message", "language"])
+def test_every_text_view_keeps_the_env_contract(view):
+    env = agentrl.make("agentrl/MiniHack-v0", task="KeyRoom-S5", text_view=view, max_turns=15)
+    try:
+        check_text_env(env)
+    finally:
+        env.close()
+
+
+def test_balrog_view_of_a_real_game():
+    """The view is BALROG's layout of the port's texts on the game's own arrays: inventory, the
+    screen's message, the language observation, the cursor on the agent and the terminal map."""
+    env = agentrl.make("agentrl/MiniHack-v0", task="KeyRoom-S5", text_view="balrog", action_set="full")
+    try:
+        observation, _ = env.reset(seed=0)
+        obs = env.unwrapped.engine.obs
+        assert observation == balrog_text(LANGUAGE, obs, "hybrid")
+        assert observation.startswith("inventory:\na: a +0 short sword (weapon in hand)\n")
+        assert "message:\nHello Agent, welcome to NetHack!  You are a chaotic male human Rogue.\n" in observation
+        assert "\nkey adjacent northwest\n" in observation  # the key is one step north-west (seed 0)
+        assert "cursor:\nYourself a rogue\n(x=41, y=12)\n" in observation
+        rows = [bytes(row).decode("latin-1") for row in obs["tty_chars"]]
+        assert observation.endswith("map:\n" + "\n".join(rows[1:]) + "\n\n")
+        # A cancelled prompt changes the terminal but not the game: the view stays as it was.
+        before = env.unwrapped.render_text()
+        observation, _, _, _, info = env.step("apply lock pick")
+        assert not info["action_valid"] and observation.endswith(before)
+        observation, _, _, _, info = env.step("northwest")
+        assert "message:\nYou see here a key named The Master Key of Thievery.\n" in observation
+    finally:
+        env.close()

@@ -69,7 +69,7 @@ def test_render_text_is_the_state_and_feedback_is_a_message():
 def test_search_then_answer_with_the_simulated_pool():
     env = make_env(alpha=0.5)
     env.reset(seed=3, options={"task": PERU})
-    obs, reward, terminated, truncated, info = env.step(
+    _obs, reward, terminated, truncated, info = env.step(
         "<think>geography</think>\n<search> Gemma-2-27B-Instruct: What is the capital of Peru? </search> "
         "trailing text is cut")
     assert (reward, terminated, truncated, info["action_valid"]) == (0.0, False, False, True)
@@ -83,6 +83,25 @@ def test_search_then_answer_with_the_simulated_pool():
     assert terminated and info["format_ok"] and info["num_calls"] == 1 and info["route_count"] == 1
     assert info["em"] == float(answer == "Lima") and info["success"] == (answer == "Lima")
     assert info["transcript"].count("<information>") == 1 and "trailing" not in info["transcript"]
+
+
+def test_routed_queries_keep_upstreams_spaces_and_a_failing_backend_is_a_failed_call():
+    env = make_env()
+    env.reset(seed=0, options={"task": {"question": "How many seconds are in 3 minutes?", "golden_answers": ["180"]}})
+    _, _, _, _, info = env.step("<think>units</think><search> LLaMA-3.1-8B: How many seconds are in 3 minutes? </search>")
+    assert info["calls"][0]["ok"] and info["calls"][0]["query"] == " How many seconds are in 3 minutes?"
+
+    class Broken:
+        def call(self, model, query):
+            raise RuntimeError("bug in a backend")
+
+        def close(self):
+            pass
+
+    env.set_backend("simulated", Broken())
+    obs, _, _, _, info = env.step("<think>again</think><search> Qwen: anything </search>")
+    assert "<information>None</information>" in obs and "bug in a backend" in info["calls"][0]["error"]
+    assert info["calls"][0]["cost"] == 0.0
 
 
 def test_unknown_model_gets_none_and_fails_the_format():

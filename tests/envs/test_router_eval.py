@@ -117,7 +117,7 @@ def write_datasets(root):
 # ------------------------------------------------------------------------------ the end-to-end run
 def test_router_eval_end_to_end_on_local_test_sets(servers, tmp_path, capsys):
     candidates, pool, router = servers
-    nq, trivia = write_datasets(tmp_path / "data")
+    nq, _trivia = write_datasets(tmp_path / "data")
     out = tmp_path / "eval"
     code = main(["router-eval", "--data-dir", str(tmp_path / "data"), "--datasets", "nq", "triviaqa", "bamboogle",
                  "--sample-size", "4", "--policy", f"api:router-r1@{router.base_url}",
@@ -165,7 +165,7 @@ def test_router_eval_end_to_end_on_local_test_sets(servers, tmp_path, capsys):
 
 def test_the_router_continues_one_reply_and_stop_strings_match_no_stops(servers, tmp_path):
     """With infer_vllm.py's stop strings (tags re-added) the scores equal those without any."""
-    candidates, pool, router = servers
+    _candidates, pool, router = servers
     write_datasets(tmp_path / "data")
     common = dict(data_dir=str(tmp_path / "data"), datasets=["nq"], sample_size=3, baselines=[],
                   candidates_url=pool.base_url, policies={"r": f"api:router-r1@{router.base_url}"})
@@ -179,7 +179,7 @@ def test_the_router_continues_one_reply_and_stop_strings_match_no_stops(servers,
     pytest.param([], id="fast"), pytest.param(["knn"], marks=pytest.mark.slow, id="knn"),  # MiniLM loads in ~20 s
 ])
 def test_a_colon_in_the_question_no_longer_changes_any_baselines_score(servers, tmp_path, slow_baselines):
-    candidates, pool, _ = servers
+    _candidates, pool, _ = servers
     plain = ["Who wrote War and Peace?", "Who painted the Mona Lisa?", "What is the capital of Peru?"]
     with_colon = ["Who wrote: War and Peace?", "Who painted: the Mona Lisa?", "What is the capital of: Peru?"]
     answers = ["Leo Tolstoy", "Leonardo da Vinci", "Lima"]
@@ -322,3 +322,34 @@ def test_a_policy_object_and_the_cli_errors(tmp_path, capsys):
     assert "FlashRAG folder" in capsys.readouterr().err
     assert main(["router-eval", "--datasets", "webqa", "--data-dir", str(tmp_path), "--out-dir", str(out)]) == 2
     assert "bamboogle" in capsys.readouterr().err
+
+
+def chat_router(model: str, messages: list[dict], params: dict) -> ChatReply:
+    """A chat router (chat protocol: observations as user turns) that stops at the tags."""
+    if len(messages) <= 2:  # system + "Question: ..."
+        question = messages[-1]["content"].removeprefix("Question:").strip()
+        text = f"<think>ask the big one</think><search> LLaMA-3.1-70B-Instruct: {question} </search> more"
+    else:
+        answer = messages[-1]["content"].split("Answer:")[-1].split("</information>")[0].strip()
+        text = f"<think>copy</think><answer>{answer}</answer> and more"
+    text, matched = cut_at_stop(text, params.get("stop"))
+    return ChatReply(text, stop_reason=matched)
+
+
+def test_chat_protocol_api_router_gets_its_stop_tags_back(tmp_path):
+    with OpenAICompatServer(chat_router) as server:
+        result = router_eval(episodes=8, baselines=["single"], env_kwargs={"protocol": "chat"}, num_envs=4,
+                             generation={"stop": ["</search>", "</answer>"]}, out_dir=str(tmp_path),
+                             policies={"chat-router": f"api:chat-router@{server.base_url}"})
+        assert server.requests_served == 16
+    routers = {r["router"]: r for r in result["routers"]}
+    assert routers["chat-router"]["format_ok"] == 1.0  # the cut-off </search> and </answer> were put back
+    assert routers["chat-router"]["em"] == routers["single:LLaMA-3.1-70B-Instruct"]["em"] > 0
+
+
+@pytest.mark.slow  # builds the tiny transformers model
+def test_hf_router_runs_router_r1s_loop_in_router_eval(tmp_path):
+    result = router_eval(episodes=2, baselines=[], out_dir=str(tmp_path), policies={"tiny": "hf:tiny"},
+                         generation={"max_new_tokens": 8, "max_prompt_tokens": 200, "max_context_tokens": 300})
+    [row] = result["routers"]
+    assert row["router"] == "tiny" and row["questions"] == 2 and row["format_ok"] == 0.0  # a random model

@@ -138,7 +138,7 @@ def test_first_action_and_routing_split():
 
 
 def test_route_count_keeps_upstreams_sticky_flags():
-    valid = lambda name: name.strip().lower() in ("qwen", "gemma")  # noqa: E731
+    valid = lambda name: name.strip().lower() in ("qwen", "gemma")
     assert route_count("<search>qwen: a</search><search>gemma: b</search>", valid) == 2
     # after one invalid search nothing counts any more (upstream never resets its flags)
     assert route_count("<search>gpt: a</search><search>qwen: b</search>", valid) == 0

@@ -95,7 +95,7 @@ def test_fabricated_information_after_a_search_in_the_same_turn_is_cut_and_the_c
 def test_fabricated_information_in_a_later_turn_fails_the_format(protocol):
     turns = [f"{THINK}<search> {model_name(protocol)}: capital? </search>",
              "<think>more</think><information>Paris</information>" + ANSWER]
-    total, info, calls = play(turns, protocol)
+    total, info, _calls = play(turns, protocol)
     assert (total, info["format_rule"]) == (-1.0, "search_info_mismatch")
 
 
@@ -110,7 +110,7 @@ def test_answer_then_search_does_not_pay(protocol):
 def test_several_searches_in_one_turn_make_one_call(protocol):
     name = model_name(protocol)
     turns = [f"{THINK}<search> {name}: capital? </search><search> {name}: again? </search>", ANSWER]
-    total, info, calls = play(turns, protocol)
+    _total, info, calls = play(turns, protocol)
     assert calls == 1 and info["num_calls"] == 1 and info["transcript"].count("<search>") == 1
 
 
@@ -124,7 +124,7 @@ def test_a_name_outside_the_pool_costs_nothing_and_earns_no_more_than_no_call():
 
 def test_substring_names_that_upstream_rejects_are_rejected():
     for name in ("llama", "LLaMA-3.1-13B", "LLM", "gpt-4o", "claude"):
-        total, info, calls = play([f"{THINK}<search> {name}: capital? </search>", ANSWER])
+        total, _info, calls = play([f"{THINK}<search> {name}: capital? </search>", ANSWER])
         assert total == -1.0 and calls == 0, name
 
 
@@ -135,7 +135,7 @@ def test_empty_think_does_not_pay(think):
 
 
 def test_smuggled_tags_inside_a_search_do_not_pay():
-    total, info, _ = play([f"{THINK}<search> Qwen: q </information><information>Paris </search>", ANSWER])
+    total, _info, _ = play([f"{THINK}<search> Qwen: q </information><information>Paris </search>", ANSWER])
     assert total == -1.0
 
 
@@ -155,13 +155,13 @@ def test_two_colons_are_routed_charged_and_fail():
 
 
 def test_placeholders_copied_from_the_prompt_do_not_pay():
-    total, info, calls = play([f"{THINK}<search> LLM-Name:Your-Query </search>", ANSWER])
+    total, _info, calls = play([f"{THINK}<search> LLM-Name:Your-Query </search>", ANSWER])
     assert total == -1.0 and calls == 0
 
 
 def test_the_final_generation_cannot_call_for_free():
     search = f"{THINK}<search> Qwen: capital? </search>"
-    total, info, calls = play([search] * 5)
+    total, _info, calls = play([search] * 5)
     assert calls == 4 and total == -1.0  # the fifth search is not run and the episode ends
 
 

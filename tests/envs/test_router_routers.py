@@ -18,8 +18,8 @@ FIRST = "<think>geography</think>\n<search> Gemma: What is the capital of Peru? 
 def played_input() -> tuple[PolicyInput, str, dict]:
     """An episode after one routed generation (the simulated pool answers)."""
     env = RouterEnv(shared_cost_window=None)
-    prompt, info = env.reset(seed=0, options={"task": TASK})
-    observation, reward, _, _, step_info = env.step(FIRST + " and then some text upstream cuts")
+    prompt, _info = env.reset(seed=0, options={"task": TASK})
+    observation, _reward, _, _, step_info = env.step(FIRST + " and then some text upstream cuts")
     history = [Turn(observation=prompt, action=FIRST + " and then some text upstream cuts", info=step_info)]
     return PolicyInput(observation=observation, history=history, info=step_info), prompt, step_info
 
@@ -60,7 +60,7 @@ def test_hf_router_context_is_upstreams_piecewise_concatenation():
     item, prompt, info = played_input()
     templated = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
                                               tokenize=False)
-    encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]
     expected = encode(templated)[-300:] + encode(FIRST) + encode(info["inline_observation"])
     assert router.context(item) == expected[-420:]
     # two episodes in one left-padded batch; each continuation is new text only

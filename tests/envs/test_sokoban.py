@@ -1,5 +1,6 @@
 import random
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ from agentrl.envs.sokoban.level import (
 )
 from agentrl.envs.sokoban.solver import apply_moves, solve
 
-BOXOBAN = "/work/shared/data/boxoban/unfiltered-test-000.txt"
+#: The 1,000 Boxoban unfiltered test levels, vendored with their licence (Apache-2.0) in tests/data.
+BOXOBAN = str(Path(__file__).resolve().parents[1] / "data" / "boxoban" / "unfiltered-test-000.txt")
 
 
 def play(level_text, moves, **kwargs):

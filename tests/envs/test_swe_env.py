@@ -8,6 +8,7 @@ import agentrl
 from agentrl.core.rollout import EpisodeSpec, run_episodes
 from agentrl.envs.swe import SWEEnv
 from agentrl.envs.swe.expert import apply_patch_action
+from agentrl.sandboxes.base import SessionDiedError
 from agentrl.sandboxes.pool import close_shared_pools, wait_discarded
 from agentrl.sandboxes.testing import BACKEND_PARAMS, require_backend
 
@@ -131,11 +132,28 @@ def test_long_output_is_truncated_with_a_notice(make_env):
     assert observation.startswith("1\n2\n3\n") and "50000" in observation
 
 
-def test_killing_the_session_recovers(make_env):
+def test_kill_everything_cannot_end_the_session(make_env):
+    """Agent commands cannot signal the dispatcher (another uid on Docker; pid 1 on bubblewrap)."""
     env = make_env()
     _, steps = play(env, ["bash cd pagekit", "bash kill -9 -1", "bash pwd; ls"])
-    assert "new shell session" in steps[1][0]
-    assert "/testbed\n" in steps[2][0] and "pagekit" in steps[2][0]
+    assert steps[2][0].startswith("/testbed/pagekit\n") and "pages.py" in steps[2][0]
+    assert "new shell session" not in steps[1][0]
+
+
+def test_a_dead_session_is_replaced_and_said_so(make_env, backend):
+    env = make_env()
+    env.reset(seed=0, options={"task_id": "pagekit-1"})
+    env.step(answer("bash cd pagekit && echo kept > note.txt"))
+    if backend == "docker":  # the harness (root) kills the dispatcher: files survive in the container
+        with pytest.raises(SessionDiedError):
+            env.sandbox.run_trusted("kill -9 $PPID; sleep 5", timeout=10)
+    else:  # bubblewrap: the sandbox goes with its pid 1
+        env.sandbox._session.channel.process.kill()
+    observation, _, _, _, info = env.step(answer("bash pwd"))
+    assert "new shell session" in observation and info["reward_components"]["tool_success"] == 0.0
+    observation = env.step(answer("bash pwd; cat pagekit/note.txt"))[0]
+    assert observation.startswith("/testbed\n")
+    assert ("kept" in observation) == (backend == "docker")
 
 
 def test_turn_limit_without_submit_scores_no_submit(make_env):

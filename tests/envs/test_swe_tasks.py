@@ -16,8 +16,8 @@ from agentrl.envs.swe.tasks import (
     docker_id,
     load_jsonl,
     load_tasks,
-    patch_files,
 )
+from agentrl.envs.swe.patches import patch_paths as patch_files
 
 SWEBENCH_RECORD = {
     "repo": "astropy/astropy",

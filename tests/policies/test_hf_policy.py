@@ -105,9 +105,10 @@ def test_weight_sync_changes_samples(tiny_tokenizer):
     policy = HFPolicy(a, tiny_tokenizer, GenerationConfig(max_new_tokens=4, greedy=True))
     before = policy.generate([[5, 6, 7]])
     policy.load_weights(b.state_dict())
-    assert policy.generate([[5, 6, 7]]) == HFPolicy(b, tiny_tokenizer, GenerationConfig(max_new_tokens=4, greedy=True)).generate([[5, 6, 7]])
+    after = policy.generate([[5, 6, 7]])
+    assert after == HFPolicy(b, tiny_tokenizer, GenerationConfig(max_new_tokens=4, greedy=True)).generate([[5, 6, 7]])
     assert torch.equal(next(policy.model.parameters()), next(b.parameters()))
-    assert before is not None
+    assert after != before  # two random models disagree: the samples really came from the new weights
 
 
 def _greedy_rollout(tiny_tokenizer, reuse_kv):

@@ -140,6 +140,12 @@ class Engine:
         """Type each action's keys with NLE's prompt handling set as MiniHack ships the task, so that
         an action is exactly the task's step (``--More--`` skipped inside it, questions MiniHack
         declines declined); the engine's own handling then answers whatever is left pending."""
+        own = (self.env._allow_all_yn_questions, self.env._allow_all_modes)
+        self._own_prompts = own
+        """NLE's prompt handling while the engine answers prompts itself (all off)."""
+        self._action_prompts = (stock.allow_all_yn_questions, stock.allow_all_modes) if self.minihack_prompts else own
+        """NLE's prompt handling while an action's own keys are typed."""
+        self._set_prompts(self._action_prompts)
         self._outcome = Outcome()
         """The outcome of the action being run (``--More--`` pages skipped inside a step go to it)."""
         self._step: KeyStep = key_stepper(self.env, _raw_step(self.env), self._set_obs, self._page)
@@ -219,11 +225,10 @@ class Engine:
         if action.key_door:
             self._key_door_apply(outcome)
             return outcome
-        with self._stock_prompts(self.minihack_prompts):
-            for key in action.keys:
-                self._press(key, outcome)
-                if self.done:
-                    return outcome
+        for key in action.keys:
+            self._press(key, outcome)
+            if self.done:
+                return outcome
         self._settle(action, outcome)
         return outcome
 
@@ -264,7 +269,7 @@ class Engine:
         difference from MiniHack: the walk into the door stops after :data:`KEY_DOOR_TRIES`.
         """
         env = self.env
-        with self._stock_prompts(True):
+        with self._prompts(self._stock_prompts()):
             letter, direction = env.key_in_inventory("key"), env.get_object_direction("closed door")
             if letter is not None and direction is not None:
                 if not self._script(outcome, (nethack.Command.APPLY, ord(letter), direction, ord("y"))):
@@ -298,24 +303,42 @@ class Engine:
             _add_raw_message(outcome, message.tobytes())
         return True
 
+    # ------------------------------------------------------------------ NLE's prompt handling
+    def _stock_prompts(self) -> tuple[bool, bool]:
+        """NLE's ``(allow_all_yn_questions, allow_all_modes)`` as MiniHack ships the task (KeyRoom:
+        questions declined, ``--More--`` skipped)."""
+        stock = self.stock
+        return (stock.allow_all_yn_questions, stock.allow_all_modes) if stock is not None else self._own_prompts
+
+    def _set_prompts(self, flags: tuple[bool, bool]) -> None:
+        self.env._allow_all_yn_questions, self.env._allow_all_modes = flags
+
     @contextmanager
-    def _stock_prompts(self, active: bool) -> Iterator[None]:
-        """NLE's prompt handling set as MiniHack ships the task (KeyRoom: decline questions, skip
-        ``--More--``) while ``active``, e.g. for a MiniHack script."""
-        env, stock = self.env, self.stock
-        saved = env._allow_all_yn_questions, env._allow_all_modes
-        if active and stock is not None:
-            env._allow_all_yn_questions, env._allow_all_modes = stock.allow_all_yn_questions, stock.allow_all_modes
+    def _prompts(self, flags: tuple[bool, bool]) -> Iterator[None]:
+        """NLE's prompt handling set to ``flags`` for a while (then back to the actions' setting)."""
+        self._set_prompts(flags)
         try:
             yield
         finally:
-            env._allow_all_yn_questions, env._allow_all_modes = saved
+            self._set_prompts(self._action_prompts)
 
     def _set_obs(self, obs: dict[str, np.ndarray]) -> None:
         self.obs = obs
 
     def _settle(self, action: GameAction | None, outcome: Outcome) -> None:
         """Answer prompts until the game waits for a new command (or ends)."""
+        if self.done:
+            return
+        flags = self.internal.tolist()
+        if not (flags[_IN_YN] or flags[_IN_GETLIN] or flags[_WAIT_SPACE]):  # the usual case: nothing to answer
+            message = self.obs["message"]
+            if message.item(0):
+                _add_raw_message(outcome, message.tobytes())
+            return
+        with self._prompts(self._own_prompts):  # the engine answers: NLE must not
+            self._answer_prompts(action, outcome)
+
+    def _answer_prompts(self, action: GameAction | None, outcome: Outcome) -> None:
         used: set[str] = set()
         for _ in range(MAX_PROMPTS):
             if self.done:

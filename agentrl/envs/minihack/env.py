@@ -43,6 +43,7 @@ from agentrl.envs.minihack.subgoals import (
     Frame,
     SubgoalTracker,
     build_oracles,
+    find_squares,
     oracle_classes,
     shaping_reward,
 )
@@ -64,7 +65,6 @@ KEY_DOOR_GOAL = ("Pick up the key, then, next to the locked door, 'apply' unlock
 #: NetHack Language Wrapper's texts (``balrog``: its text-only prompt, ``nle_language``: its language mode).
 TEXT_VIEWS = ("language", "message", "balrog", "nle_language")
 _BALROG_MODES = {"balrog": "hybrid", "nle_language": "language"}
-_CLOSED_DOORS = frozenset(nethack.GLYPH_CMAP_OFF + c for c in (15, 16))
 #: The eight neighbours in MiniHack's order (``get_neighbor_descriptions``: row by row from north-west).
 _NEIGHBOURS = ("northwest", "north", "northeast", "west", "east", "southwest", "south", "southeast")
 
@@ -189,6 +189,9 @@ class MiniHackEnv(TextEnv):
         self._listed_actions = (*self.actions.moves, *self.actions.far_moves, *self.actions.simple)
         self._available: list[str] = []
         self._available_at = -1
+        self._neighbour_offsets: dict[int, dict[int, str]] = {}
+        self._frame_now: Frame | None = None
+        self._frame_at = -1
         self._xy = (0, 0)
         self._position_at = -1
         self._balrog = NLELanguage() if self.config.text_view in _BALROG_MODES else None
@@ -223,18 +226,22 @@ class MiniHackEnv(TextEnv):
         outcome = self.engine.execute(parsed)
         if outcome.error and not self.engine.done:
             return Transition(valid=False, message=outcome.error)
+        engine = self.engine
         self._opening = ""
         self._last_messages = outcome.messages
-        self._keep_screen()
-        achieved = self.tracker.update(self._frame())
+        if self._balrog is not None:
+            self._keep_screen()
+        tracker = self.tracker
+        achieved = tracker.update(self._frame()) if tracker.watching or engine.done else ()
         components = {"task": outcome.reward}
         if self.config.shaping:
             components["shaping"] = shaping_reward(achieved, self.config.shaping_rewards)
-        info = {"action": parsed.text, "engine_keys": outcome.keys, "end_status": self._end_status()}
+        info = {"action": parsed.text, "engine_keys": outcome.keys,
+                "end_status": self._end_status() if engine.done else "RUNNING"}
         message = "" if self._balrog is not None else message_line(outcome.messages)
         # The engine's key limit is a time limit: the episode is truncated, not ended.
-        terminated = self.engine.done and not self.engine.aborted
-        return Transition(reward_components=components, terminated=terminated, truncated=self.engine.aborted,
+        aborted = engine.aborted
+        return Transition(reward_components=components, terminated=engine.done and not aborted, truncated=aborted,
                           message=message, subgoals=achieved, info=info)
 
     def _key_door_refusal(self) -> str:
@@ -257,7 +264,9 @@ class MiniHackEnv(TextEnv):
         if engine.done:
             return Frame(engine.obs, self._last_messages, over=True, success=engine.success)
         x, y = self._position()
-        return Frame(engine.obs, self._last_messages, agent=y * engine.obs["glyphs"].shape[1] + x)
+        frame = Frame(engine.obs, self._last_messages, agent=y * engine.obs["glyphs"].shape[1] + x)
+        self._frame_now, self._frame_at = frame, engine.version
+        return frame
 
     def _position(self) -> tuple[int, int]:
         """The agent's (x, y) on the map (read once per step; only while the game runs)."""
@@ -323,25 +332,36 @@ class MiniHackEnv(TextEnv):
         return list(self._available)
 
     def _door_actions(self) -> list[str]:
+        """Door actions toward the closed doors next to the agent (closed doors are few: found by a
+        byte search of the map, as the subgoal oracles find them)."""
+        engine = self.engine
+        if self._frame_at == engine.version:  # the subgoal oracles may have searched already
+            doors = self._frame_now.squares("closed door")
+        else:
+            doors = find_squares(engine.obs["glyphs"], "closed door")
+        if not doors:
+            return []
         x, y = self._position()
-        glyphs = self.engine.obs["glyphs"]
-        block = glyphs[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2]
-        if not _CLOSED_DOORS.intersection(block.ravel().tolist()):
+        width = engine.obs["glyphs"].shape[1]
+        offsets = self._neighbour_offsets.get(width) or self._offsets_for(width)
+        here = y * width + x
+        sides = [offsets[door - here] for door in doors if door - here in offsets and abs(door % width - x) <= 1]
+        if not sides:
             return []
         actions = self.actions
-        sides = [name for name in _NEIGHBOURS if self._closed_door_at(glyphs, x, y, name)]
         found = [f"{verb} {side}" for side in sides for verb in actions.door_verbs]
-        if actions.full and self.engine.holds("key"):
+        if actions.full and engine.holds("key"):
             found += [f"unlock {side}" for side in sides]
-        if actions.key_door and self.engine.key_door_ready():
+        # MiniHack's own test for its script: an inventory line containing "key" (key_in_inventory)
+        if actions.key_door and b"key" in engine.obs["inv_strs"].tobytes():
             found.append("apply")
         return found
 
-    @staticmethod
-    def _closed_door_at(glyphs: np.ndarray, x: int, y: int, side: str) -> bool:
-        dx, dy = COMPASS_OFFSETS[side]
-        height, width = glyphs.shape
-        return 0 <= x + dx < width and 0 <= y + dy < height and int(glyphs[y + dy, x + dx]) in _CLOSED_DOORS
+    def _offsets_for(self, width: int) -> dict[int, str]:
+        """Flat-index offset of each neighbour on a map ``width`` wide -> its side, in MiniHack's order."""
+        offsets = {COMPASS_OFFSETS[name][1] * width + COMPASS_OFFSETS[name][0]: name for name in _NEIGHBOURS}
+        self._neighbour_offsets[width] = offsets
+        return offsets
 
     def format_error(self, reason: str) -> str:
         return f"Invalid action: {reason}. {self.actions.forms()} {self.config.action_format.instructions()}"

@@ -303,11 +303,12 @@ class NLELanguage:
         output, blank_rows = "", 0
         for number, row in enumerate(rows):
             # Rows are read from the first row's indentation. A blank first row leaves the wrapper's
-            # indent at npos, and it then reads each row from the last character of the row above.
+            # indent at npos, and it then reads each row from the last character of the row above
+            # (for the first row, the byte before NLE's buffer, which is NUL in the NLE in use).
             if indent is not None:
                 text = _trim(row[indent:])
             else:
-                text = _trim((rows[number - 1][-1] if number else "") + row)
+                text = _trim((rows[number - 1][-1] if number else "\0") + row)
             blank_rows = blank_rows + 1 if text == "" else 0
             output += text
             if _ends_page(text):

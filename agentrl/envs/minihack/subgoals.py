@@ -112,17 +112,7 @@ class Frame:
         """Flat indices of the squares showing ``glyph_class``, ascending (computed once per frame)."""
         found = self._squares.get(glyph_class)
         if found is None:
-            glyphs = self.obs["glyphs"]
-            pairs = _SPARSE_SEARCH.get(glyph_class)
-            if pairs is not None and glyphs.dtype == _GLYPH_DTYPE:
-                found = _search(self.glyph_bytes, pairs)
-            else:
-                first, *others = GLYPH_CLASSES[glyph_class]
-                mask = glyphs == first  # a few compares beat a table lookup over the whole map
-                for glyph in others:
-                    mask |= glyphs == glyph
-                found = mask.ravel().nonzero()[0].tolist() if mask.any() else []
-            self._squares[glyph_class] = found
+            found = self._squares[glyph_class] = find_squares(self.obs["glyphs"], glyph_class, self.glyph_bytes)
         return found
 
     def said(self, pattern: re.Pattern[str]) -> bool:
@@ -140,6 +130,19 @@ _SPARSE_SEARCH = {
 # A glyph's low byte must not be a possible high byte (<= MAX_GLYPH >> 8), or hits at odd offsets
 # could pair it with the next square's low byte; it also keeps searches off the common glyphs' bytes.
 assert all(low > nethack.MAX_GLYPH >> 8 for pairs in _SPARSE_SEARCH.values() for low, _ in pairs)
+
+
+def find_squares(glyphs: np.ndarray, glyph_class: str, raw: bytes | None = None) -> list[int]:
+    """Flat indices of the squares of ``glyphs`` showing ``glyph_class`` (a :data:`GLYPH_CLASSES`
+    name), ascending; ``raw`` is ``glyphs.tobytes()`` when the caller has it."""
+    pairs = _SPARSE_SEARCH.get(glyph_class)
+    if pairs is not None and glyphs.dtype == _GLYPH_DTYPE:
+        return _search(glyphs.tobytes() if raw is None else raw, pairs)
+    first, *others = GLYPH_CLASSES[glyph_class]
+    mask = glyphs == first  # a few compares beat a table lookup over the whole map
+    for glyph in others:
+        mask |= glyphs == glyph
+    return mask.ravel().nonzero()[0].tolist() if mask.any() else []
 
 
 def _search(data: bytes, pairs: tuple[tuple[int, int], ...]) -> list[int]:

@@ -66,7 +66,7 @@ class MultiAgentTextEnvConfig:
 
 @dataclass
 class Move:
-    """What one parsed move did (returned by a subclass's ``_apply``)."""
+    """What one parsed move did (returned by a subclass's ``apply_move``)."""
 
     valid: bool = True
     """False when the move is not allowed; the state must then be unchanged."""
@@ -102,7 +102,7 @@ class MultiAgentTextEnv:
             )
         self.render_mode = render_mode
         self._observation_spaces = {agent: self._make_observation_space() for agent in self.possible_agents}
-        self._action_spaces = {agent: self._make_action_space() for agent in self.possible_agents}
+        self._action_spaces = {agent: self.move_space() for agent in self.possible_agents}
         self.np_random, _ = seeding.np_random()
         self.agents: list[str] = []
         self.current_agent: str = self.possible_agents[0]
@@ -115,20 +115,20 @@ class MultiAgentTextEnv:
         self._last_valid: dict[str, bool] = {}
 
     # ----------------------------------------------------------------- hooks for subclasses
-    def _reset_state(self, options: Mapping[str, Any]) -> None:
+    def reset_state(self, seed: int | None, options: Mapping[str, Any]) -> None:
         """Build the initial state from ``self.np_random`` (set ``current_agent`` if not the first)."""
         raise NotImplementedError
 
-    def _apply(self, agent: str, action: str) -> Move:
+    def apply_move(self, agent: str, action: str) -> Move:
         """Play one parsed move of ``agent`` (who is ``current_agent``)."""
         raise NotImplementedError
 
-    def _next_agent(self) -> str:
+    def next_agent(self) -> str:
         """Who moves after a valid move; round-robin by default."""
         order = self.possible_agents
         return order[(order.index(self.current_agent) + 1) % len(order)]
 
-    def _render_for(self, agent: str) -> str:
+    def render_for(self, agent: str) -> str:
         """The state as ``agent`` sees it (its private information included)."""
         raise NotImplementedError
 
@@ -136,26 +136,26 @@ class MultiAgentTextEnv:
         """Rules of the game for ``agent``, suitable as its system prompt."""
         return self.config.action_format.instructions()
 
-    def _final_rewards(self, truncated: bool) -> Rewards:
+    def final_rewards(self, truncated: bool) -> Rewards:
         """Reward components every agent gets when the episode ends (outcome, judge score)."""
         return {}
 
-    def _success(self, agent: str) -> bool:
+    def is_success(self, agent: str) -> bool:
         return False
 
-    def _progress(self, agent: str) -> float:
-        return 1.0 if self._success(agent) else 0.0
+    def progress(self, agent: str) -> float:
+        return 1.0 if self.is_success(agent) else 0.0
 
-    def _agent_info(self, agent: str) -> dict[str, Any]:
+    def agent_info(self, agent: str) -> dict[str, Any]:
         """Extra per-agent info (private structured state, the outcome at the end)."""
         return {}
 
-    def _feature_space(self) -> gym.spaces.Box | None:
-        """The space of ``_features`` (``observation_mode="dict"``), or ``None`` for text only."""
+    def feature_space(self) -> gym.spaces.Box | None:
+        """The space of ``features`` (``observation_mode="dict"``), or ``None`` for text only."""
         return None
 
-    def _features(self, agent: str) -> np.ndarray:
-        """Numeric view of the state for ``agent``, inside ``_feature_space()``."""
+    def features(self, agent: str) -> np.ndarray:
+        """Numeric view of the state for ``agent``, inside ``feature_space()``."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------ API
@@ -177,7 +177,7 @@ class MultiAgentTextEnv:
         self._invalid = {agent: 0 for agent in self.agents}
         self._last_valid = {agent: True for agent in self.agents}
         self.current_agent = self.possible_agents[0]
-        self._reset_state(options)
+        self.reset_state(seed, options)
         self.task_id = str(options.get("task_id") or (f"seed-{seed}" if seed is not None else "unseeded"))
         observations = {agent: self._observe(agent) for agent in self.agents}
         infos = {agent: self._info(agent, {}) for agent in self.agents}
@@ -203,10 +203,10 @@ class MultiAgentTextEnv:
             rewards[agent]["format"] += self.config.format_penalty
             self._error[agent] = f"Invalid move: {move.message}. {self._move_hint()}"
         if move.valid and not move.terminated:
-            self.current_agent = self._next_agent()
+            self.current_agent = self.next_agent()
         truncated = not move.terminated and self._turn >= self.config.max_turns
         if move.terminated or truncated:
-            for name, components in self._final_rewards(truncated).items():
+            for name, components in self.final_rewards(truncated).items():
                 for key, value in components.items():
                     rewards[name][key] = rewards[name].get(key, 0.0) + float(value)
             self.agents = []
@@ -219,7 +219,7 @@ class MultiAgentTextEnv:
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
-            return self._render_for(self.current_agent)
+            return self.render_for(self.current_agent)
         return None
 
     def close(self) -> None:
@@ -244,7 +244,7 @@ class MultiAgentTextEnv:
         if not parsed.ok:
             return Move(valid=False, message=parsed.error or "malformed action")
         message = self._message(agent, text)
-        move = self._apply(agent, parsed.actions[0])
+        move = self.apply_move(agent, parsed.actions[0])
         if move.valid and message:
             move.event = f"{move.event}\n{message}".strip()
         return move
@@ -259,14 +259,14 @@ class MultiAgentTextEnv:
     def _move_hint(self) -> str:
         return self.config.action_format.instructions()
 
-    def _make_action_space(self) -> gym.Space:
+    def move_space(self) -> gym.Space:
         """Any text; override to make ``sample()`` draw plausible moves (conformance tests play them)."""
         return TextSpace(self.config.max_action_chars)
 
     def _make_observation_space(self) -> gym.Space:
         if self.config.observation_mode == "text":
             return TextSpace()
-        box = self._feature_space()
+        box = self.feature_space()
         return gym.spaces.Dict({"text": TextSpace(), **({"observation": box} if box is not None else {})})
 
     def _observe(self, agent: str) -> Any:
@@ -274,25 +274,25 @@ class MultiAgentTextEnv:
         news = [event for event in self._events[self._seen[agent] :] if event]
         if self._error[agent]:
             news.append(self._error[agent])
-        text = "\n".join(news + [self._render_for(agent)])
+        text = "\n".join(news + [self.render_for(agent)])
         if self.config.observation_mode == "text":
             return text
         space = self._observation_spaces[agent]
         return {
             "text": text,
-            **({"observation": self._features(agent)} if "observation" in space.spaces else {}),
+            **({"observation": self.features(agent)} if "observation" in space.spaces else {}),
         }
 
     def _info(self, agent: str, components: dict[str, float]) -> dict[str, Any]:
         info: dict[str, Any] = {
             "reward_components": dict(components),
-            "success": self._success(agent),
+            "success": self.is_success(agent),
             "action_valid": self._last_valid[agent],
-            "progress": float(self._progress(agent)),
+            "progress": float(self.progress(agent)),
             "turn": self._turn,
             "invalid_actions": self._invalid[agent],
             "agent": agent,
             "current_agent": self.current_agent,
         }
-        info.update(self._agent_info(agent))
+        info.update(self.agent_info(agent))
         return info

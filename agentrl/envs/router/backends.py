@@ -26,7 +26,6 @@ from agentrl.serving.openai_server import approximate_token_count
 from agentrl.serving.replay import ReplayTable
 from agentrl.serving.responders import CausalLMResponder
 
-
 #: The specialist system prompt of the ``chat`` protocol (Router-R1 sends none).
 CHAT_SYSTEM_PROMPT = (
     "You are one of several specialist models consulted by a router model that is answering a "

@@ -41,6 +41,7 @@ from agentrl.core.env import EpisodeEnd, RewardBounds, TextEnv, TextEnvConfig, T
 from agentrl.envs.router.backends import (
     CHAT_SYSTEM_PROMPT,
     Backend,
+    CallResult,
     CallSettings,
     OpenAIBackend,
     ReplayBackend,
@@ -381,11 +382,11 @@ class RouterEnv(TextEnv):
         info: dict[str, Any] = {"actions_executed": 0, "calls": [], "kept_text": "", "inline_observation": ""}
         if not parsed.ok:  # not text at all: nothing joins the response
             return TurnOutcome(valid=False, messages=[self.format_error(parsed.error or "malformed")], info=info)
-        kept = cut_generation(parsed.actions[0])
-        self._response.append(kept)
+        kept = cut_generation(parsed.actions[0])  # generation._postprocess_responses
+        self._response.append(kept)  # the kept text joins the response whatever it does (_update_right_side)
         info["kept_text"] = kept
-        action = first_action(kept)
-        if action.kind is None or action.kind == "bad-search":  # upstream appends nothing
+        action = first_action(kept)  # generation.postprocess_predictions
+        if action.kind is None or action.kind == "bad-search":  # execute_predictions appends nothing
             return TurnOutcome(valid=False, messages=[self.format_error(action.reason)], info=info)
         info["actions_executed"] = 1
         if action.kind == "answer":
@@ -393,8 +394,8 @@ class RouterEnv(TextEnv):
         if self._is_final_generation():
             note = "The turn budget is spent: this last generation's search is not run."
             return TurnOutcome(messages=[note], info=info)
-        block = self._route(action.content, info["calls"])
-        self._response.append(block)
+        block = self._route(action.content, info["calls"])  # route_service.access_routing_pool
+        self._response.append(block)  # execute_predictions' next_obs, inline in the same reply
         self._answered += 1
         info["inline_observation"] = block
         return TurnOutcome(messages=[block], info=info)
@@ -415,7 +416,11 @@ class RouterEnv(TextEnv):
         return self._call_model(model, query, calls)
 
     def _call_model(self, model: ModelSpec, query: str, calls: list[dict[str, Any]]) -> str:
-        result = self.backend_for(model).call(model, query)
+        try:
+            result = self.backend_for(model).call(model, query)  # route_service.request_task
+        except Exception as exc:  # noqa: BLE001 - a backend bug must not escape step(); the call fails
+            result = CallResult.failed(f"{type(exc).__name__} in the {model.backend or self.config.backend} "
+                                       f"backend: {exc}")
         cost = call_cost(result.completion_tokens, model.price_per_1m) if result.ok else 0.0
         self._cost += cost
         record = {"model": model.name, "query": query, "ok": result.ok, "error": result.error,
@@ -433,13 +438,13 @@ class RouterEnv(TextEnv):
         """Score the whole response: format, answer (EM/F1) and cost, as Router-R1's reward."""
         assert self.task is not None
         response = "".join(self._response)
-        verdict = check_format(response, self.is_valid_name)
-        answer = extract_tag(response, "answer")
+        verdict = check_format(response, self.is_valid_name)  # main_ppo.format_reward
+        answer = extract_tag(response, "answer")  # qa_em.extract_solution: the last <answer>
         em = exact_match(answer, self.task.golden_answers) if answer is not None else 0.0
         f1 = best_f1(answer, self.task.golden_answers) if answer is not None else 0.0
         outcome = em if self.config.reward_metric == "em" else f1
-        normalized = self.cost_normalizer.normalize(self._cost)
-        reward = router_r1_reward(verdict.reward, outcome, normalized, self.config.alpha)
+        normalized = self.cost_normalizer.normalize(self._cost)  # main_ppo.normalize_reward
+        reward = router_r1_reward(verdict.reward, outcome, normalized, self.config.alpha)  # qa_em.compute_score_em
         self._episode_success = em == 1.0
         info = dict(
             answer=answer, em=em, f1=f1, outcome=outcome, cost=self._cost, cost_usd=self._cost / 1e6,

@@ -7,7 +7,7 @@ after it -- no chat-template markers in between. The env reports both pieces per
 (``info["kept_text"]``, ``info["inline_observation"]``), so a router here rebuilds that reply and
 continues it:
 
-* :class:`HFRouter` -- a transformers model (``hf:PATH``, ``checkpoint:DIR``). The context is the
+* :class:`HFRouter` -- a transformers model (``hf:PATH``). The context is the
   templated prompt's tokens followed by each kept generation's and each block's tokens, every piece
   tokenised on its own as ``_update_rolling_state`` concatenates them, cut from the left to
   ``max_context_tokens`` (upstream ``max_prompt_length``, 4096 in its ``test.sh``); the prompt alone
@@ -55,14 +55,14 @@ class RouterGeneration:
     top_p: float = 1.0
     """Nucleus mass when sampling."""
     stop: list[str] = field(default_factory=list)
-    """Stop strings; empty generates to EOS or the limit (upstream's evaluation). Each stop string
-    stays in the text."""
+    """Stop strings; empty generates to EOS or the limit (upstream's evaluation). A stop string stays
+    in the text (``hf``: with the rest of the token that completes it; the env's cut drops that)."""
     max_context_tokens: int = 4096
-    """Left-cut of the whole context (upstream ``data.max_prompt_length``; ``hf``/``checkpoint``)."""
+    """Left-cut of the whole context (upstream ``data.max_prompt_length``; ``hf``)."""
     max_prompt_tokens: int = 2048
-    """Left-cut of the first prompt (upstream ``data.max_start_length``; ``hf``/``checkpoint``)."""
+    """Left-cut of the first prompt (upstream ``data.max_start_length``; ``hf``)."""
     batch_size: int = 16
-    """Episodes generated in one batch (``hf``/``checkpoint``) or requests in flight (``api``)."""
+    """Episodes generated in one batch (``hf``) or requests in flight (``api``)."""
     seed: int = 0
     """Sampling seed (used when ``temperature`` > 0)."""
 

@@ -164,7 +164,9 @@ DOMAINS: dict[str, Domain] = {
 
 
 def solve(question: str) -> tuple[str, str] | None:
-    """``(domain, answer)`` for a generated question, or ``None`` for any other text."""
+    """``(domain, answer)`` for a generated question, or ``None`` for any other text (a routed query
+    may carry the spaces around it, as Router-R1 routes it)."""
+    question = question.strip()
     for domain in DOMAINS.values():
         answer = domain.solve(question)
         if answer is not None:

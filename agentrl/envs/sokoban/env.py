@@ -68,6 +68,10 @@ class SokobanConfig(TextEnvConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.dim_room = tuple(self.dim_room)  # type: ignore[assignment]
+        if len(self.dim_room) != 2 or min(self.dim_room) < 3:  # checked here so a bad value fails at make()
+            raise ValueError(f"dim_room must be [height, width], each at least 3, got {list(self.dim_room)}")
+        if self.num_boxes < 1:
+            raise ValueError(f"num_boxes must be >= 1, got {self.num_boxes}")
         check_choice("symbols", self.symbols, tuple(sorted(SYMBOL_SETS)))
         check_choice("observation_mode", self.observation_mode, ("text", "dict"))
 

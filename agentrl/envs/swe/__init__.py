@@ -2,11 +2,13 @@
 
 from agentrl.envs.swe.env import SWEConfig, SWEEnv, SWERewards
 from agentrl.envs.swe.expert import GoldPatchPolicy
-from agentrl.envs.swe.grading import GradeResult, grade, is_test_path, parse_test_statuses, remove_test_edits
+from agentrl.envs.swe.grading import OUTCOME_LEVELS, GradeResult, grade, parse_test_statuses
+from agentrl.envs.swe.patches import is_test_path, path_reason, split_patch, triage
 from agentrl.envs.swe.tasks import SWETask, load_jsonl, load_task_dir, load_tasks, prepare_repo
 from agentrl.envs.swe.tools import ToolCall, parse_tool_call
 
 __all__ = [
+    "OUTCOME_LEVELS",
     "GoldPatchPolicy",
     "GradeResult",
     "SWEConfig",
@@ -21,6 +23,8 @@ __all__ = [
     "load_tasks",
     "parse_test_statuses",
     "parse_tool_call",
+    "path_reason",
     "prepare_repo",
-    "remove_test_edits",
+    "split_patch",
+    "triage",
 ]

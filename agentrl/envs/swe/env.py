@@ -3,50 +3,54 @@
 Each episode puts one task's repository (SWE-bench format, :mod:`agentrl.envs.swe.tasks`) at its
 base commit in a fresh sandbox. The agent acts with text tools (:mod:`agentrl.envs.swe.tools`:
 ``bash``, ``view``, ``str_replace``, ``create``, ``submit``). On ``submit`` its diff against the
-base commit is graded in *another* fresh sandbox (:mod:`agentrl.envs.swe.grading`), with test-file
-edits removed and the official tests applied on top.
+base commit, taken with the harness's trusted git, is graded in *another* fresh sandbox
+(:mod:`agentrl.envs.swe.grading`).
 
 Reward components (names are a contract with the reward pipeline's G-RA preset):
 
 * immediate, on every valid turn: ``format`` (a well-formed action), ``tool_success`` (the tool
   did what was asked), ``modification`` (the turn changed the repository's diff, which is not
-  empty), ``tests_run`` (a bash command ran tests);
-* long-term, on the last turn: ``outcome`` (1 when every FAIL_TO_PASS and PASS_TO_PASS test passes).
+  empty; test edits do not count), ``tests_run`` (the command's pytest sessions really ran tests,
+  as the probe plugin reports, on a repository state not tested before);
+* long-term, on the last turn: ``outcome`` (1 when every FAIL_TO_PASS and PASS_TO_PASS test
+  passes) and ``outcome_level`` (the paper's levels, ``weight * level`` with level 0 no submit,
+  1 empty patch, 2 tests fail, 3 resolved), which G-RA thresholds can gate on.
 
-At the end ``info["outcome"]`` and ``info["outcome_kind"]`` (``resolved``, ``tests_failed``,
-``empty_patch``, ``no_submit``) are set, plus ``info["grading"]`` and ``info["test_edits"]``.
+At the end ``info["outcome"]``, ``info["outcome_kind"]`` (``resolved``, ``tests_failed``,
+``empty_patch``, ``no_submit``) and ``info["outcome_level"]`` are set, plus ``info["grading"]`` and
+``info["test_edits"]`` (every path grading ignored, with the reasons in ``grading["dropped"]``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from agentrl.core.actions import ActionFormat
-from agentrl.core.env import EpisodeEnd, TextEnv, TextEnvConfig, Transition
-from agentrl.envs.swe.grading import GradeResult, grade, remove_test_edits
-from agentrl.envs.swe.tasks import (
-    SWEBENCH_IMAGE,
-    SWETask,
-    current_diff,
-    load_tasks,
-    prepare_repo,
-    task_sandbox_config,
-)
-from agentrl.envs.swe.tools import ActionSyntaxError, ToolResult, parse_tool_call, run_tool
+from agentrl.core.env import EpisodeEnd, RewardBounds, TextEnv, TextEnvConfig, Transition
+from agentrl.envs.swe.expert import GoldPatchPolicy
+from agentrl.envs.swe.gitops import current_diff
+from agentrl.envs.swe.grading import OUTCOME_LEVELS, GradeResult, f2p_passes, grade, p2p_passes
+from agentrl.envs.swe.patches import triage
+from agentrl.envs.swe.tasks import SWEBENCH_IMAGE, SWETask, load_tasks, prepare_repo, task_sandbox_config
+from agentrl.envs.swe.tools import ActionSyntaxError, ToolCall, ToolResult, parse_tool_call, run_tool
 from agentrl.sandboxes.backends import BACKENDS, backend_class, resolve_backend
 from agentrl.sandboxes.base import Sandbox, SandboxConfig, SandboxError, SessionDiedError
 from agentrl.sandboxes.pool import SandboxPool, discard, shared_pool
 
-
 #: The per-turn reward components (G-RA gates them on the outcome).
 IMMEDIATE_COMPONENTS = ("format", "tool_success", "modification", "tests_run")
+#: The last turn's components.
+EPISODE_COMPONENTS = ("outcome", "outcome_level")
 
 
 @dataclass
 class SWERewards:
+    """Reward weights; each is a finite number >= 0."""
+
     format: float = 0.05
     """Immediate: added on a turn whose action is well formed (malformed turns get ``format_penalty``)."""
     tool_success: float = 0.05
@@ -55,9 +59,28 @@ class SWERewards:
     """Immediate: added when the turn changed the repository's diff and the diff is not empty
     (changes to test files do not count)."""
     tests_run: float = 0.1
-    """Immediate: added when a bash command ran the tests (pytest, unittest, tox, ...)."""
+    """Immediate: added when the command's pytest sessions ran at least one test (reported from
+    inside pytest, not read from the command) on a repository state not tested before."""
     outcome: float = 1.0
     """Long-term: added on the last turn when the task is resolved."""
+    outcome_level: float = 0.1
+    """Long-term: ``outcome_level * level`` on the last turn, level 0 no submit, 1 empty patch,
+    2 tests fail, 3 resolved (the G-RA paper's outcome levels; gate on them with a threshold of
+    ``outcome_level * k``)."""
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"rewards.{item.name} must be a finite number >= 0, got {value!r}")
+
+    @property
+    def immediate_max(self) -> float:
+        return self.format + self.tool_success + self.modification + self.tests_run
+
+    @property
+    def episode_max(self) -> float:
+        return self.outcome + self.outcome_level * max(OUTCOME_LEVELS.values())
 
 
 @dataclass
@@ -84,8 +107,6 @@ class SWEConfig(TextEnvConfig):
     """Seconds allowed for the hidden tests."""
     autosubmit: bool = False
     """At the turn limit, grade the current diff instead of scoring ``no_submit``."""
-    protect_config_files: bool = True
-    """Also ignore the agent's edits to test configuration (pytest.ini, setup.cfg, ...) when grading."""
     rewards: SWERewards = field(default_factory=SWERewards)
 
     def __post_init__(self) -> None:
@@ -118,9 +139,8 @@ class SWEEnv(TextEnv):
         self.sandbox: Sandbox | None = None
         self._pool: SandboxPool | None = None
         self._backend: str | None = None
-        self._diff_key = ""
-        self._submitted = False
-        self._finished = self._resolved = False
+        self._diff_key = self._tested_key = ""
+        self._acted = self._submitted = self._finished = self._resolved = False
         self._graded_progress = 0.0
 
     # ------------------------------------------------------------------ sandboxes
@@ -158,8 +178,8 @@ class SWEEnv(TextEnv):
         except BaseException:
             self._release()
             raise
-        self._diff_key = _digest("")
-        self._submitted = self._finished = self._resolved = False
+        self._diff_key, self._tested_key = _digest(""), ""
+        self._acted = self._submitted = self._finished = self._resolved = False
         self._graded_progress = 0.0
 
     def _choose_task(self, options: Mapping[str, Any]) -> SWETask:
@@ -181,72 +201,91 @@ class SWEEnv(TextEnv):
             call = parse_tool_call(action)
         except ActionSyntaxError as exc:
             return Transition(valid=False, message=str(exc))
+        self._acted = True
         info = {"instance_id": self.task.instance_id, "tool": call.name}
         if call.name == "submit":
             self._submitted = True
             return Transition(reward_components=self._immediate(ToolResult(True, "")), terminated=True, info=info)
         result = self._run_tool(call)
         info["tool_ok"] = result.ok
-        return Transition(reward_components=self._immediate(result), message=self._truncate(result.output), info=info)
+        info["tests_ran"] = result.tests_ran
+        message = f"{self._truncate(result.output)}\n(turn {self.turn} of {self.config.max_turns})"
+        return Transition(reward_components=self._immediate(result), message=message, info=info)
 
-    def _run_tool(self, call) -> ToolResult:
+    def _run_tool(self, call: ToolCall) -> ToolResult:
         assert self.sandbox is not None
         try:
             return run_tool(call, self.sandbox, timeout=self.sandbox.config.timeout)
-        except (SessionDiedError, SandboxError) as exc:
-            # e.g. `kill -9 -1` took the session down: files survive, cd/export state does not.
+        except SessionDiedError as exc:
+            return ToolResult(False, f"Error: {exc}. {self._restart()}", changed_files=True)
+
+    def _restart(self) -> str:
+        """A new shell session after the old one died (files survive, cd/export state does not)."""
+        try:
             self.sandbox.restart_session()
-            return ToolResult(False, f"Error: {exc}. A new shell session was started in {self.task.workdir}; "
-                                     "earlier cd/export state is lost, files are kept.", changed_files=True)
+        except SandboxError as exc:
+            return f"The sandbox could not start a new shell ({str(exc)[:200]}); submit what you have."
+        return f"A new shell session was started in {self.task.workdir}; earlier cd/export state is lost, files are kept."
 
     def _immediate(self, result: ToolResult) -> dict[str, float]:
         rewards = self.config.rewards
+        modified = result.changed_files and self._diff_changed()
+        tested = result.tests_ran > 0 and self._tested_key != self._diff_key
+        if tested:
+            self._tested_key = self._diff_key
         return {
             "format": rewards.format,
             "tool_success": rewards.tool_success if result.ok else 0.0,
-            "modification": rewards.modification if result.changed_files and self._diff_changed() else 0.0,
-            "tests_run": rewards.tests_run if result.ran_tests else 0.0,
+            "modification": rewards.modification if modified else 0.0,
+            "tests_run": rewards.tests_run if tested else 0.0,
         }
 
     def _diff_changed(self) -> bool:
         """Did the (non-test) diff change since the last check, and is it non-empty?"""
         try:
-            diff, _ = remove_test_edits(current_diff(self.sandbox, self.task), self.task,
-                                        config_files=self.config.protect_config_files)
+            kept = triage(current_diff(self.sandbox, self.task.workdir, self.task.base_commit), self.task.test_files).kept
+        except SessionDiedError:
+            self._restart()
+            return False
         except SandboxError:
-            return False  # the agent broke the repository's git data; the outcome will say so
-        key = _digest(diff)
+            return False  # the agent broke its repository's git data; the outcome will say so
+        key = _digest(kept)
         changed, self._diff_key = key != self._diff_key, key
-        return changed and bool(diff.strip())
+        return changed and bool(kept.strip())
 
     def finish_episode(self, terminated: bool, truncated: bool) -> EpisodeEnd:
-        """Grade the episode in a fresh sandbox: the outcome reward, its kind and the grading details."""
+        """Grade the episode in a fresh sandbox: the outcome rewards, its kind and the grading details."""
         self._finished = True
+        patch, error = "", ""
         try:
-            patch, error = current_diff(self.sandbox, self.task), ""
-        except SandboxError as exc:  # e.g. the agent deleted .git: nothing can be graded
-            patch, error = "", str(exc)
+            patch = current_diff(self.sandbox, self.task.workdir, self.task.base_commit)
+        except SandboxError as exc:  # e.g. the agent deleted .git, or its diff is over the size limit
+            error = str(exc)[:500]
         finally:
             self._release()  # the agent's sandbox is done; grading never uses it
         if self._submitted or self.config.autosubmit:
             result = self._grade(patch)
         else:
-            dropped = remove_test_edits(patch, self.task, config_files=self.config.protect_config_files)[1]
-            result = GradeResult(0.0, "no_submit", test_edits=dropped)
-        info = dict(outcome=result.outcome, outcome_kind=result.kind, grading=result.summary(),
-                    test_edits=result.test_edits, patch=patch, instance_id=self.task.instance_id)
+            result = GradeResult(0.0, "no_submit", dropped=triage(patch, self.task.test_files).dropped)
+        info = dict(outcome=result.outcome, outcome_kind=result.kind, outcome_level=result.level,
+                    grading=result.summary(), test_edits=result.test_edits, patch=patch,
+                    instance_id=self.task.instance_id)
         if error:
             info["diff_error"] = error
         self._resolved = result.resolved
-        self._graded_progress = _passed_fraction(result.fail_to_pass) * _passed_fraction(result.pass_to_pass)
-        return EpisodeEnd(reward_components={"outcome": self.config.rewards.outcome * result.outcome}, info=info,
-                          message=_outcome_text(result))
+        self._graded_progress = _passed_fraction(result.fail_to_pass, f2p_passes) * \
+            _passed_fraction(result.pass_to_pass, p2p_passes)
+        rewards = self.config.rewards
+        components = {"outcome": rewards.outcome * result.outcome, "outcome_level": rewards.outcome_level * result.level}
+        return EpisodeEnd(reward_components=components, info=info, message=_outcome_text(result))
 
     def _grade(self, patch: str) -> GradeResult:
-        grader, pool = self._acquire(self.task)
         try:
-            return grade(self.task, patch, grader, timeout=self.config.grading_timeout,
-                         config_files=self.config.protect_config_files)
+            grader, pool = self._acquire(self.task)
+        except SandboxError as exc:
+            return GradeResult(0.0, "tests_failed", error=f"no grader sandbox: {str(exc)[:500]}")
+        try:
+            return grade(self.task, patch, grader, timeout=self.config.grading_timeout)
         finally:
             _give_back(grader, pool)
 
@@ -254,13 +293,15 @@ class SWEEnv(TextEnv):
         return truncate_middle(text, self.config.max_observation_chars)
 
     def render_text(self) -> str:
-        if self.task is None:
+        """The task, until the agent's first valid action; afterwards the state is the repository
+        itself, which the agent inspects with its tools (each turn's output and the turn count are
+        messages)."""
+        if self.task is None or self._acted:
             return ""
-        if self.turn == 0:
-            return _task_text(self.task, self.config.max_turns)
-        if self._finished:
-            return ""
-        return f"(turn {self.turn} of {self.config.max_turns})"
+        return _task_text(self.task, self.config.max_turns)
+
+    def format_error(self, reason: str) -> str:
+        return f"{super().format_error(reason)}\n(turn {self.turn} of {self.config.max_turns})"
 
     def is_success(self) -> bool:
         return self._resolved
@@ -276,17 +317,29 @@ class SWEEnv(TextEnv):
     def available_actions(self) -> None:
         return None
 
+    def reward_bounds(self) -> RewardBounds:
+        """Per turn: at least ``format_penalty`` (a malformed action earns only that; every weight is
+        >= 0), at most every immediate weight plus, on the last turn, ``outcome`` and
+        ``3 * outcome_level`` (resolved). Per episode: ``max_turns`` malformed turns at worst;
+        every immediate weight on every turn plus the resolved outcome at best (``modification``
+        and ``tests_run`` are paid only when the repository changed, so real returns stay far below)."""
+        rewards, turns = self.config.rewards, self.config.max_turns
+        low = min(self.config.format_penalty, 0.0)
+        step_high = rewards.immediate_max + rewards.episode_max
+        return RewardBounds(step=(low, step_high), episode=(turns * low, turns * rewards.immediate_max + rewards.episode_max))
+
     @classmethod
     def reward_preset(cls) -> list[dict[str, Any]]:
-        """G-RA: the immediate rewards count only in episodes whose outcome passes (resolved)."""
+        """G-RA: the immediate rewards count only in resolved episodes (``outcome`` >= 1), while
+        ``outcome`` and ``outcome_level`` (same priority, threshold 0) always count, so an unresolved
+        episode still earns the paper's outcome level and nothing for farming edits or test runs."""
         return [
-            {"type": "GatedRewardAccumulation", "priorities": {"outcome": 1}, "thresholds": {"outcome": 1.0}},
+            {"type": "GatedRewardAccumulation", "priorities": {"outcome": 1, "outcome_level": 1},
+             "thresholds": {"outcome": 1.0, "outcome_level": 0.0}},
             {"type": "RewardHackingMonitor", "immediate_components": list(IMMEDIATE_COMPONENTS)},
         ]
 
-    def expert_policy(self):
-        from agentrl.envs.swe.expert import GoldPatchPolicy
-
+    def expert_policy(self) -> GoldPatchPolicy:
         return GoldPatchPolicy({task.instance_id: task for task in self.tasks}, tag=self.config.action_format.answer_tag)
 
 
@@ -298,8 +351,8 @@ def _give_back(sandbox: Sandbox, pool: SandboxPool | None) -> None:
         discard(sandbox)
 
 
-def _passed_fraction(statuses: dict[str, str]) -> float:
-    return sum(status == "PASSED" for status in statuses.values()) / len(statuses) if statuses else 1.0
+def _passed_fraction(statuses: dict[str, str], passes) -> float:
+    return sum(passes(status) for status in statuses.values()) / len(statuses) if statuses else 1.0
 
 
 def _digest(text: str) -> str:
@@ -333,8 +386,12 @@ def _outcome_text(result: GradeResult) -> str:
     }[result.kind]
     if result.apply_error:
         text += f" The patch did not apply: {result.apply_error[:300]}"
-    if result.test_edits:
-        text += f" Edits to test files were ignored: {', '.join(result.test_edits)}."
+    if result.error:
+        text += f" Grading could not finish: {result.error[:300]}"
+    if result.tampered:
+        text += f" The test run was tampered with: {'; '.join(result.tampered)[:300]}"
+    if result.dropped:
+        text += f" Changes grading ignored (test files, configuration, links...): {', '.join(list(result.dropped)[:20])}."
     return text
 
 

@@ -11,8 +11,9 @@ harness takes the agent's diff or applies a patch. The harness uses its own git 
   agent's attribute files cannot turn on filters, textconv or line-ending conversion;
 * ``info/exclude`` for build products, plus pathspec exclusions (an in-tree ``.gitignore`` cannot
   re-include them);
-* the repository's objects through ``objects/info/alternates`` (a corrupted object only spoils the
-  agent's own diff), and an index of its own in the sandbox's scratch directory;
+* the repository's objects as read-only alternates (``GIT_ALTERNATE_OBJECT_DIRECTORIES``; a corrupted
+  object only spoils the agent's own diff), with new objects and an index of its own in the
+  sandbox's scratch directory;
 * the clean environment (:meth:`~agentrl.sandboxes.base.Sandbox.run_trusted`), with
   ``GIT_CONFIG_NOSYSTEM``, ``GIT_CONFIG_GLOBAL=/dev/null`` and ``HOME=/nonexistent``.
 
@@ -67,9 +68,8 @@ def trusted_git_files(workdir: str) -> tuple[dict[str, bytes], tuple[str, ...]]:
         "git/config": GIT_CONFIG.encode(),
         "git/info/attributes": ATTRIBUTES.encode(),
         "git/info/exclude": ("\n".join(GIT_EXCLUDES) + "\n").encode(),
-        "git/objects/info/alternates": f"{workdir.rstrip('/')}/.git/objects\n".encode(),
     }
-    return files, ("git/refs/heads", "git/refs/tags", "git/objects/pack")
+    return files, ("git/refs/heads", "git/refs/tags", "git/objects")
 
 
 def install_git(sandbox: Sandbox, workdir: str) -> None:
@@ -77,22 +77,29 @@ def install_git(sandbox: Sandbox, workdir: str) -> None:
     sandbox.install_trusted(files, directories=directories)
 
 
-def git(sandbox: Sandbox, workdir: str) -> str:
-    """The command prefix that runs the trusted git on ``workdir`` (see module docstring)."""
+def git(sandbox: Sandbox, workdir: str, *, writes_objects: bool = True) -> str:
+    """The command prefix that runs the trusted git on ``workdir`` (see module docstring).
+    ``writes_objects=False`` (``git apply``, run as the agent) reads objects from the repository
+    only and never touches the harness's scratch directory."""
+    repository_objects = f"{workdir.rstrip('/')}/.git/objects"
+    scratch = sandbox.scratch_dir
     env = {
-        "GIT_DIR": GIT_DIR, "GIT_WORK_TREE": workdir, "GIT_INDEX_FILE": f"{sandbox.scratch_dir}/index",
+        "GIT_DIR": GIT_DIR, "GIT_WORK_TREE": workdir, "GIT_INDEX_FILE": f"{scratch}/index",
+        "GIT_OBJECT_DIRECTORY": f"{scratch}/objects" if writes_objects else repository_objects,
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES": repository_objects if writes_objects else "",
         "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_ATTR_NOSYSTEM": "1",
         "HOME": "/nonexistent", "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C",
     }
     assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
-    return f"cd {shlex.quote(workdir)} && env {assignments} git -c safe.directory='*' -c core.fsmonitor=false"
+    prepare = f"mkdir -p {shlex.quote(scratch)}/objects && " if writes_objects else ""
+    return f"{prepare}cd {shlex.quote(workdir)} && env {assignments} git -c safe.directory='*' -c core.fsmonitor=false"
 
 
 def _stage_all(sandbox: Sandbox, workdir: str, base_commit: str) -> str:
     """Shell that fills the trusted index with the working tree (starting from the base tree)."""
     g = git(sandbox, workdir)
     excludes = " ".join(shlex.quote(p) for p in EXCLUDE_PATHSPECS)
-    return (f"{{ [ -f {shlex.quote(sandbox.scratch_dir)}/index ] || {g} read-tree {shlex.quote(base_commit)}; }} && "
+    return (f"{{ [ -f {shlex.quote(sandbox.scratch_dir)}/index ] || {{ {g} read-tree {shlex.quote(base_commit)}; }}; }} && "
             f"{{ {g} add -A --ignore-errors -- . {excludes} >/dev/null 2>&1; true; }}")
 
 
@@ -136,6 +143,6 @@ def apply_patch(sandbox: Sandbox, workdir: str, patch: str) -> str:
     error text, or "" on success. ``git apply`` refuses paths outside the tree, inside ``.git`` and
     beyond symbolic links."""
     text = patch if patch.endswith("\n") else patch + "\n"
-    result = sandbox.run_trusted(f"{git(sandbox, workdir)} apply --whitespace=nowarn -", user="agent",
+    result = sandbox.run_trusted(f"{git(sandbox, workdir, writes_objects=False)} apply --whitespace=nowarn -", user="agent",
                                  stdin=text.encode("utf-8", "surrogateescape"), timeout=120)
     return "" if result.ok else (result.output.strip()[-2000:] or f"git apply exited with {result.exit_code}")

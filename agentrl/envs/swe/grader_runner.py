@@ -13,7 +13,8 @@ it cannot decide its own verdict:
   are dropped; plugin autoload is off and only the ``pytest11`` entry points of distributions
   installed *outside* the repository are loaded (``-p``); the repository root is moved to the end
   of ``sys.path``, so neither ``pytest`` nor the standard library can be shadowed from it;
-  ``--rootdir`` and ``--confcutdir`` are the workdir; bytecode goes to a private cache;
+  ``--rootdir`` and ``--confcutdir`` are the workdir; no bytecode is written (a patch's
+  ``__pycache__`` never reaches the grader);
 * **its own result channel**: the plugin records each test's phases from inside pytest's report
   hook, as the outermost wrapper, and checks every report against the exception the test really
   raised (a report turned from "failed" into "passed" by a hook is tampering). A skip or xfail
@@ -324,8 +325,7 @@ def _isolate(workdir):
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     head = [p for p in sys.path if p and os.path.realpath(p) != workdir]
     sys.path[:] = head + [workdir]
-    if hasattr(sys, "pycache_prefix"):
-        sys.pycache_prefix = "/tmp/.agentrl-pycache"
+    sys.dont_write_bytecode = True
 
 
 def run(results_path, workdir, patched_list, pytest_args):

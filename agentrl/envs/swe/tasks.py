@@ -33,6 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from agentrl.core.config import ConfigError
 from agentrl.core.jsonl import read_jsonl
 from agentrl.envs.swe.gitops import install_git
 from agentrl.envs.swe.patches import patch_paths
@@ -181,8 +182,14 @@ def load_task_dirs(root: Path) -> list[SWETask]:
 def load_jsonl(path: str | Path, *, image_template: str = SWEBENCH_IMAGE,
                setup: Iterable[str] = SWEBENCH_SETUP) -> list[SWETask]:
     """SWE-bench / SWE-Gym JSONL. ``image_template`` may use ``{instance_id}`` and ``{docker_id}``."""
-    tasks = [SWETask.from_record(record, image_template=image_template, setup=setup)
-             for _, record in read_jsonl(path)]
+    tasks = []
+    for number, record in read_jsonl(path, error=ConfigError):  # a malformed file is the user's to fix
+        if not isinstance(record, dict):
+            raise ConfigError(f"{path}:{number}: expected a SWE-bench record (a JSON object), got {record!r:.60}")
+        try:
+            tasks.append(SWETask.from_record(record, image_template=image_template, setup=setup))
+        except ValueError as exc:
+            raise ConfigError(f"{path}:{number}: {exc}") from exc
     return sorted(tasks, key=lambda task: task.instance_id)
 
 

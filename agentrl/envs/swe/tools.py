@@ -27,21 +27,27 @@ Inside ``<old>``, ``<new>`` and ``<content>`` text is taken verbatim, except tha
 right after the opening tag is dropped. ``old`` must occur exactly once in the file. Relative paths
 are relative to the repository root (``/testbed``); ``bash`` runs in the persistent session
 (``cd`` and ``export`` persist).
+
+The file tools run with the agent's own privileges, in the harness's clean environment (a broken
+``PATH`` cannot break them), and check a file's size before reading it. Text that cannot reach a
+shell (NUL bytes, lone surrogates) is a malformed action; everything that fails after that is an
+observation with ``ok=False``, never an exception.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass
 
-from agentrl.sandboxes.base import Sandbox, SandboxError
+from agentrl.sandboxes.base import FileTooLargeError, Sandbox, SandboxError, SessionDiedError
 
 TOOL_NAMES = ("bash", "view", "str_replace", "create", "submit")
-#: A bash command that runs a test suite (for the ``tests_run`` reward).
-TEST_COMMAND = re.compile(r"\b(pytest|py\.test|unittest|nose2?|tox|nox|runtests(\.py)?|manage\.py\s+test)\b")
 SNIPPET_CONTEXT = 4
 MAX_VIEW_BYTES = 4 << 20
+MAX_EDIT_BYTES = 4 << 20
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ActionSyntaxError(ValueError):
@@ -67,7 +73,9 @@ class ToolResult:
     output: str
     changed_files: bool = False
     """The call may have changed the working tree (a successful edit, or any bash command)."""
-    ran_tests: bool = False
+    tests_ran: int = 0
+    """Tests the command's pytest sessions really ran (reported by the probe plugin, not read from
+    the command's text)."""
 
 
 def _tag(text: str, tag: str) -> str | None:
@@ -78,13 +86,30 @@ def _tag(text: str, tag: str) -> str | None:
     return body.removeprefix("\n")
 
 
+def _check_text(name: str, text: str | None) -> None:
+    if text is None:
+        return
+    if "\x00" in text:
+        raise ActionSyntaxError(f"the {name} contains a NUL byte, which no file name or shell command can hold")
+    if _LONE_SURROGATE.search(text):
+        raise ActionSyntaxError(f"the {name} contains a lone surrogate (not valid Unicode); write valid UTF-8 text")
+
+
 def parse_tool_call(text: str) -> ToolCall:
     """Read one action (see module docstring); raises :class:`ActionSyntaxError`."""
+    call = _parse(text)
+    for name in ("path", "command", "old", "new", "content"):
+        _check_text("path" if name == "path" else name, getattr(call, name))
+    return call
+
+
+def _parse(text: str) -> ToolCall:
     first, _, rest = text.strip().partition("\n")
     name, _, args = first.strip().partition(" ")
     name, args = name.strip().lower(), args.strip()
     if name not in TOOL_NAMES:
-        raise ActionSyntaxError(f"unknown tool {name!r}; the tools are {', '.join(TOOL_NAMES)}")
+        shown = name if len(name) <= 40 else name[:40] + "..."
+        raise ActionSyntaxError(f"unknown tool {shown!r}; the tools are {', '.join(TOOL_NAMES)}")
     if name == "submit":
         return ToolCall("submit")
     if name == "bash":
@@ -125,24 +150,29 @@ def _parse_view(args: str) -> ToolCall:
 
 # ---------------------------------------------------------------------------------- running
 def run_tool(call: ToolCall, sandbox: Sandbox, *, timeout: float) -> ToolResult:
-    """Run a parsed call (not ``submit``, which the env handles)."""
-    if call.name == "bash":
-        return _bash(call, sandbox, timeout)
+    """Run a parsed call (not ``submit``, which the env handles). Only a dead session raises
+    (:class:`SessionDiedError`: the env starts a new one); every other failure is a result."""
     try:
+        if call.name == "bash":
+            return _bash(call, sandbox, timeout)
         if call.name == "view":
             return _view(call, sandbox)
         if call.name == "create":
             return _create(call, sandbox)
         return _str_replace(call, sandbox)
+    except SessionDiedError:
+        raise
     except FileNotFoundError:
         hint = " Use `create` to make a new file." if call.name == "str_replace" else ""
         return ToolResult(False, f"Error: {sandbox.resolve(call.path)} does not exist.{hint}")
     except IsADirectoryError:
         return ToolResult(False, f"Error: {sandbox.resolve(call.path)} is a directory.")
+    except FileTooLargeError as exc:
+        return ToolResult(False, f"Error: {exc}. View a line range with bash (sed -n, head, grep) instead.")
     except UnicodeDecodeError:
         return ToolResult(False, f"Error: {sandbox.resolve(call.path)} is not a UTF-8 text file.")
-    except SandboxError as exc:
-        return ToolResult(False, f"Error: {exc}")
+    except (SandboxError, OSError, ValueError) as exc:
+        return ToolResult(False, f"Error: {str(exc)[:500]}")
 
 
 def _bash(call: ToolCall, sandbox: Sandbox, timeout: float) -> ToolResult:
@@ -156,19 +186,18 @@ def _bash(call: ToolCall, sandbox: Sandbox, timeout: float) -> ToolResult:
         output += f"\n[exit code {result.exit_code}]"
     if not output.strip():
         output = "[no output]"
-    ran_tests = bool(TEST_COMMAND.search(call.command)) and not result.killed
-    return ToolResult(result.ok, output, changed_files=True, ran_tests=ran_tests)
+    tests = sum(int(r.get("ran") or 0) for r in result.reports if r.get("kind") == "pytest") if not result.killed else 0
+    return ToolResult(result.ok, output, changed_files=True, tests_ran=tests)
 
 
 def _view(call: ToolCall, sandbox: Sandbox) -> ToolResult:
     path = sandbox.resolve(call.path)
     try:
-        data = sandbox.read_file(path)
+        data = sandbox.read_file(path, max_bytes=MAX_VIEW_BYTES, user="agent")
     except IsADirectoryError:
-        listing = sandbox.run(f"find {shlex.quote(path)} -maxdepth 2 -not -path '*/.git*' | sort", persist=False)
+        listing = sandbox.run_trusted(f"find {shlex.quote(path)} -maxdepth 2 -not -path '*/.git*' | sort | head -n 2000",
+                                      user="agent", timeout=30)
         return ToolResult(listing.ok, listing.output)
-    if len(data) > MAX_VIEW_BYTES:
-        return ToolResult(False, f"Error: {path} is {len(data)} bytes; view a line range or use bash (head, grep)")
     lines = data.decode("utf-8").splitlines()
     first = call.start or 1
     last = len(lines) if call.end in (None, -1) else call.end
@@ -177,21 +206,28 @@ def _view(call: ToolCall, sandbox: Sandbox) -> ToolResult:
     return ToolResult(True, numbered(lines, first, min(last, len(lines))))
 
 
+def write_text(sandbox: Sandbox, path: str, text: str) -> bool:
+    """Write ``text`` to ``path`` as the agent (an existing file keeps its mode); whether it existed."""
+    quoted = shlex.quote(path)
+    command = (f"existed=0; [ -e {quoted} ] && existed=1; mkdir -p -- {shlex.quote(posixpath.dirname(path))} && "
+               f"cat > {quoted} && echo $existed")
+    result = sandbox.run_trusted(command, stdin=text.encode("utf-8"), user="agent", timeout=60)
+    if not result.ok:
+        raise SandboxError(f"cannot write {path}: {result.output.strip()[-300:]}")
+    return result.output.strip().endswith("1")
+
+
 def _create(call: ToolCall, sandbox: Sandbox) -> ToolResult:
     path = sandbox.resolve(call.path)
-    try:
-        sandbox.read_file(path)
-        verb = "Overwrote"
-    except FileNotFoundError:
-        verb = "Created"
-    sandbox.write_file(path, call.content or "")
-    return ToolResult(True, f"{verb} {path} ({len((call.content or '').splitlines())} lines).", changed_files=True)
+    content = call.content or ""
+    existed = write_text(sandbox, path, content)
+    verb = "Overwrote" if existed else "Created"
+    return ToolResult(True, f"{verb} {path} ({len(content.splitlines())} lines).", changed_files=True)
 
 
 def _str_replace(call: ToolCall, sandbox: Sandbox) -> ToolResult:
     path = sandbox.resolve(call.path)
-    data, mode = sandbox.read_file_and_mode(path)
-    text = data.decode("utf-8")
+    text = sandbox.read_file(path, max_bytes=MAX_EDIT_BYTES, user="agent").decode("utf-8")
     assert call.old is not None and call.new is not None
     count = text.count(call.old)
     if count == 0:
@@ -202,7 +238,7 @@ def _str_replace(call: ToolCall, sandbox: Sandbox) -> ToolResult:
                                  "surrounding lines so that it occurs once.")
     before = text[: text.index(call.old)]
     updated = before + call.new + text[len(before) + len(call.old):]
-    sandbox.write_file(path, updated.encode("utf-8"), mode=mode & 0o7777)
+    write_text(sandbox, path, updated)
     first = before.count("\n") + 1
     lines = updated.splitlines()
     last = first + max(call.new.count("\n"), 1) - 1

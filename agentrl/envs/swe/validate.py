@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from agentrl.envs.swe.grading import GradeResult, grade
+from agentrl.envs.swe.grading import GradeResult, f2p_passes, grade, p2p_passes
 from agentrl.envs.swe.tasks import SWETask, task_sandbox_config
-from agentrl.sandboxes.base import Sandbox
+from agentrl.sandboxes.backends import backend_class
+from agentrl.sandboxes.base import Sandbox, SandboxConfig
 
 
 @dataclass
@@ -44,14 +45,16 @@ def check_results(task: SWETask, gold: GradeResult, empty: GradeResult) -> list[
     """What is wrong with a task, given its gold-patch and empty-patch grades (empty list: valid)."""
     problems = []
     if gold.outcome != 1.0:
-        problems.append(f"gold patch scores {gold.outcome} ({gold.kind}): "
-                        f"{gold.apply_error or gold.summary()['failing_tests']}")
+        detail = gold.error or gold.apply_error or gold.tampered or gold.dropped or gold.summary()["failing_tests"]
+        problems.append(f"gold patch scores {gold.outcome} ({gold.kind}): {detail}")
     if empty.outcome != 0.0:
         problems.append(f"empty patch scores {empty.outcome}")
-    passing = [test for test, status in empty.fail_to_pass.items() if status == "PASSED"]
+    if empty.error:
+        problems.append(f"the empty-patch run could not finish: {empty.error}")
+    passing = [test for test, status in empty.fail_to_pass.items() if f2p_passes(status)]
     if passing:
         problems.append(f"FAIL_TO_PASS tests pass without the fix: {passing}")
-    broken = [test for test, status in empty.pass_to_pass.items() if status != "PASSED"]
+    broken = [test for test, status in empty.pass_to_pass.items() if not p2p_passes(status)]
     if broken:
         problems.append(f"PASS_TO_PASS tests fail before the fix: {broken}")
     return problems
@@ -75,9 +78,6 @@ def validate_task(task: SWETask, new_sandbox: Callable[[SWETask], Sandbox], back
 def validate_tasks(tasks: Sequence[SWETask], backend: str, *, workers: int = 4, sandbox_config=None,
                    on_result: Callable[[TaskValidation], None] | None = None) -> list[TaskValidation]:
     """Validate every task on ``backend`` (``docker`` or ``local``), ``workers`` at a time."""
-    from agentrl.sandboxes.backends import backend_class
-    from agentrl.sandboxes.base import SandboxConfig
-
     cls = backend_class(backend)
     base = sandbox_config or SandboxConfig()
 

@@ -103,7 +103,7 @@ class BargainingEnv(MultiAgentTextEnv):
         self._judged: dict[str, float] = {}
 
     # ------------------------------------------------------------------ hooks
-    def _reset_state(self, options: Mapping[str, Any]) -> None:
+    def reset_state(self, seed: int | None, options: Mapping[str, Any]) -> None:
         """``options["scenario"]`` (a :class:`Scenario`) replays a fixed draw instead of sampling one."""
         scenario = options.get("scenario")
         if scenario is not None and not isinstance(scenario, Scenario):
@@ -116,7 +116,7 @@ class BargainingEnv(MultiAgentTextEnv):
         self._final_action = ""
         self._judged = {}
 
-    def _apply(self, agent: str, action: str) -> Move:
+    def apply_move(self, agent: str, action: str) -> Move:
         game = self._game()
         error = game.play(PLAYERS.index(agent), action)
         if error is not None:
@@ -124,7 +124,7 @@ class BargainingEnv(MultiAgentTextEnv):
         self._final_action = action
         return Move(event=game.transcript[-1], terminated=game.ended)
 
-    def _final_rewards(self, truncated: bool) -> Rewards:
+    def final_rewards(self, truncated: bool) -> Rewards:
         game = self._game()
         if self.config.reward == "value":
             return {p: {"deal": game.score(i)} for i, p in enumerate(PLAYERS)}
@@ -141,24 +141,24 @@ class BargainingEnv(MultiAgentTextEnv):
         )
         return {p: {"judge": self._judged[p]} for p in PLAYERS}
 
-    def _success(self, agent: str) -> bool:
+    def is_success(self, agent: str) -> bool:
         if self.config.reward == "judge":
             return self._judged.get(agent, 0.0) == 1.0
         game = self._game()
         return game.deal is not None and game.score(PLAYERS.index(agent)) > 0
 
-    def _make_action_space(self) -> MoveSpace:
+    def move_space(self) -> MoveSpace:
         return MoveSpace(
             self.config.scenario, self.config.max_action_chars, self.config.action_format.answer_tag
         )
 
-    def _feature_space(self) -> spaces.Box:
+    def feature_space(self) -> spaces.Box:
         k = len(self.config.scenario.item_names)
         scenario = self.config.scenario
         high = max(scenario.max_items, scenario.total_value, self.config.max_turns)
         return spaces.Box(-1, high, shape=(3 * k + 4,), dtype=np.int64)
 
-    def _features(self, agent: str) -> np.ndarray:
+    def features(self, agent: str) -> np.ndarray:
         """Counts, own values, offer to me (-1 if none), my offer stands, turn, max turns, my move."""
         view = self.view(agent)
         offer = view["offer"] if view["offer"] is not None else [-1] * len(view["counts"])
@@ -170,12 +170,12 @@ class BargainingEnv(MultiAgentTextEnv):
         ]
         return np.asarray(view["counts"] + view["values"] + offer + flags, dtype=np.int64)
 
-    def _progress(self, agent: str) -> float:
+    def progress(self, agent: str) -> float:
         if self.config.reward == "judge":
             return self._judged.get(agent, 0.0)
         return self._game().score(PLAYERS.index(agent))
 
-    def _agent_info(self, agent: str) -> dict[str, Any]:
+    def agent_info(self, agent: str) -> dict[str, Any]:
         game, player = self._game(), PLAYERS.index(agent)
         info: dict[str, Any] = {"negotiation": self.view(agent)}
         if not self.agents:  # the episode is over
@@ -198,7 +198,7 @@ class BargainingEnv(MultiAgentTextEnv):
             message_tag=self.config.message_tag,
         )
 
-    def _render_for(self, agent: str) -> str:
+    def render_for(self, agent: str) -> str:
         player = PLAYERS.index(agent)
         to_move = PLAYERS.index(self.current_agent) if self.agents else None
         scenario = self._game().scenario

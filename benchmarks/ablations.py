@@ -1,0 +1,261 @@
+"""Ablations of the reward mechanisms: does each one do what its paper claims, at this scale?
+
+    python benchmarks/ablations.py gra              # one ablation, 3 seeds per arm
+    python benchmarks/ablations.py all --seeds 3    # every ablation
+    python benchmarks/ablations.py oprl --quick     # a smoke run (tiny budgets, 1 seed)
+
+Each ablation trains every arm with ``agentrl.train`` for several seeds on this machine, prints a
+table (mean, min and max over seeds), writes ``benchmarks/results/ablations.json`` (merged across
+runs) and a PNG of the curves to ``docs/images/ablation_<name>.png``. Arms differ only in the
+mechanism under test; everything else (env, policy, SFT, seeds) is shared.
+
+* ``gra`` -- G-RA vs D-RA on a farmable immediate reward: Sokoban where every executed move pays
+  +0.3 (like a tool call that pays whether or not it helps) and solving pays +1 and ends the
+  episode. Ungated (D-RA), walking around until the turn limit pays more than solving; gated, the
+  move rewards count only in solved episodes. Grid CNN policy, PPO.
+* ``oprl`` -- OPRL's implicit PRM (started from the SFT policy) vs outcome-only reward, tiny LM on
+  Sokoban with only the ``finished`` reward; success curve and the PRM's pair accuracy.
+* ``ads`` -- ADS (horizon scheduled against the solver's demonstrations, measured on greedy held-out
+  episodes) vs a fixed discount, on two-box Sokoban with the grid policy; success and the horizon.
+* ``calm`` -- CALM shaping (the oracle judge's subgoal credit, one box placed) vs none on two-box
+  Sokoban with the outcome reward only. The judge harness (precision/recall of judges on recorded
+  MiniHack KeyRoom transitions) is ``benchmarks/calm_judges.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, machine, print_table
+
+import agentrl
+
+IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+
+# ------------------------------------------------------------------------------------ configs
+SOKOBAN_GRID = {"dim_room": [6, 6], "num_boxes": 1, "max_turns": 15, "min_solution_moves": 4,
+                "observation_mode": "dict"}
+TWO_BOX_GRID = {"dim_room": [7, 7], "num_boxes": 2, "max_turns": 20, "min_solution_moves": 6,
+                "observation_mode": "dict"}
+
+
+def grid_run(env_kwargs: dict, iterations: int, **overrides: Any) -> dict[str, Any]:
+    """A grid-CNN PPO run (the grid-ppo preset's learner) on a Sokoban variant."""
+    config: dict[str, Any] = {
+        "env": {"id": "agentrl/Sokoban-v0", "kwargs": env_kwargs},
+        "policy": {"kind": "grid", "grid_net": "cnn", "grid_hidden": 128},
+        "sft": {"episodes": 100, "steps": 60, "batch_size": 128, "lr": 0.001},
+        "rl": {"iterations": iterations, "tasks_per_iteration": 32, "group_size": 2, "num_envs": 64,
+               "advantage": "gae", "gamma": 0.97, "gae_lambda": 0.95, "lr": 0.0003, "epochs": 4,
+               "minibatch_size": 256, "entropy_coef": 0.01, "value_coef": 0.5},
+        "eval": {"episodes": 200, "every": max(1, iterations // 8), "greedy": True},
+        "run": {"checkpoint_every": iterations, "progress": False, "tensorboard": False, "threads": 1},
+    }
+    return merge(config, overrides)
+
+
+def lm_run(env_kwargs: dict, iterations: int, **overrides: Any) -> dict[str, Any]:
+    """A tiny-LM run (the quickstart's learner) on a Sokoban variant."""
+    config: dict[str, Any] = {
+        "env": {"id": "agentrl/Sokoban-v0", "kwargs": env_kwargs},
+        "policy": {"kind": "lm", "model": "tiny", "tiny": {"hidden_size": 64, "num_layers": 4, "num_heads": 4},
+                   "context": "last", "system_prompt": False, "max_new_tokens": 6},
+        "sft": {"episodes": 600, "steps": 150, "batch_size": 64, "lr": 0.001},
+        "rl": {"iterations": iterations, "tasks_per_iteration": 16, "group_size": 4, "num_envs": 32,
+               "advantage": "turn", "lr": 0.0002, "epochs": 2, "minibatch_size": 128},
+        "eval": {"episodes": 100, "every": max(1, iterations // 5)},
+        "run": {"checkpoint_every": iterations, "progress": False, "tensorboard": False, "threads": 1},
+    }
+    return merge(config, overrides)
+
+
+def merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+FARMABLE = {**SOKOBAN_GRID, "rewards": {"step": 0.3, "box_on_goal": 0.0, "box_off_goal": 0.0, "finished": 1.0}}
+OUTCOME_ONLY_LM = {"dim_room": [6, 6], "num_boxes": 1, "max_turns": 15, "min_solution_moves": 4,
+                   "rewards": {"step": 0.0, "box_on_goal": 0.0, "box_off_goal": 0.0, "finished": 1.0}}
+OUTCOME_ONLY_TWO_BOX = {**TWO_BOX_GRID, "rewards": {"step": 0.0, "box_on_goal": 0.0, "box_off_goal": 0.0,
+                                                    "finished": 1.0}}
+GATE = {"type": "GatedRewardAccumulation", "priorities": {"finished": 1}, "thresholds": {"finished": 1.0}}
+
+
+def ablations(quick: bool) -> dict[str, dict[str, Any]]:
+    """Arms of each ablation (``quick`` shrinks budgets for a smoke run)."""
+    short = (lambda n: max(2, n // 20)) if quick else (lambda n: n)
+    return {
+        "gra": {
+            "claim": "G-RA keeps an agent from farming a per-step reward instead of solving the task",
+            "arms": {
+                "D-RA (ungated)": grid_run(FARMABLE, short(150), rewards=[{**GATE, "gate": False}]),
+                "G-RA (gated)": grid_run(FARMABLE, short(150), rewards=[GATE]),
+            },
+            "metrics": ("eval/success_rate", "eval/mean_turns"),
+        },
+        "oprl": {
+            "claim": "OPRL's implicit process rewards speed up learning from a sparse outcome reward",
+            "arms": {
+                "outcome only": lm_run(OUTCOME_ONLY_LM, short(30)),
+                "outcome + OPRL": lm_run(OUTCOME_ONLY_LM, short(30),
+                                         rewards=[{"type": "ImplicitPRM", "model": "@policy", "lr": 1e-4,
+                                                   "beta": 0.05}]),
+            },
+            "metrics": ("eval/success_rate", "rewards/oprl/pair_accuracy"),
+        },
+        "ads": {
+            "claim": "ADS (discount scheduled by mastery against demonstrations) beats a fixed discount",
+            "arms": {
+                "fixed gamma 0.97": grid_run(TWO_BOX_GRID, short(200)),
+                "ADS (expert demos)": grid_run(TWO_BOX_GRID, short(200), rewards=[
+                    {"type": "AutoDiscountSchedule", "demonstrations": "expert", "horizon": 20}]),
+            },
+            "metrics": ("eval/success_rate", "rewards/ads/horizon"),
+        },
+        "calm": {
+            "claim": "CALM's subgoal credit (oracle judge) speeds up learning from a sparse outcome reward",
+            "arms": {
+                "outcome only": grid_run(OUTCOME_ONLY_TWO_BOX, short(200)),
+                "outcome + CALM": grid_run(OUTCOME_ONLY_TWO_BOX, short(200), rewards=[
+                    {"type": "CALMCredit", "judge": "oracle", "beta": 0.5}]),
+            },
+            "metrics": ("eval/success_rate", "rewards/calm/achieved"),
+        },
+    }
+
+
+# ------------------------------------------------------------------------------------ running
+def run_arm(config: dict, seed: int, folder: Path) -> list[dict[str, Any]]:
+    config = merge(config, {"run": {"seed": seed, "output_dir": str(folder), "resume": False}})
+    started = time.perf_counter()
+    result = agentrl.train(config)
+    records = result.metrics
+    records.append({"wall_s": time.perf_counter() - started})
+    return records
+
+
+def last(records: list[dict], key: str) -> float | None:
+    values = [r[key] for r in records if key in r]
+    return float(values[-1]) if values else None
+
+
+def curve(records: list[dict], key: str) -> list[tuple[int, float]]:
+    return [(int(r["iteration"]), float(r[key])) for r in records if key in r and "iteration" in r]
+
+
+def summarise(values: list[float]) -> dict[str, float]:
+    return {"mean": statistics.fmean(values), "min": min(values), "max": max(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def run_ablation(name: str, spec: dict, seeds: list[int]) -> dict[str, Any]:
+    arms: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as scratch:
+        for arm, config in spec["arms"].items():
+            runs = []
+            for seed in seeds:
+                print(f"== {name}: {arm}, seed {seed}", flush=True)
+                records = run_arm(config, seed, Path(scratch) / f"{arm.replace(' ', '_')}-{seed}")
+                runs.append({"seed": seed, "wall_s": records[-1]["wall_s"],
+                             "final": {k: last(records[:-1], k) for k in spec["metrics"]},
+                             "sft_success": last([r for r in records if "sft/success_rate" in r], "sft/success_rate"),
+                             "curves": {k: curve(records[:-1], k) for k in spec["metrics"]}})
+            arms[arm] = {"runs": runs, "summary": {
+                key: summarise([r["final"][key] for r in runs if r["final"][key] is not None])
+                for key in spec["metrics"] if any(r["final"][key] is not None for r in runs)}}
+    return {"claim": spec["claim"], "seeds": seeds, "arms": arms}
+
+
+def report(name: str, result: dict[str, Any]) -> None:
+    print(f"\n{name}: {result['claim']}")
+    rows = []
+    for arm, data in result["arms"].items():
+        cells = [arm]
+        for key, s in data["summary"].items():
+            cells.append(f"{key.split('/')[-1]} {s['mean']:.3g} [{s['min']:.3g}, {s['max']:.3g}]")
+        cells.append(f"{statistics.fmean(r['wall_s'] for r in data['runs']):.0f} s/run")
+        rows.append(cells)
+    width = max(len(r) for r in rows)
+    print_table(["arm", *[f"metric {i}" for i in range(1, width - 1)], "time"], [r + [""] * (width - len(r)) for r in rows])
+
+
+def plot(name: str, result: dict[str, Any], keys: tuple[str, ...]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 3.8))
+    axes = [axes] if len(keys) == 1 else list(axes)
+    for axis, key in zip(axes, keys):
+        for index, (arm, data) in enumerate(result["arms"].items()):
+            colour = f"C{index}"
+            for run in data["runs"]:
+                points = run["curves"].get(key) or []
+                if points:
+                    xs, ys = zip(*points)
+                    axis.plot(xs, ys, color=colour, alpha=0.35, linewidth=1)
+            means = _mean_curve([run["curves"].get(key) or [] for run in data["runs"]])
+            if means:
+                xs, ys = zip(*means)
+                axis.plot(xs, ys, color=colour, linewidth=2.2, label=arm)
+        axis.set_title(key)
+        axis.set_xlabel("RL iteration")
+        axis.legend(fontsize=8)
+    fig.suptitle(f"{name}: {result['claim']} ({len(result['seeds'])} seeds, thin lines per seed)", fontsize=9)
+    fig.tight_layout()
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    path = IMAGES / f"ablation_{name}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _mean_curve(curves: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
+    by_x: dict[int, list[float]] = {}
+    for points in curves:
+        for x, y in points:
+            by_x.setdefault(x, []).append(y)
+    return [(x, statistics.fmean(ys)) for x, ys in sorted(by_x.items()) if len(ys) == len(curves)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    specs_quick = ablations(quick=True)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", choices=[*specs_quick, "all"])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="tiny budgets and one seed (a smoke run)")
+    args = parser.parse_args(argv)
+    specs = ablations(quick=args.quick)
+    names = list(specs) if args.name == "all" else [args.name]
+    seeds = [0] if args.quick else list(range(args.seeds))
+    path = RESULTS / "ablations.json"
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    for name in names:
+        result = run_ablation(name, specs[name], seeds)
+        report(name, result)
+        if not args.quick:
+            result["plot"] = str(plot(name, result, specs[name]["metrics"]).relative_to(IMAGES.parent.parent))
+            saved.setdefault("ablations", {})[name] = result
+            saved["machine"] = machine()
+    if not args.quick:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(saved, indent=2))
+        print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""Asynchronous against synchronous training on envs whose steps wait on real I/O, in one run.
+
+    python benchmarks/async.py                         # both cases, 8 RL iterations each
+    python benchmarks/async.py --cases router --iterations 6 --latency-scale 1.0
+
+Each case trains the same tiny LM from the same starting weights twice with ``agentrl.train``:
+``rl.async_rollouts=false`` (the baseline: play the iteration's episodes, then update) and
+``rl.async_rollouts=true`` (``rl.max_staleness=1``, ``rl.importance_correction=decoupled``: the
+actors play the next episodes with the latest weights while the learner updates). Reported per
+mode: the RL loop's wall time (the sum of ``time/iteration_s``: waiting for episodes plus the
+update), trained tokens per second (generated tokens the learner trained on), env steps per second
+(every step the actors played, including episodes played ahead), the mean staleness of trained
+turns and the groups dropped as stale; and the async/sync ratios.
+
+Cases:
+
+* ``router`` -- ``agentrl/Router-v0`` (Router-R1 protocol, the router-quickstart settings) with
+  ``backend=openai``: every routed call is an HTTP request to an OpenAI-compatible server on
+  loopback, in a separate process, that answers as the offline simulated pool does after a
+  realistic delay (median 0.5 s for the 7-8B models, 1.0 s for Gemma-27B, 1.5 s for the 70B and
+  8x22B models, log-normal spread sigma 0.35, times ``--latency-scale``). The router is the SFT'd
+  tiny LM of ``router-quickstart`` (SFT once, on the simulated backend; both modes start from that
+  checkpoint), so it does route. Target: async >= 2x trained tokens/s.
+* ``swe`` -- ``agentrl/SWE-v0`` on Docker with ``autosubmit``: each episode resets a sandbox
+  (repository upload), steps, and is graded in a fresh sandbox at the turn limit. The policy is an
+  untrained tiny LM (no SFT: the gold-patch expert's actions are too long for it), so its actions
+  are mostly malformed: the Docker time is the sandbox reset and the grading of each episode.
+
+Writes ``benchmarks/results/async.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import print_table, write_results  # noqa: E402
+
+#: Median latency (seconds) of a routed call, by model size (hosted 7-70B models answering ~30 tokens).
+MEDIAN_LATENCY = {"Qwen2.5-7B-Instruct": 0.5, "LLaMA-3.1-8B-Instruct": 0.5, "Mistral-7B-Instruct": 0.5,
+                  "Gemma-2-27B-Instruct": 1.0, "LLaMA-3.1-70B-Instruct": 1.5, "Mixtral-8x22B-Instruct": 1.5}
+LATENCY_SIGMA = 0.35
+TARGET = 2.0
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", nargs="+", choices=("router", "swe"), default=["router", "swe"])
+    parser.add_argument("--iterations", type=int, default=8, help="RL iterations per mode")
+    parser.add_argument("--latency-scale", type=float, default=1.0, help="multiplies the router's call latencies")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--keep", default=None, help="keep the run folders here (default: a temporary folder)")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the latency server process
+    return parser.parse_args(argv)
+
+
+# ------------------------------------------------------------------------------ the latency server
+def serve(latency_scale: float) -> None:
+    """Run the OpenAI-compatible server with simulated-pool answers after a realistic delay; print
+    the port, serve until stdin closes."""
+    import numpy as np
+
+    from agentrl.envs.router.router_r1 import router_r1_pool
+    from agentrl.envs.router.simulated import SimulatedBackend
+    from agentrl.serving import OpenAICompatServer
+
+    names = {m.api_model or m.name: m.name for m in router_r1_pool()}
+    answers = SimulatedBackend(seed=0)
+
+    def responder(model: str, messages: list, params: dict) -> str:
+        name = names.get(model, model)
+        query = messages[-1]["content"]
+        digest = hashlib.sha256(f"{name}|{query}".encode()).digest()
+        draw = np.random.default_rng(int.from_bytes(digest[:8], "big")).standard_normal()
+        time.sleep(MEDIAN_LATENCY.get(name, 1.0) * latency_scale * float(np.exp(LATENCY_SIGMA * draw)))
+        return answers.reply(name, query)
+
+    with OpenAICompatServer(responder, max_workers=256) as server:
+        print(server.port, flush=True)
+        sys.stdin.read()  # until the benchmark closes the pipe
+
+
+class LatencyServer:
+    """The latency server in a child process (its CPU work stays off the trainer's interpreter)."""
+
+    def __init__(self, latency_scale: float):
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve", "--latency-scale", str(latency_scale)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        port = self.process.stdout.readline().strip()
+        if not port.isdigit():
+            self.close()
+            raise RuntimeError("the latency server did not start")
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+# ------------------------------------------------------------------------------------ the cases
+def router_config(args, output_dir: str) -> dict:
+    from agentrl.train.config import load_preset
+
+    config = load_preset("router-quickstart")
+    config["rl"] = {**config["rl"], "iterations": args.iterations, "tasks_per_iteration": 8, "group_size": 4,
+                    "num_envs": 16}
+    config["rollout"] = {"threads": 16}
+    config["eval"] = {"episodes": 0}
+    config["run"] = _run(args, output_dir)
+    return config
+
+
+def router_over_http(config: dict, base_url: str) -> dict:
+    from agentrl.envs.router.router_r1 import router_r1_pool
+
+    config = copy.deepcopy(config)
+    pool = [dict(vars(m), base_url=base_url, api_key="unused") for m in router_r1_pool()]
+    config["env"]["kwargs"] = {**config["env"]["kwargs"], "backend": "openai", "pool": pool,
+                               "calls": {"query_template": "{query}", "timeout_s": 60.0}}
+    return config
+
+
+def swe_config(args, output_dir: str) -> dict:
+    return {
+        "env": {"id": "agentrl/SWE-v0", "kwargs": {"backend": "docker", "max_turns": 2, "autosubmit": True,
+                                                   "pool_size": 8}},
+        "policy": {"kind": "lm", "model": "tiny", "tiny": {"hidden_size": 64, "num_layers": 2, "num_heads": 4},
+                   "context": "last", "system_prompt": False, "max_new_tokens": 24, "max_context_tokens": 2048},
+        "sft": {"episodes": 0},
+        "rl": {"iterations": args.iterations, "tasks_per_iteration": 4, "group_size": 2, "num_envs": 8,
+               "minibatch_size": 8, "lr": 1e-4},
+        "rollout": {"threads": 8},
+        "eval": {"episodes": 0},
+        "run": _run(args, output_dir),
+    }
+
+
+def _run(args, output_dir: str) -> dict:
+    return {"output_dir": output_dir, "checkpoint_every": 10_000, "progress": False, "tensorboard": False,
+            "threads": args.threads, "seed": 0}
+
+
+def _with(config: dict, output_dir: str, asynchronous: bool) -> dict:
+    config = copy.deepcopy(config)
+    config["run"]["output_dir"] = output_dir
+    config["rl"] = {**config["rl"], "async_rollouts": asynchronous, "max_staleness": 1,
+                    "importance_correction": "decoupled" if asynchronous else "none"}
+    return config
+
+
+# ------------------------------------------------------------------------------------ measuring
+def train_mode(config: dict) -> dict:
+    from agentrl.train.loop import train
+
+    started = time.perf_counter()
+    result = train(config)
+    total = time.perf_counter() - started
+    records = [r for r in result.metrics if r.get("iteration", 0) >= 1 and "time/iteration_s" in r]
+    seconds = sum(r["time/iteration_s"] for r in records)
+    trained = sum(r.get("learner/trained_tokens", 0.0) for r in records)
+    steps = sum(r.get("rollout_engine/env_steps", 0.0) for r in records)
+    trained_steps = sum(r.get("rollout/episodes", 0) * r.get("rollout/mean_turns", 0.0) for r in records)
+    return {
+        "iterations": len(records), "loop_seconds": seconds, "run_seconds": total,
+        "trained_tokens": trained, "trained_tokens_per_s": trained / seconds,
+        "env_steps": steps, "env_steps_per_s": steps / seconds,
+        "trained_env_steps": trained_steps, "trained_env_steps_per_s": trained_steps / seconds,
+        "update_seconds": sum(r["time/iteration_s"] - r["time/rollout_s"] for r in records),
+        "wait_seconds": sum(r["time/rollout_s"] for r in records),
+        "staleness_mean": _mean(r.get("learner/staleness_mean", 0.0) for r in records),
+        "staleness_max": max((r.get("learner/staleness_max", 0.0) for r in records), default=0.0),
+        "stale_dropped_groups": sum(r.get("rollout_engine/stale_dropped_groups", 0.0) for r in records),
+        "is_ratio_mean": _mean(r["learner/is_ratio_mean"] for r in records if "learner/is_ratio_mean" in r),
+        "success_rate": _mean(r.get("rollout/success_rate", 0.0) for r in records),
+    }
+
+
+def _mean(values) -> float | None:
+    values = list(values)
+    return sum(values) / len(values) if values else None
+
+
+def run_case(name: str, args, workdir: Path) -> dict:
+    base = (router_config if name == "router" else swe_config)(args, str(workdir / f"{name}-warm"))
+    server = None
+    try:
+        if name == "router":
+            from agentrl.train.loop import train
+
+            warm = copy.deepcopy(base)
+            warm["rl"]["iterations"] = 0
+            started = time.perf_counter()
+            train(warm)  # SFT once, on the simulated backend; both modes resume from its checkpoint
+            print(f"router: SFT warm start {time.perf_counter() - started:.0f} s")
+            server = LatencyServer(args.latency_scale)
+            base = router_over_http(base, server.base_url)
+        modes = {}
+        for mode, asynchronous in (("sync", False), ("async", True)):
+            out = workdir / f"{name}-{mode}"
+            if name == "router":
+                shutil.copytree(workdir / f"{name}-warm", out)
+            modes[mode] = train_mode(_with(base, str(out), asynchronous))
+            print(f"{name} {mode}: {modes[mode]['loop_seconds']:.1f} s, "
+                  f"{modes[mode]['trained_tokens_per_s']:.0f} trained tok/s", flush=True)
+    finally:
+        if server is not None:
+            server.close()
+    sync, asyn = modes["sync"], modes["async"]
+    return {"modes": modes,
+            "trained_tokens_per_s_ratio": asyn["trained_tokens_per_s"] / sync["trained_tokens_per_s"],
+            "env_steps_per_s_ratio": asyn["env_steps_per_s"] / sync["env_steps_per_s"],
+            "trained_env_steps_per_s_ratio": asyn["trained_env_steps_per_s"] / sync["trained_env_steps_per_s"]}
+
+
+def report(results: dict) -> None:
+    rows = []
+    for name, case in results.items():
+        for mode, m in case["modes"].items():
+            ratio = "" if mode == "sync" else f"{case['trained_tokens_per_s_ratio']:.2f}x"
+            steps_ratio = "" if mode == "sync" else f"{case['env_steps_per_s_ratio']:.2f}x"
+            rows.append([name, mode, f"{m['loop_seconds']:.1f}", f"{m['wait_seconds']:.1f}",
+                         f"{m['trained_tokens_per_s']:,.0f}", ratio, f"{m['env_steps_per_s']:.2f}", steps_ratio,
+                         f"{m['trained_env_steps_per_s']:.2f}", f"{m['staleness_mean']:.2f}",
+                         f"{m['stale_dropped_groups']:.0f}"])
+    print()
+    print_table(["env", "mode", "loop s", "waiting s", "trained tok/s", "vs sync", "env steps/s", "vs sync",
+                 "trained steps/s", "staleness", "dropped groups"], rows)
+    if "router" in results:
+        ratio = results["router"]["trained_tokens_per_s_ratio"]
+        print(f"\nrouter (latency-bound): async/sync trained tokens/s = {ratio:.2f}x (target >= {TARGET:g}x): "
+              f"{'met' if ratio >= TARGET else 'NOT met'}")
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if args.serve:
+        serve(args.latency_scale)
+        return {}
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="agentrl-async-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        results = {name: run_case(name, args, workdir) for name in args.cases}
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report(results)
+    payload = {"command": "python benchmarks/async.py " + " ".join(sys.argv[1:] if argv is None else argv),
+               "config": {k: v for k, v in vars(args).items() if k not in ("serve", "keep")},
+               "latency": {"median_s": MEDIAN_LATENCY, "sigma": LATENCY_SIGMA, "scale": args.latency_scale},
+               "target_ratio": TARGET, "cpus": os.cpu_count(), "cases": results}
+    write_results("async", payload)
+    return payload
+
+
+if __name__ == "__main__":
+    main()

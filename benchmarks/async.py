@@ -14,13 +14,14 @@ turns and the groups dropped as stale; and the async/sync ratios.
 
 Cases:
 
-* ``router`` -- ``agentrl/Router-v0`` (Router-R1 protocol, the router-quickstart settings) with
+* ``router`` -- ``agentrl/Router-v0`` (``chat`` protocol, Router-R1's six candidates) with
   ``backend=openai``: every routed call is an HTTP request to an OpenAI-compatible server on
   loopback, in a separate process, that answers as the offline simulated pool does after a
   realistic delay (median 0.5 s for the 7-8B models, 1.0 s for Gemma-27B, 1.5 s for the 70B and
-  8x22B models, log-normal spread sigma 0.35, times ``--latency-scale``). The router is the SFT'd
-  tiny LM of ``router-quickstart`` (SFT once, on the simulated backend; both modes start from that
-  checkpoint), so it does route. Target: async >= 2x trained tokens/s.
+  8x22B models, log-normal spread sigma 0.35, times ``--latency-scale``). The router is a tiny LM
+  SFT'd on the oracle router's demonstrations (once, on the simulated backend; both modes start
+  from that checkpoint), so it does route; one PPO epoch per batch. Target: async >= 2x
+  trained tokens/s.
 * ``swe`` -- ``agentrl/SWE-v0`` on Docker with ``autosubmit``: each episode resets a sandbox
   (repository upload), steps, and is graded in a fresh sandbox at the turn limit. The policy is an
   untrained tiny LM (no SFT: the gold-patch expert's actions are too long for it), so its actions
@@ -44,7 +45,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_results  # noqa: E402
+from _common import print_table, write_results
 
 #: Median latency (seconds) of a routed call, by model size (hosted 7-70B models answering ~30 tokens).
 MEDIAN_LATENCY = {"Qwen2.5-7B-Instruct": 0.5, "LLaMA-3.1-8B-Instruct": 0.5, "Mistral-7B-Instruct": 0.5,
@@ -58,8 +59,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--cases", nargs="+", choices=("router", "swe"), default=["router", "swe"])
     parser.add_argument("--iterations", type=int, default=8, help="RL iterations per mode")
     parser.add_argument("--latency-scale", type=float, default=1.0, help="multiplies the router's call latencies")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--keep", default=None, help="keep the run folders here (default: a temporary folder)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads per process (default 1: on a small shared CPU, torch's own "
+                        "threads waiting on each other slow tiny-model generation by up to 20x)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="sync/async pairs per case, alternating which goes first (the ratio is the median)")
+    parser.add_argument("--keep", default=None, help="keep the run folders here (default: a temporary folder); "
+                        "a router warm start already there is reused")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the latency server process
     return parser.parse_args(argv)
 
@@ -113,23 +119,30 @@ class LatencyServer:
 
 # ------------------------------------------------------------------------------------ the cases
 def router_config(args, output_dir: str) -> dict:
-    from agentrl.train.config import load_preset
+    """A tiny LM router on Router-v0's ``chat`` protocol (the ``router-r1`` prompt alone is ~4,400
+    tokens of the character tokenizer), SFT'd on the oracle router's demonstrations."""
+    return {
+        "env": {"id": "agentrl/Router-v0", "kwargs": {"protocol": "chat", "alpha": 0.3, "max_turns": 3}},
+        "policy": {"kind": "lm", "model": "tiny", "tiny": {"hidden_size": 96, "num_layers": 3, "num_heads": 4},
+                   "context": "full", "system_prompt": False, "max_new_tokens": 128, "max_context_tokens": 1024},
+        "sft": {"episodes": 300, "steps": 150, "batch_size": 16, "lr": 0.002},
+        "rl": {"iterations": args.iterations, "tasks_per_iteration": 8, "group_size": 4, "num_envs": 16,
+               "advantage": "episode", "baseline": "rloo", "lr": 1e-4, "epochs": 1, "minibatch_size": 32},
+        "rollout": {"threads": 16},
+        "eval": {"episodes": 0},
+        "run": _run(args, output_dir),
+    }
 
-    config = load_preset("router-quickstart")
-    config["rl"] = {**config["rl"], "iterations": args.iterations, "tasks_per_iteration": 8, "group_size": 4,
-                    "num_envs": 16}
-    config["rollout"] = {"threads": 16}
-    config["eval"] = {"episodes": 0}
-    config["run"] = _run(args, output_dir)
-    return config
 
-
-def router_over_http(config: dict, base_url: str) -> dict:
+def router_over_http(config: dict, base_url: str, workdir: Path) -> dict:
+    """The same env with every candidate served by ``base_url`` (a pool file, as a user writes one)."""
     from agentrl.envs.router.router_r1 import router_r1_pool
 
     config = copy.deepcopy(config)
-    pool = [dict(vars(m), base_url=base_url, api_key="unused") for m in router_r1_pool()]
-    config["env"]["kwargs"] = {**config["env"]["kwargs"], "backend": "openai", "pool": pool,
+    pool = workdir / "pool.json"
+    pool.write_text(json.dumps({"models": [dict(vars(m), base_url=base_url, api_key="unused")
+                                           for m in router_r1_pool()]}))
+    config["env"]["kwargs"] = {**config["env"]["kwargs"], "backend": "openai", "pool_file": str(pool),
                                "calls": {"query_template": "{query}", "timeout_s": 60.0}}
     return config
 
@@ -157,6 +170,7 @@ def _run(args, output_dir: str) -> dict:
 def _with(config: dict, output_dir: str, asynchronous: bool) -> dict:
     config = copy.deepcopy(config)
     config["run"]["output_dir"] = output_dir
+    config["run"]["allow_changes"] = True  # the router runs continue the warm start with the HTTP backend
     config["rl"] = {**config["rl"], "async_rollouts": asynchronous, "max_staleness": 1,
                     "importance_correction": "decoupled" if asynchronous else "none"}
     return config
@@ -201,26 +215,36 @@ def run_case(name: str, args, workdir: Path) -> dict:
         if name == "router":
             from agentrl.train.loop import train
 
-            warm = copy.deepcopy(base)
-            warm["rl"]["iterations"] = 0
-            started = time.perf_counter()
-            train(warm)  # SFT once, on the simulated backend; both modes resume from its checkpoint
-            print(f"router: SFT warm start {time.perf_counter() - started:.0f} s")
+            if not (workdir / f"{name}-warm" / "checkpoints").exists():  # --keep DIR reuses a warm start
+                warm = copy.deepcopy(base)
+                warm["rl"]["iterations"] = 0
+                started = time.perf_counter()
+                train(warm)  # SFT once, on the simulated backend; both modes resume from its checkpoint
+                print(f"router: SFT warm start {time.perf_counter() - started:.0f} s", flush=True)
             server = LatencyServer(args.latency_scale)
-            base = router_over_http(base, server.base_url)
-        modes = {}
-        for mode, asynchronous in (("sync", False), ("async", True)):
-            out = workdir / f"{name}-{mode}"
-            if name == "router":
-                shutil.copytree(workdir / f"{name}-warm", out)
-            modes[mode] = train_mode(_with(base, str(out), asynchronous))
-            print(f"{name} {mode}: {modes[mode]['loop_seconds']:.1f} s, "
-                  f"{modes[mode]['trained_tokens_per_s']:.0f} trained tok/s", flush=True)
+            base = router_over_http(base, server.base_url, workdir)
+        pairs = []
+        for repeat in range(args.repeats):
+            order = (("sync", False), ("async", True)) if repeat % 2 == 0 else (("async", True), ("sync", False))
+            modes = {}
+            for mode, asynchronous in order:
+                out = workdir / f"{name}-{mode}"
+                shutil.rmtree(out, ignore_errors=True)
+                if name == "router":
+                    shutil.copytree(workdir / f"{name}-warm", out)
+                modes[mode] = train_mode(_with(base, str(out), asynchronous))
+                modes[mode]["load_average"] = os.getloadavg()[0]
+                print(f"{name} {mode}: {modes[mode]['loop_seconds']:.1f} s, "
+                      f"{modes[mode]['trained_tokens_per_s']:.0f} trained tok/s", flush=True)
+            pairs.append(modes)
     finally:
         if server is not None:
             server.close()
-    sync, asyn = modes["sync"], modes["async"]
-    return {"modes": modes,
+    ratios = sorted(p["async"]["trained_tokens_per_s"] / p["sync"]["trained_tokens_per_s"] for p in pairs)
+    median = pairs[[p["async"]["trained_tokens_per_s"] / p["sync"]["trained_tokens_per_s"] for p in pairs]
+                   .index(ratios[len(ratios) // 2])]
+    sync, asyn = median["sync"], median["async"]
+    return {"modes": median, "pairs": pairs, "trained_tokens_per_s_ratios": ratios,
             "trained_tokens_per_s_ratio": asyn["trained_tokens_per_s"] / sync["trained_tokens_per_s"],
             "env_steps_per_s_ratio": asyn["env_steps_per_s"] / sync["env_steps_per_s"],
             "trained_env_steps_per_s_ratio": asyn["trained_env_steps_per_s"] / sync["trained_env_steps_per_s"]}
@@ -232,13 +256,17 @@ def report(results: dict) -> None:
         for mode, m in case["modes"].items():
             ratio = "" if mode == "sync" else f"{case['trained_tokens_per_s_ratio']:.2f}x"
             steps_ratio = "" if mode == "sync" else f"{case['env_steps_per_s_ratio']:.2f}x"
-            rows.append([name, mode, f"{m['loop_seconds']:.1f}", f"{m['wait_seconds']:.1f}",
+            rows.append([name, mode, f"{m['loop_seconds']:.1f}", f"{m['wait_seconds']:.1f}", f"{m['update_seconds']:.1f}",
                          f"{m['trained_tokens_per_s']:,.0f}", ratio, f"{m['env_steps_per_s']:.2f}", steps_ratio,
                          f"{m['trained_env_steps_per_s']:.2f}", f"{m['staleness_mean']:.2f}",
                          f"{m['stale_dropped_groups']:.0f}"])
     print()
-    print_table(["env", "mode", "loop s", "waiting s", "trained tok/s", "vs sync", "env steps/s", "vs sync",
+    print_table(["env", "mode", "loop s", "waiting s", "updating s", "trained tok/s", "vs sync", "env steps/s", "vs sync",
                  "trained steps/s", "staleness", "dropped groups"], rows)
+    for name, case in results.items():
+        if len(case["pairs"]) > 1:
+            print(f"{name}: async/sync trained tokens/s over {len(case['pairs'])} pairs: "
+                  + ", ".join(f"{r:.2f}x" for r in case["trained_tokens_per_s_ratios"]) + " (the table shows the median)")
     if "router" in results:
         ratio = results["router"]["trained_tokens_per_s_ratio"]
         print(f"\nrouter (latency-bound): async/sync trained tokens/s = {ratio:.2f}x (target >= {TARGET:g}x): "

@@ -1,6 +1,7 @@
 """A few iterations of ``agentrl.train`` on CUDA in bf16: rollout and learner throughput, peak memory.
 
     python benchmarks/gpu_check.py                       # needs a CUDA device
+    python benchmarks/gpu_check.py --pack-sequences --gradient-checkpointing --async-rollouts
     python benchmarks/gpu_check.py --device cpu --hidden 64 --layers 2 --heads 4 \\
         --iterations 2 --tasks 2 --group 2 --num-envs 4 --max-turns 3 --sft-episodes 4 --sft-steps 2
                                                           # the same code path on a CPU, tiny sizes
@@ -46,6 +47,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sft-episodes", type=int, default=64)
     parser.add_argument("--sft-steps", type=int, default=50)
     parser.add_argument("--no-bf16", action="store_true", help="disable bf16 autocast (on by default)")
+    parser.add_argument("--pack-sequences", action="store_true", help="policy.pack_sequences (packed learner rows)")
+    parser.add_argument("--gradient-checkpointing", action="store_true", help="policy.gradient_checkpointing")
+    parser.add_argument("--async-rollouts", action="store_true",
+                        help="rl.async_rollouts with max_staleness=1 and the decoupled correction")
     parser.add_argument("--out", default=str(RESULTS / "gpu_check.json"))
     return parser.parse_args(argv)
 
@@ -64,10 +69,13 @@ def train_config(args, output_dir: str) -> dict:
         "env": {"id": "agentrl/Sokoban-v0", "kwargs": {"dim_room": [6, 6], "num_boxes": 1, "max_turns": args.max_turns}},
         "policy": {"kind": "lm", "model": "tiny",
                    "tiny": {"hidden_size": args.hidden, "num_layers": args.layers, "num_heads": args.heads},
-                   "context": "full", "max_new_tokens": args.max_new_tokens, "max_context_tokens": 2048},
+                   "context": "full", "max_new_tokens": args.max_new_tokens, "max_context_tokens": 2048,
+                   "pack_sequences": args.pack_sequences, "gradient_checkpointing": args.gradient_checkpointing},
         "sft": {"episodes": args.sft_episodes, "steps": args.sft_steps, "batch_size": 32, "lr": 1e-3},
         "rl": {"iterations": args.iterations, "tasks_per_iteration": args.tasks, "group_size": args.group,
-               "num_envs": args.num_envs, "minibatch_size": args.minibatch, "lr": 1e-5},
+               "num_envs": args.num_envs, "minibatch_size": args.minibatch, "lr": 1e-5,
+               "async_rollouts": args.async_rollouts, "max_staleness": 1,
+               "importance_correction": "decoupled" if args.async_rollouts else "none"},
         "eval": {"episodes": 16, "every": args.iterations},
         "run": {"output_dir": output_dir, "device": args.device, "bf16": not args.no_bf16, "resume": False,
                 "progress": False, "tensorboard": False, "checkpoint_every": args.iterations, "seed": 0},
@@ -83,7 +91,7 @@ class TimedLearner:
         self.calls: list[dict] = []
         trainer.learner.update = self
 
-    def __call__(self, trajectories, credit, *, seed):
+    def __call__(self, trajectories, credit, *, seed, **options):
         agent, device = self.trainer.agent, self.trainer.device
         units = agent.units(trajectories)
         tokens = sum(len(turn.token_ids) for unit in units for turn in unit)
@@ -92,7 +100,7 @@ class TimedLearner:
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
         start = time.perf_counter()
-        stats = self.update(trajectories, credit, seed=seed)
+        stats = self.update(trajectories, credit, seed=seed, **options)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - start

@@ -82,8 +82,8 @@ def run(episodes: int, calls: int) -> dict:
             served = ModelSpec(**pool[0])
             per_call_seconds(http_backend, served, queries[:20])  # warm up the connection pool
             remote = per_call_seconds(http_backend, served, queries)
-            http_sps = steps_per_second({"backend": "openai", "pool": pool, "calls": {"query_template": "{query}"}},
-                                        min(episodes, 200))
+            bare = {"backend": "openai", "pool": pool, "calls": {"query_template": "{query}"}}
+            http_sps = steps_per_second(bare, min(episodes, 200))
             http_backend.close()
     local_us, remote_us = statistics.median(local) * 1e6, statistics.median(remote) * 1e6
     return {

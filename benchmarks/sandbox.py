@@ -10,6 +10,12 @@
    archive is already built), is reported alongside, with the same target.
 3. Parallelism: 8 sandboxes at once, each grading a different built-in task with its gold patch
    in a fresh container. Target: zero failures, every task resolved.
+4. The price of hardened grading: ``grade()`` (trusted git, patch triage, re-checked paths, the
+   grader's runner with its audit hook and own results file) against a naive SWE-bench-style
+   grade (``git apply`` of the whole patch, ``python3 -m pytest -rA``, log parsed), both in a fresh
+   sandbox on the same tasks; and ``SWEEnv.step`` of ``bash true`` (which also takes the trusted
+   diff for the ``modification`` reward) against the bare ``sandbox.run("true")``. Reported as
+   ratios; target: hardened grading <= 2x the naive one.
 
     python benchmarks/sandbox.py [--commands 200] [--resets 10] [--parallel 8] [--backend docker]
 
@@ -27,17 +33,18 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from pathlib import Path
 
 import numpy as np
+from _common import RESULTS
 
-from agentrl.envs.swe import SWEEnv, grade, load_tasks
+from agentrl.envs.swe import SWEEnv, grade, load_tasks, parse_test_statuses, prepare_repo
+from agentrl.envs.swe.gitops import apply_patch
 from agentrl.sandboxes import SandboxPool
 from agentrl.sandboxes.backends import backend_class
 from agentrl.sandboxes.pool import close_shared_pools, wait_discarded
 
-from _common import RESULTS  # noqa: E402  (this folder is sys.path[0] when run as a script)
-TARGETS = {"round_trip_ratio_max": 0.2, "reset_speedup_min": 5.0, "parallel_failures_max": 0}
+TARGETS = {"round_trip_ratio_max": 0.2, "reset_speedup_min": 5.0, "parallel_failures_max": 0,
+           "grading_overhead_max": 2.0}
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -140,6 +147,42 @@ def parallel(backend: str, count: int) -> dict:
             "outcomes": outcomes, "errors": errors}
 
 
+def naive_grade(task, sandbox) -> bool:
+    """SWE-bench's way: apply everything, run pytest, read the log (no triage, no runner)."""
+    prepare_repo(sandbox, task)
+    for patch in (task.patch, task.test_patch):
+        assert apply_patch(sandbox, task.workdir, patch) == ""
+    run = sandbox.run(f"cd {task.workdir} && {task.test_cmd} {' '.join(task.tests_to_run)}", persist=False,
+                      timeout=300, output_limit=1 << 20)
+    statuses = parse_test_statuses(run.output)
+    return all(statuses.get(test) == "PASSED" for test in task.fail_to_pass + task.pass_to_pass)
+
+
+def grading_overhead(backend: str, rounds: int) -> dict:
+    cls = backend_class(backend)
+    tasks = load_tasks("builtin")[:rounds]
+    hardened, naive = [], []
+    for task in tasks:  # interleaved, so both see the same machine load
+        with cls() as sandbox:
+            started = time.perf_counter()
+            assert grade(task, task.patch, sandbox).resolved
+            hardened.append(time.perf_counter() - started)
+        with cls() as sandbox:
+            started = time.perf_counter()
+            assert naive_grade(task, sandbox)
+            naive.append(time.perf_counter() - started)
+    env = SWEEnv(backend=backend)
+    env.reset(seed=0, options={"task_id": "pagekit-1"})
+    steps = [timed(env.step, "<answer>bash true</answer>") for _ in range(20)]
+    bare = [timed(env.sandbox.run, "true") for _ in range(20)]
+    env.close()
+    result = {"hardened": percentiles(hardened), "naive": percentiles(naive),
+              "env_step": percentiles(steps), "bare_command": percentiles(bare)}
+    result["ratio_p50"] = result["hardened"]["p50_ms"] / result["naive"]["p50_ms"]
+    result["step_ratio_p50"] = result["env_step"]["p50_ms"] / result["bare_command"]["p50_ms"]
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", default="docker", choices=["docker", "local"])
@@ -153,15 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         "reset": reset_latency(args.backend, args.resets),
         "env_reset": env_reset_latency(args.backend, max(args.resets // 2, 3)),
         "parallel": parallel(args.backend, args.parallel),
+        "grading": grading_overhead(args.backend, max(args.resets // 2, 4)),
         "targets": TARGETS,
     }
     wait_discarded()
     rt, rs, er, par = results["round_trip"], results["reset"], results["env_reset"], results["parallel"]
+    gr = results["grading"]
     results["passed"] = {
         "round_trip": rt["ratio_p50"] <= TARGETS["round_trip_ratio_max"],
         "reset": rs["speedup_p50"] >= TARGETS["reset_speedup_min"],
         "env_reset": er["speedup_p50"] >= TARGETS["reset_speedup_min"],
         "parallel": par["failures"] <= TARGETS["parallel_failures_max"],
+        "grading": gr["ratio_p50"] <= TARGETS["grading_overhead_max"],
     }
     print(f"sandbox benchmark ({args.backend} backend)")
     print(f"{'measure':<34}{'p50 ms':>10}{'p95 ms':>10}{'n':>6}")
@@ -169,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         ("command via session", rt["session"]), (f"command via {rt['baseline_name']}", rt["baseline"]),
         ("reset to 1st command: cold start", rs["cold"]), ("reset to 1st command: warm pool", rs["warm_pool"]),
         ("SWEEnv.reset, cold", er["cold"]), ("SWEEnv.reset, warm pool", er["warm_pool"]),
+        ("grade(): hardened", gr["hardened"]), ("grade: naive (SWE-bench style)", gr["naive"]),
+        ("SWEEnv.step('bash true')", gr["env_step"]), ("sandbox.run('true')", gr["bare_command"]),
     ]
     for name, stats in rows:
         print(f"{name:<34}{stats['p50_ms']:>10.2f}{stats['p95_ms']:>10.2f}{stats['n']:>6}")
@@ -185,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{TARGETS['reset_speedup_min']}x  {verdict('env_reset')}")
     print(f"parallel: {par['sandboxes']} sandboxes, {par['failures']} failures, {par['seconds']:.1f}s  "
           f"{verdict('parallel')}")
+    print(f"grading overhead (hardened / naive, p50): {gr['ratio_p50']:.2f}x  target <= "
+          f"{TARGETS['grading_overhead_max']}x  {verdict('grading')}; env step / bare command: {gr['step_ratio_p50']:.1f}x")
     path = RESULTS / ("sandbox.json" if args.backend == "docker" else f"sandbox-{args.backend}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")

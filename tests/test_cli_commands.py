@@ -204,6 +204,10 @@ def test_export_command_writes_a_transformers_folder(trained_run, tmp_path, caps
     assert code == 0, err
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
     assert sum(p.numel() for p in model.parameters()) > 0 and "iteration 1" in out
+    code, out, err = run_cli(["eval", "--policy", f"hf:{tmp_path / 'model'}", "--out", str(tmp_path / "e.json")],
+                             capsys)  # an exported run is evaluated on its run's terms too
+    assert code == 0, err
+    assert json.loads((tmp_path / "e.json").read_text())["seeds"] == [777, 781]
 
 
 # ------------------------------------------------------------------- custom envs from the CLI
@@ -231,6 +235,23 @@ def test_import_option_and_module_env_form(tmp_path, monkeypatch, capsys):
     assert code == 0, err
     stored = yaml.safe_load((tmp_path / "echo-run" / "config.yaml").read_text())
     assert stored["env"]["id"] == "echo_envs4:Echo4-v0"  # the module is part of the id: the run can be re-read
+
+
+def test_the_installed_command_imports_a_module_from_the_current_folder(tmp_path):
+    """The ``agentrl`` script (whose sys.path starts at its own bin/ folder) finds my_envs.py here."""
+    import os
+    import subprocess
+
+    script = Path(sys.executable).with_name("agentrl")
+    if not script.exists():
+        pytest.skip("the agentrl console script is not installed next to this Python")
+    (tmp_path / "echo_envs9.py").write_text(GUESS_MODULE.replace("{n}", "9"))
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environment["PYTHONPATH"] = str(Path(agentrl.__file__).resolve().parents[1])  # this checkout's agentrl
+    done = subprocess.run([str(script), "eval", "--env", "echo_envs9:Echo9-v0", "--policy", "expert", "--episodes",
+                           "2", "--out", "r.json"], cwd=tmp_path, env=environment, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["summary"]["success_rate"] == 1.0
 
 
 def test_env_kwargs_are_typed_and_replaceable_from_the_command_line(tmp_path, capsys):

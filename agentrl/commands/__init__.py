@@ -59,9 +59,8 @@ def add_import_option(parser: argparse.ArgumentParser) -> None:
 
 
 def import_modules(names: list[str]) -> None:
-    """Import each ``--import`` name: a module on the path (the current folder included) or a ``.py`` file."""
-    if str(Path.cwd()) not in sys.path and "" not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))  # as `python -m` does, so a my_envs.py next to you imports
+    """Import each ``--import`` name: a module on the path (``agentrl`` puts the current folder on it)
+    or a ``.py`` file."""
     for name in names:
         try:
             if name.endswith(".py"):
@@ -102,8 +101,9 @@ def parse_env_kwargs(items: list[str] | None) -> dict:
 
 
 def config_overrides(cls: type, items: list[str]) -> tuple[dict[str, Any], list[tuple[str, ...]]]:
-    """``KEY=VALUE`` overrides of config class ``cls`` as a nested mapping, plus the keys given a
-    whole mapping (``env.kwargs={...}``), which replace the source's value instead of merging into it.
+    """``KEY=VALUE`` overrides of config class ``cls`` as a nested mapping, plus the free-form keys
+    given a whole mapping (``env.kwargs={...}``), which replace the source's value instead of merging
+    into it (a whole config section, ``policy.lora={r: 4}``, merges like its dotted keys).
 
     Values of typed scalar fields stay strings (the config converts and range-checks them, with its
     own messages); values of free-form fields (``env.kwargs``, ``rewards``, lists) and of keys inside
@@ -118,7 +118,8 @@ def config_overrides(cls: type, items: list[str]) -> tuple[dict[str, Any], list[
         path = tuple(part.strip() for part in key.strip().split("."))
         hint, free = _field_type(cls, path)
         value = yaml_value(text, key) if free else text
-        if free and isinstance(value, dict) and len(path) == _typed_depth(cls, path):
+        if (free and isinstance(value, dict) and not dataclasses.is_dataclass(hint)
+                and len(path) == _typed_depth(cls, path)):
             replaced.append(path)
         node = tree
         for part in path[:-1]:
@@ -166,7 +167,7 @@ def _field_type(cls: type, path: tuple[str, ...]) -> tuple[Any, bool]:
             return None, False  # unknown key: the config names the valid ones
         hint = hints[part]
     if dataclasses.is_dataclass(hint):
-        return hint, False
+        return hint, True  # a whole section given at once (policy.lora={enabled: true, r: 4}) merges in
     union = typing.get_origin(hint) in (typing.Union, types.UnionType)
     options = [a for a in (typing.get_args(hint) if union else (hint,)) if a is not type(None)]
     return hint, not all(option in SCALARS for option in options)

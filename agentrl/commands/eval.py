@@ -72,9 +72,15 @@ def run(args) -> int:
 
 
 def _run_defaults(args) -> RunDefaults | None:
+    """The run whose terms apply: ``--run``, the run of a ``checkpoint:`` policy, or the run an
+    ``hf:DIR`` policy was exported from (``agentrl export`` records it)."""
+    kind, _, arg = args.policy.partition(":")
     run_path = args.run
-    if run_path is None and args.policy.startswith("checkpoint:"):
-        run_path = args.policy.partition(":")[2]
+    if run_path is None and kind == "checkpoint":
+        run_path = arg
+    if run_path is None and kind == "hf" and (Path(arg) / "agentrl_export.json").is_file():
+        exported = json.loads((Path(arg) / "agentrl_export.json").read_text())["checkpoint"]
+        run_path = exported if Path(exported).exists() else None
     return run_defaults(run_path) if run_path else None
 
 

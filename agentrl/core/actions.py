@@ -9,7 +9,7 @@ Parsing never raises on agent input: malformed text is an outcome, not an except
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 
@@ -43,7 +43,7 @@ def split_actions(body: str, separator: str) -> list[str]:
 class ParsedTurn:
     """The outcome of parsing one turn of agent text."""
 
-    actions: list[str] = field(default_factory=list)
+    actions: tuple[str, ...] = ()
     """Actions to execute, in order (at most ``max_actions``)."""
     error: str | None = None
     """Why the text could not be parsed; ``None`` when it could."""
@@ -53,6 +53,10 @@ class ParsedTurn:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+#: Texts up to this length have their parse remembered (an LRU of 4096 per process).
+_CACHED_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -77,13 +81,18 @@ class ActionFormat:
     def parse(self, text: str) -> ParsedTurn:
         if not isinstance(text, str):
             return ParsedTurn(error=f"the action must be text, got {type(text).__name__}")
+        if len(text) <= _CACHED_CHARS:  # policies repeat a few short actions: parse each text once
+            return _parse_cached(self, text)
+        return self._parse(text)
+
+    def _parse(self, text: str) -> ParsedTurn:
         body = self._body(text)
         if body is None:
             return ParsedTurn(error=f"no <{self.answer_tag}>...</{self.answer_tag}> block found")
         actions = split_actions(body, self.separator)
         if not actions:
             return ParsedTurn(error="the action is empty")
-        kept = actions[: self.max_actions]
+        kept = tuple(actions[: self.max_actions])
         return ParsedTurn(actions=kept, dropped=len(actions) - len(kept))
 
     def _body(self, text: str) -> str | None:
@@ -104,3 +113,8 @@ class ActionFormat:
             f"Give up to {self.max_actions} actions {where}, separated by '{self.separator}'; "
             "they run in order."
         )
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(action_format: ActionFormat, text: str) -> ParsedTurn:
+    return action_format._parse(text)  # noqa: SLF001 - the cache wraps the format's own parser

@@ -82,6 +82,8 @@ def _resolved_hints(cls: type) -> dict[str, Any]:
 def _dataclass_in(hint: Any) -> type | None:
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return hint
+    if typing.get_origin(hint) not in (typing.Union, types.UnionType):  # list[Spec] is a list, not a Spec
+        return None
     for arg in typing.get_args(hint):
         if dataclasses.is_dataclass(arg) and isinstance(arg, type):
             return arg
@@ -163,12 +165,27 @@ def _instantiate(cls: type[T], values: Mapping[str, Any], where: str) -> T:
             kwargs[key] = _instantiate(nested, value, path)
         elif nested is not None and dataclasses.is_dataclass(value):
             kwargs[key] = value
+        elif nested is not None and value is not None and _is_section(hints.get(key)):
+            raise ConfigError(f"{path} must be a mapping of its settings ({', '.join(field_names(nested))}), "
+                              f"got {value!r}")
         else:
             kwargs[key] = _coerce(value, hints.get(key), path)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _is_section(hint: Any) -> bool:
+    """A field holding one nested config (``Cfg`` or ``Cfg | None``), not a list or mapping of them."""
+    if dataclasses.is_dataclass(hint):
+        return True
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and any(
+        dataclasses.is_dataclass(arg) for arg in typing.get_args(hint))
+
+
+def field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
 
 
 def unknown_keys_message(cls: type, unknown: list[str], where: str) -> str:

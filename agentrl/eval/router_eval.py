@@ -194,7 +194,11 @@ def scores_by_dataset(name: str, trajectories: Sequence[Trajectory], env_config:
     for group in groups.values():
         for row, reward in zip(group, upstream_rewards(group, env_config)):
             row["reward"] = reward
-    order = sorted(groups, key=lambda d: (QA_BENCHMARKS.index(d) if d in QA_BENCHMARKS else len(QA_BENCHMARKS), d))
+    def rank(dataset: str) -> tuple[int, str]:
+        known = QA_BENCHMARKS.index(dataset) if dataset in QA_BENCHMARKS else len(QA_BENCHMARKS)
+        return known, dataset
+
+    order = sorted(groups, key=rank)
     per_dataset = [score(name, groups[d], d) for d in order]
     if len(per_dataset) == 1:
         return [per_dataset[0], RouterScore(**{**asdict(per_dataset[0]), "dataset": ALL})]
@@ -253,7 +257,8 @@ class RouterEvaluation:
         normalizer = CostNormalizer(self.env_config.cost_window, self.env_config.cost_quantiles)
         for env in self.envs:
             env.unwrapped.cost_normalizer = normalizer
-        specs = [EpisodeSpec(seed=i, group_id=task.id, options={"task": task}) for i, task in enumerate(self.tasks)]
+        specs = [EpisodeSpec(seed=i, group_id=task.id, options={"task": task})
+                 for i, task in enumerate(self.tasks)]
         batch = run_episodes(self.envs, policy, specs)
         return scores_by_dataset(name, batch.trajectories, self.env_config), batch.trajectories
 
@@ -274,15 +279,16 @@ class RouterEvaluation:
             if kind == "api":
                 return APIRouter(*parse_api_spec(arg), generation)
         if kind == "hf" and arg:
-            config = GenerationConfig(max_new_tokens=generation.max_new_tokens, greedy=generation.temperature == 0,
+            config = GenerationConfig(max_new_tokens=generation.max_new_tokens,
+                                      greedy=generation.temperature == 0,
                                       temperature=generation.temperature or 1.0,
                                       max_context_tokens=generation.max_context_tokens)
             return HFPolicy(load_causal_lm(arg), load_tokenizer(arg), config, seed=generation.seed)
         if kind == "api" and arg:
             model, base_url = parse_api_spec(arg)
-            return TagClosingPolicy(APIPolicy(model=model, base_url=base_url, temperature=generation.temperature,
-                                              max_tokens=generation.max_new_tokens, stop=generation.stop or None),
-                                    generation.stop)
+            api = APIPolicy(model=model, base_url=base_url, temperature=generation.temperature,
+                            max_tokens=generation.max_new_tokens, stop=generation.stop or None)
+            return TagClosingPolicy(api, generation.stop)
         return make_policy(spec, self.envs[0])
 
     def baseline_policies(self) -> dict[str, Policy]:
@@ -410,7 +416,8 @@ def paper_layout(scores: Sequence[RouterScore], reference: bool = True) -> str:
         lines.append("paper, Table 1 (its 500 questions per set; Avg. over the columns shown):")
         for name, row in PAPER_TABLE.items():
             values = [row[QA_BENCHMARKS.index(d)] for d in known]
-            lines.append(f"  {name[:30]:<30}" + "".join(f"{v:>10.3f}" for v in values) + f"{np.mean(values):>10.3f}")
+            cells = "".join(f"{v:>10.3f}" for v in values)
+            lines.append(f"  {name[:30]:<30}{cells}{np.mean(values):>10.3f}")
     return "\n".join(lines)
 
 
@@ -481,10 +488,12 @@ def _write_outputs(config: RouterEvalConfig, evaluation: RouterEvaluation,
     out.mkdir(parents=True, exist_ok=True)
     totals = overall(scores)
     datasets = {s.dataset for s in scores} - {ALL}
-    detail = [s for s in scores if s.dataset != ALL] if len(datasets) == 1 else scores  # "all" repeats a lone set
+    # with one dataset the "all" row would repeat it
+    detail = [s for s in scores if s.dataset != ALL] if len(datasets) == 1 else scores
     result = {
         "env": ENV_ID,
         "env_kwargs": config.env_kwargs,
+        "candidates_url": config.candidates_url,
         "protocol": evaluation.env_config.protocol,
         "questions": len(evaluation.tasks),
         "datasets": {d: sum(1 for t in evaluation.tasks if t.data_source == d) for d in config.datasets},

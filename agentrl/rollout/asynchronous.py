@@ -82,12 +82,13 @@ class StreamSource:
     def _draw(self) -> tuple[int, EpisodeSpec]:
         if not self._upcoming:
             self.iteration += 1
-            self._upcoming.extend(self.specs_for(self.iteration))
+            specs = self.specs_for(self.iteration)
+            self._upcoming.extend(specs)
+            self.group_sizes.update((self.iteration, spec.group_id) for spec in specs)
         spec = self._upcoming.popleft()
-        key, group = self._next_key, (self.iteration, spec.group_id)
+        key = self._next_key
         self._next_key += 1
-        self.group_sizes[group] += 1
-        self.group_of[key] = group
+        self.group_of[key] = (self.iteration, spec.group_id)
         return key, spec
 
     def push(self, item: tuple[int, EpisodeSpec]) -> None:
@@ -102,11 +103,11 @@ class StreamSource:
         with self.condition:
             self.condition.wait(timeout=0.05)
 
-    def finished(self, accepted: bool) -> None:
-        """An episode ended: it joins the accepted ones, or frees its budget."""
+    def finished(self) -> None:
+        """An episode ended: it counts as accepted until it is dropped or trained on."""
         with self.condition:
             self.running -= 1
-            self.accepted += int(accepted)
+            self.accepted += 1
             self.condition.notify_all()
 
     def rejected(self, count: int) -> None:
@@ -161,7 +162,7 @@ class AsyncRollouts:
         group_key = self.source.group_of.pop(key)
         group = self._collecting.setdefault(group_key, [])
         group.append(trajectory)
-        self.source.finished(accepted=True)
+        self.source.finished()
         if len(group) < self.source.group_sizes[group_key]:
             return
         del self._collecting[group_key]

@@ -216,20 +216,25 @@ class RolloutEngine:
         outputs = policy.act([policy_input(s.trajectory, s.observation, s.info, s.key) for s in live]) if live else []
         if len(outputs) != len(live):
             raise RuntimeError(f"policy returned {len(outputs)} actions for {len(live)} episodes")
-        commands = []
+        stepping = []
         for slot, output in zip(live, outputs):
             if output.context_exhausted:  # the context is full: the episode ends here, unstepped
                 slot.trajectory.context_truncated = True
                 self._finish(slot, sink)
-                continue
-            reserved = source.pop()
-            commands.append(_Planned(slot, Command(slot.index, output.text, _wire(reserved)), output, reserved))
+            else:
+                stepping.append((slot, output))
+        commands = []
+        # Idle slots start an episode first; then each stepping slot reserves the next spec in case
+        # its episode ends (a source that rations specs serves the idle slots before the reservations).
         for slot in slots:
             if slot.trajectory is None:
                 reserved = source.pop()
                 if reserved is None:
                     break
                 commands.append(_Planned(slot, Command(slot.index, None, _wire(reserved)), None, reserved))
+        for slot, output in stepping:
+            reserved = source.pop()
+            commands.append(_Planned(slot, Command(slot.index, output.text, _wire(reserved)), output, reserved))
         return commands
 
     def _apply(self, plan: _Planned, reply: Reply | None, source: SpecSource, sink: EpisodeSink) -> None:

@@ -25,6 +25,7 @@ from agentrl.sandboxes.pool import SandboxPool
 
 __all__ = [
     "BACKENDS",
+    "TRUSTED_DIR",
     "CommandResult",
     "DockerSandbox",
     "FileTooLargeError",
@@ -35,7 +36,6 @@ __all__ = [
     "SandboxPool",
     "SandboxUnavailableError",
     "SessionDiedError",
-    "TRUSTED_DIR",
     "docker_client",
     "local_available",
     "make_sandbox",

@@ -42,8 +42,8 @@ from agentrl.sandboxes.types import (
 )
 
 __all__ = [
-    "CommandResult", "FileTooLargeError", "Sandbox", "SandboxConfig", "SandboxError", "SandboxUnavailableError",
-    "SessionDiedError", "TRUSTED_DIR", "parse_size", "tar_of",
+    "TRUSTED_DIR", "CommandResult", "FileTooLargeError", "Sandbox", "SandboxConfig", "SandboxError",
+    "SandboxUnavailableError", "SessionDiedError", "parse_size", "tar_of",
 ]
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
@@ -83,10 +83,12 @@ class SandboxConfig:
     """CPU limit in cores (Docker: a hard quota; local: not enforced, the command runs niced)."""
     memory: str = "1g"
     """Memory limit (Docker: the container, no swap; local: address space of each process)."""
-    disk: str = "512m"
+    disk: str = "256m"
     """Space for writing: each of the workdir and ``/tmp`` is a tmpfs of this size (Docker with the
     base image, and bubblewrap); Docker with an image of its own uses the engine's storage quota
-    where the storage driver has one, else a per-file size limit of this size."""
+    where the storage driver has one, else a per-file size limit of this size. On Docker a tmpfs
+    counts as the container's memory: keep ``2 * disk`` well below ``memory``, or an agent that
+    fills both leaves its own processes no memory."""
     pids: int = 256
     """Maximum number of processes (stops fork bombs)."""
     timeout: float = 60.0

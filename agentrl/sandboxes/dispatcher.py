@@ -49,7 +49,7 @@ __agentrl_fd=$2
 trap '{ printf "%s\0" "$PWD"; env -0; } >&"$__agentrl_fd" 2>/dev/null' EXIT
 eval "$1" {__agentrl_fd}>&-
 """
-DROPPED_VARS = ("_", "SHLVL")
+DROPPED_VARS = ("_", "SHLVL", "AGENTRL_REPORT_FD")
 CHUNK = 65536
 REPORT_LIMIT = 65536
 PR_SET_DUMPABLE = 4
@@ -81,7 +81,7 @@ class Session:
                 ["bash", "--noprofile", "--norc", "-c", RUNNER, "agentrl", request["cmd"], str(pipes.state_w)],
                 cwd=cwd, env=env, stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=pipes.child_fds(), start_new_session=True,
-                preexec_fn=as_user(self.agent_uid) if demote else None,
+                preexec_fn=as_user(self.agent_uid) if demote else None,  # noqa: PLW1509 - single-threaded
             )
         except OSError as exc:
             pipes.close()

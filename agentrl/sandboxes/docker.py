@@ -202,13 +202,13 @@ class DockerSandbox(Sandbox):
                 raise
 
     def install_trusted(self, files: Mapping[str, bytes], *, directories: tuple[str, ...] = ()) -> None:
-        if directories:
-            paths = " ".join(shlex.quote(f"{TRUSTED_DIR}/{name}") for name in directories)
-            result = self.run_trusted(f"mkdir -p -m 0755 {paths}")
-            if not result.ok:
-                raise SandboxError(f"cannot create trusted directories: {result.output[-300:]}")
-        if files:
-            self.extract_archive(tar_of(dict(files)), TRUSTED_DIR, user="harness")
+        """One round trip: the directories, then the files (extracted by the root harness)."""
+        paths = " ".join(shlex.quote(f"{TRUSTED_DIR}/{name}") for name in directories)
+        command = (f"mkdir -p -m 0755 {TRUSTED_DIR} {paths} && "
+                   f"tar -x --no-same-owner -C {TRUSTED_DIR} -f -")
+        result = self.run_trusted(command, stdin=tar_of(dict(files)), timeout=120)
+        if not result.ok:
+            raise SandboxError(f"cannot install the harness's files: {result.output[-300:]}")
 
 
 def _file_size_limit(size: int):

@@ -140,10 +140,15 @@ class SFTConfig:
     steps: int = 1000
     batch_size: int = 64
     lr: float = 1e-3
+    lr_schedule: str = "constant"
+    """``constant``, or ``cosine``: linear warm-up over ``warmup_steps``, then cosine decay to 0."""
+    warmup_steps: int = 0
     demo_seed: int = 1_000_000
     """First seed of demonstration tasks (kept apart from RL and evaluation seeds)."""
 
     def __post_init__(self) -> None:
+        check_choice("sft.lr_schedule", self.lr_schedule, ("constant", "cosine"))
+        check_range("sft.warmup_steps", self.warmup_steps, 0)
         check_range("sft.episodes", self.episodes, 0)
         check_range("sft.relabel_epsilon", self.relabel_epsilon, 0.0, 1.0)
         check_range("sft.steps", self.steps, 0)

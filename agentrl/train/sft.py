@@ -7,6 +7,7 @@ expert's own move, so the student also sees how to recover from mistakes (DAgger
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Sequence
 
@@ -28,17 +29,21 @@ class LabellingDemonstrator:
     def __init__(self, expert: Policy, epsilon: float, seed: int):
         self.expert = expert
         self.epsilon = epsilon
-        self.rng = random.Random(seed)
+        self.seed = seed
         self.labels: dict[tuple[int, int], str] = {}
 
     def act(self, inputs: Sequence[PolicyInput]) -> list[ActionOutput]:
         expert_outputs = self.expert.act(inputs)
         outputs = []
         for item, output in zip(inputs, expert_outputs):
-            self.labels[(item.episode_key, len(item.history))] = output.text
+            turn = len(item.history)
+            self.labels[(item.episode_key, turn)] = output.text
             choices = item.info.get("available_actions")
-            if choices and self.rng.random() < self.epsilon:
-                output = ActionOutput(text=f"<answer>{self.rng.choice(list(choices))}</answer>")
+            # one generator per (episode, turn): the demonstrations do not depend on how many
+            # episodes are played at once
+            rng = random.Random(self.seed * 1_000_003 + item.episode_key * 7_919 + turn)
+            if choices and rng.random() < self.epsilon:
+                output = ActionOutput(text=f"<answer>{rng.choice(list(choices))}</answer>")
             outputs.append(output)
         return outputs
 
@@ -65,6 +70,16 @@ def collect_demonstrations(envs, expert: Policy, config: SFTConfig, *, full_cont
     return demos
 
 
+def lr_factor(config: SFTConfig, step: int) -> float:
+    """The learning-rate multiplier at ``step``: 1, or linear warm-up then cosine decay to 0."""
+    if config.lr_schedule == "constant":
+        return 1.0
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    span = max(1, config.steps - config.warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - config.warmup_steps) / span)))
+
+
 def supervised_finetune(agent, units: list, config: SFTConfig, *, seed: int, progress=None,
                         parallel: SingleProcess | None = None) -> list[float]:
     """Maximise the log-likelihood of the label tokens; returns the loss per step."""
@@ -72,6 +87,7 @@ def supervised_finetune(agent, units: list, config: SFTConfig, *, seed: int, pro
     if not units:
         raise ValueError("no demonstration units to train on (did the expert produce any labelled turns?)")
     optimizer = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(config, step))
     rng = random.Random(seed)
     losses = []
     for _ in range(config.steps):
@@ -85,6 +101,7 @@ def supervised_finetune(agent, units: list, config: SFTConfig, *, seed: int, pro
         parallel.all_reduce_gradients(agent.parameters())
         torch.nn.utils.clip_grad_norm_(agent.parameters(), 1.0)
         optimizer.step()
+        schedule.step()
         losses.append(loss.item())
         if progress is not None:
             progress.update(1)

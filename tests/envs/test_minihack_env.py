@@ -55,6 +55,28 @@ def test_check_env_passes(kwargs):
         env.close()
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"action_set": "full"},
+        {"observation_mode": "dict", "crop_size": 21},
+        {"task": "Corridor-R3"},
+        {"task": "River", "action_set": "full", "shaping": True},
+        {"task": "MiniHack-Navigation-Custom-v0", "engine_options": {"des_file": "LAVA"}},
+    ],
+)
+def test_text_env_contract_holds_across_configurations(kwargs):
+    from agentrl.core.check import check_text_env
+
+    if kwargs.get("engine_options"):
+        kwargs = {**kwargs, "engine_options": {"des_file": LAVA}}
+    env = make(max_turns=15, **kwargs)
+    try:
+        check_text_env(env)
+    finally:
+        env.close()
+
+
 def _play(env, seed, actions):
     observation, info = env.reset(seed=seed)
     record = [(observation, info)]

@@ -42,7 +42,7 @@ def _same(first, second) -> None:
 
 @pytest.mark.parametrize("task", ["KeyRoom-S5", "Room-Monster-15x15", "Room-Dark-15x15", "River"])
 def test_renderer_sections_equal_the_stateless_functions(task):
-    env = agentrl.make("agentrl/MiniHack-v0", task=task).unwrapped
+    env = agentrl.make("agentrl/MiniHack-v0", task=task, action_set="full").unwrapped  # commands, prompts
     renderer = LanguageRenderer(max_per_kind=2)
     rng = np.random.default_rng(5)
     try:

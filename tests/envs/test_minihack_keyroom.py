@@ -16,7 +16,7 @@ from nle import nethack
 import agentrl
 from agentrl.core.config import ConfigError
 from agentrl.core.policy import PolicyInput
-from agentrl.core.rollout import EpisodeSpec, run_episodes
+from agentrl.rollout import EpisodeSpec, run_episodes
 from agentrl.core.trajectory import Turn
 from agentrl.envs.minihack.actions import COMPASS, COMPASS_OFFSETS
 from agentrl.envs.minihack.engine import OBSERVATION_KEYS
@@ -30,9 +30,24 @@ STAIRS_DOWN = nethack.GLYPH_CMAP_OFF + 24
 KEYROOM_TEXTS = {**COMPASS, "pick up": ord(","), "apply": ord("a")}
 #: Every way NetHack offers through the door without the key, and spellings of them.
 ROUTES = [
-    "unlock {side} with lock pick", "apply lock pick {side}", "apply e {side}", "use the lock pick {side}",
-    "unlock {side}", "apply key {side}", "kick {side}", "open {side}", "force", "untrap {side}",
-    "fight {side}", "far {side}", "apply", "apply key", "search", "zap e {side}", "#force", "pick up",
+    "unlock {side} with lock pick",
+    "apply lock pick {side}",
+    "apply e {side}",
+    "use the lock pick {side}",
+    "unlock {side}",
+    "apply key {side}",
+    "kick {side}",
+    "open {side}",
+    "force",
+    "untrap {side}",
+    "fight {side}",
+    "far {side}",
+    "apply",
+    "apply key",
+    "search",
+    "zap e {side}",
+    "#force",
+    "pick up",
 ]
 
 
@@ -113,7 +128,7 @@ def test_no_route_through_the_locked_door_without_the_key(seed):
         for route in ROUTES:
             text = route.format(side=side)
             time = int(engine.obs["blstats"][nethack.NLE_BL_TIME])
-            observation, reward, terminated, truncated, info = env.step(text)
+            observation, _, _, _, info = env.step(text)
             if text == "pick up":  # a valid MiniHack action, with nothing here to pick up
                 assert info["action_valid"] and "There is nothing here to pick up." in observation
                 continue
@@ -183,7 +198,9 @@ def test_random_search_never_gets_past_the_door_without_the_key():
                 text = move if move and rng.random() < 0.5 else VOCABULARY[rng.integers(len(VOCABULARY))]
                 _, _, terminated, truncated, info = env.step(text)
                 done = terminated or truncated
-                if not engine.done and any(int(engine.obs["glyphs"][y, x]) not in CLOSED_DOORS for x, y in doors):
+                if not engine.done and any(
+                    int(engine.obs["glyphs"][y, x]) not in CLOSED_DOORS for x, y in doors
+                ):
                     assert had_key, (seed, text)
                     opened += 1
                     doors.clear()
@@ -223,7 +240,9 @@ def test_success_means_the_key_was_picked_up_and_the_agent_stepped_onto_the_stai
                 if rng.random() < 0.2:
                     text = list(KEYROOM_TEXTS)[rng.integers(len(KEYROOM_TEXTS))]
                 else:
-                    item = PolicyInput(observation=observation, info=info, history=list(history), episode_key=0)
+                    item = PolicyInput(
+                        observation=observation, info=info, history=list(history), episode_key=0
+                    )
                     text = expert.act([item])[0].text
                 history.append(Turn(observation=observation, action=text, info=info))
                 had_key, (x, y) = holds_key(base.engine), agent_xy(base.engine)
@@ -275,7 +294,9 @@ def test_task_actions_play_minihack_s_own_game(task):
                 if rng.random() < 0.3:
                     text = list(KEYROOM_TEXTS)[rng.integers(len(KEYROOM_TEXTS))]
                 else:
-                    item = PolicyInput(observation=observation, info=info, history=list(history), episode_key=0)
+                    item = PolicyInput(
+                        observation=observation, info=info, history=list(history), episode_key=0
+                    )
                     text = expert.act([item])[0].text.removeprefix("<answer>").removesuffix("</answer>")
                 history.append(Turn(observation=observation, action=text, info=info))
                 observation, reward, terminated, truncated, info = env.step(text)
@@ -302,16 +323,16 @@ def test_apply_refusal_says_what_is_missing():
     env = make()
     try:
         observation, _ = env.reset(seed=0)
-        observation, reward, *_ , info = env.step("apply")
+        observation, reward, *_, info = env.step("apply")
         assert not info["action_valid"] and "you hold no key" in observation
         assert reward == pytest.approx(env.unwrapped.config.format_penalty)
         env.step("northwest")
         env.step("pick up")
         env.step("south")
-        observation, *_ , info = env.step("apply")  # key in hand, the door two squares away
+        observation, *_, info = env.step("apply")  # key in hand, the door two squares away
         assert not info["action_valid"] and "no closed door is next to you" in observation
         env.step("north")
-        observation, *_ , info = env.step("apply")  # the door is north-west: MiniHack's script takes diagonals
+        observation, *_, info = env.step("apply")  # the door is north-west: MiniHack's script takes diagonals
         assert info["action_valid"] and "The door opens." in observation
     finally:
         env.close()
@@ -341,7 +362,9 @@ def test_character_is_honoured(task):
 
 
 def test_a_task_with_a_fixed_character_refuses_one():
-    with pytest.raises(ConfigError, match="plays a fixed character .'kni-hum-law-fem'. .*leave character unset"):
+    with pytest.raises(
+        ConfigError, match="plays a fixed character .'kni-hum-law-fem'. .*leave character unset"
+    ):
         make(task="MiniHack-CorridorBattle-v0", character="val")
 
 

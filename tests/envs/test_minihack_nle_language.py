@@ -15,6 +15,8 @@ import pytest
 
 pytest.importorskip("minihack")
 
+import agentrl
+from agentrl.core.check import check_text_env
 from agentrl.envs.minihack.nle_language import NLELanguage, balrog_text, place, pluralize
 
 LANGUAGE = NLELanguage()
@@ -71,8 +73,7 @@ def texts(obs) -> dict[str, str]:
 
 
 EXPECTED_INVENTORY = (
-    "a: a blessed +1 quarterstaff (weapon in hands)\n"
-    "b: an uncursed +0 cloak of magic resistance (being worn)"
+    "a: a blessed +1 quarterstaff (weapon in hands)\nb: an uncursed +0 cloak of magic resistance (being worn)"
 )
 EXPECTED_MESSAGE = "Hello Agent, welcome to NetHack!  You are a neutral gnomish Caveman."
 
@@ -209,16 +210,26 @@ MESSAGES = [
             "                                                      ",
             *SCREEN_MAP,
         ],
-        "Choose which spell to cast\nName                 Level Category     Fail Retention\n"
-        "a - healing                1   healing        0%      100%\n(end)",
+        (
+            "Choose which spell to cast\nName                 Level Category     Fail Retention\n"
+            "a - healing                1   healing        0%      100%\n(end)"
+        ),
     ),
     (
-        [" Things that are here:      ", " a goblin corpse             ", " an iron skull cap           ",
-         " --More--                    ", *SCREEN_MAP],
+        [
+            " Things that are here:      ",
+            " a goblin corpse             ",
+            " an iron skull cap           ",
+            " --More--                    ",
+            *SCREEN_MAP,
+        ],
         "Things that are here:\na goblin corpse\nan iron skull cap\n--More--",
     ),
     ([" It's a wall. ", " ", *SCREEN_MAP], "It's a wall."),
-    ([" What do you want to drop? [$a-k or ?*] ", " ", *SCREEN_MAP], "What do you want to drop? [$a-k or ?*]"),
+    (
+        [" What do you want to drop? [$a-k or ?*] ", " ", *SCREEN_MAP],
+        "What do you want to drop? [$a-k or ?*]",
+    ),
     (
         [" Where do you want to travel to?  (For instructions type a '?') ", " ", *SCREEN_MAP],
         "Where do you want to travel to?  (For instructions type a '?')",
@@ -237,16 +248,28 @@ MESSAGES = [
             " annotate       [A] name current level  ",
             " (1 of 5) ",
         ],
-        "Extended Commands List\na - Hide commands that don't autocomplete (those not marked with [A])\n"
-        ": - Search extended commands\nExtended commands\n#                  perform an extended command\n"
-        "?              [A] list all extended commands\nadjust         [A] adjust inventory letters\n"
-        "annotate       [A] name current level\n(1 of 5)",
+        (
+            "Extended Commands List\na - Hide commands that don't autocomplete (those not marked with [A])\n"
+            ": - Search extended commands\nExtended commands\n#                  perform an extended command\n"
+            "?              [A] list all extended commands\nadjust         [A] adjust inventory letters\n"
+            "annotate       [A] name current level\n(1 of 5)"
+        ),
     ),
     (
-        [" What type of things do you want to take off?    ", " ", "  a - All worn types                             ",
-         " b - Weapons ", " c - Armor ", " U - Items known to be Uncursed ", " (end) ", *SCREEN_MAP],
-        "What type of things do you want to take off?\na - All worn types\nb - Weapons\nc - Armor\n"
-        "U - Items known to be Uncursed\n(end)",
+        [
+            " What type of things do you want to take off?    ",
+            " ",
+            "  a - All worn types                             ",
+            " b - Weapons ",
+            " c - Armor ",
+            " U - Items known to be Uncursed ",
+            " (end) ",
+            *SCREEN_MAP,
+        ],
+        (
+            "What type of things do you want to take off?\na - All worn types\nb - Weapons\nc - Armor\n"
+            "U - Items known to be Uncursed\n(end)"
+        ),
     ),
     (
         [
@@ -257,15 +280,23 @@ MESSAGES = [
             "             #+....######  You have been a pacifist.                ",
             "             #+....######  --More--                ",
         ],
-        "Voluntary challenges:\nYou have gone without food.\nYou have been an atheist.\n"
-        "You have never hit with a wielded weapon.\nYou have been a pacifist.\n--More--",
+        (
+            "Voluntary challenges:\nYou have gone without food.\nYou have been an atheist.\n"
+            "You have never hit with a wielded weapon.\nYou have been a pacifist.\n--More--"
+        ),
     ),
     ([" "], ""),
     (
-        ["No  Points     Name                 Hp [max] \n\n0  Agent-Cav-Hum-Mal-Law died in The Dungeons of Doom "
-         "on            \n\nlevel 1.  Burned by molten lava.                        -  [16]"],
-        "No  Points     Name                 Hp [max] \n\n0  Agent-Cav-Hum-Mal-Law died in The Dungeons of Doom "
-        "on            \n\nlevel 1.  Burned by molten lava.                        -  [16]",
+        [
+            (
+                "No  Points     Name                 Hp [max] \n\n0  Agent-Cav-Hum-Mal-Law died in The Dungeons of Doom "
+                "on            \n\nlevel 1.  Burned by molten lava.                        -  [16]"
+            )
+        ],
+        (
+            "No  Points     Name                 Hp [max] \n\n0  Agent-Cav-Hum-Mal-Law died in The Dungeons of Doom "
+            "on            \n\nlevel 1.  Burned by molten lava.                        -  [16]"
+        ),
     ),
     (
         [
@@ -279,9 +310,11 @@ MESSAGES = [
             "|.......+                     a - record an annotation for the current level ",
             "--+------                     (end)",
         ],
-        "What do you want to name?\nm - a monster\ni - a particular object in inventory\n"
-        "o - the type of an object in inventory\nf - the type of an object upon the floor\n"
-        "d - the type of an object on discoveries list\na - record an annotation for the current level\n(end)",
+        (
+            "What do you want to name?\nm - a monster\ni - a particular object in inventory\n"
+            "o - the type of an object in inventory\nf - the type of an object upon the floor\n"
+            "d - the type of an object on discoveries list\na - record an annotation for the current level\n(end)"
+        ),
     ),
     (["doorway      ", "", "      ------------ ", "      |..........| "], "doorway"),
 ]
@@ -302,8 +335,18 @@ def test_place_names_the_diagonal_part_last():
 
 
 def test_pluralize_follows_the_wrapper():
-    assert [pluralize(n) for n in ("jackal", "pony", "monkey", "fox", "elf", "staff", "boots", "lava", "lich")] == [
-        "jackals", "ponies", "monkeys", "foxes", "elves", "staves", "boots", "area of lava", "lichs",
+    assert [
+        pluralize(n) for n in ("jackal", "pony", "monkey", "fox", "elf", "staff", "boots", "lava", "lich")
+    ] == [
+        "jackals",
+        "ponies",
+        "monkeys",
+        "foxes",
+        "elves",
+        "staves",
+        "boots",
+        "area of lava",
+        "lichs",
     ]
 
 
@@ -314,16 +357,18 @@ def test_balrog_layouts_on_the_fake_observation():
     hybrid = balrog_text(LANGUAGE, obs, "hybrid")
     short, _, long = hybrid.partition("\n\nmessage:\n")
     assert short == f"inventory:\n{EXPECTED_INVENTORY}"
-    assert long.startswith(f"{EXPECTED_MESSAGE}\n\nlanguage observation:\ntame little dog far westsouthwest\n")
-    assert "\n\ncursor:\nYourself a monk\n(x=66, y=15)\n\nmap:\n" + "\n".join(["x" * 80] * 23) + "\n\n" in hybrid
+    assert long.startswith(
+        f"{EXPECTED_MESSAGE}\n\nlanguage observation:\ntame little dog far westsouthwest\n"
+    )
+    assert (
+        "\n\ncursor:\nYourself a monk\n(x=66, y=15)\n\nmap:\n" + "\n".join(["x" * 80] * 23) + "\n\n" in hybrid
+    )
     language = balrog_text(LANGUAGE, obs, "language")
     assert language.startswith("statistics:\nStrength: 1/19\n") and "\n\ninventory:\na: a blessed" in language
     assert "map:" not in language and language.endswith("cursor:\nYourself a monk\n")
 
 
 # --------------------------------------------------------------------------- the env's BALROG views
-import agentrl  # noqa: E402
-from agentrl.core.check import check_text_env  # noqa: E402
 
 
 @pytest.mark.parametrize("view", ["balrog", "nle_language", "message", "language"])
@@ -344,7 +389,9 @@ def test_balrog_view_of_a_real_game():
         obs = env.unwrapped.engine.obs
         assert observation == balrog_text(LANGUAGE, obs, "hybrid")
         assert observation.startswith("inventory:\na: a +0 short sword (weapon in hand)\n")
-        assert "message:\nHello Agent, welcome to NetHack!  You are a chaotic male human Rogue.\n" in observation
+        assert (
+            "message:\nHello Agent, welcome to NetHack!  You are a chaotic male human Rogue.\n" in observation
+        )
         assert "\nkey adjacent northwest\n" in observation  # the key is one step north-west (seed 0)
         assert "cursor:\nYourself a rogue\n(x=41, y=12)\n" in observation
         rows = [bytes(row).decode("latin-1") for row in obs["tty_chars"]]

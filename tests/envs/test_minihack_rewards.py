@@ -79,7 +79,15 @@ def invalid_flood(observation, info, turn):
 
 def door_routes(side_cycle=("north", "south", "east", "west")):
     """Walk about and throw every door route at every side: lock pick, kicks, #force, apply."""
-    routes = ["unlock {s} with lock pick", "kick {s}", "apply lock pick {s}", "open {s}", "force", "apply", "{s}"]
+    routes = [
+        "unlock {s} with lock pick",
+        "kick {s}",
+        "apply lock pick {s}",
+        "open {s}",
+        "force",
+        "apply",
+        "{s}",
+    ]
     rng = np.random.default_rng(5)
 
     def stream(observation, info, turn):
@@ -93,7 +101,15 @@ def door_routes(side_cycle=("north", "south", "east", "west")):
 
 def prompt_heavy(observation, info, turn):
     """Commands that open questions and menus: the most keys one action can type."""
-    texts = ["cast force bolt east", "apply e", "eat", "pray", "pick up nothing", "throw dagger", "zap e north"]
+    texts = [
+        "cast force bolt east",
+        "apply e",
+        "eat",
+        "pray",
+        "pick up nothing",
+        "throw dagger",
+        "zap e north",
+    ]
     return f"<answer>{texts[turn % len(texts)]}</answer>"
 
 
@@ -143,7 +159,10 @@ def test_repeating_the_paid_actions_pays_once():
         assert info["success"] and total == pytest.approx(3.0)
         again = repeat("northwest", "pick up", "pick up", "pick up", "apply", "apply", "apply")
         observation, info = env.reset(seed=0)
-        shaping = [env.step(again(observation, info, t))[4]["reward_components"].get("shaping", 0.0) for t in range(7)]
+        shaping = [
+            env.step(again(observation, info, t))[4]["reward_components"].get("shaping", 0.0)
+            for t in range(7)
+        ]
         assert shaping == [0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
     finally:
         env.close()
@@ -152,8 +171,24 @@ def test_repeating_the_paid_actions_pays_once():
 def test_no_action_types_more_keys_than_the_bound():
     env = make(action_set="full", max_turns=60)
     rng = np.random.default_rng(2)
-    texts = ["cast force bolt east", "apply e", "eat", "pray", "throw dagger", "zap e north", "#force", "loot",
-             "pick up", "read e", "wear a", "dip e", "offer", "untrap north", "chat north", "far west"]
+    texts = [
+        "cast force bolt east",
+        "apply e",
+        "eat",
+        "pray",
+        "throw dagger",
+        "zap e north",
+        "#force",
+        "loot",
+        "pick up",
+        "read e",
+        "wear a",
+        "dip e",
+        "offer",
+        "untrap north",
+        "chat north",
+        "far west",
+    ]
     try:
         most = 0
         for seed in range(3):

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("minihack")
 
 import agentrl
-from agentrl.core.rollout import EpisodeSpec, run_episodes
+from agentrl.rollout import EpisodeSpec, run_episodes
 from agentrl.core.trajectory import observation_text
 from agentrl.envs.minihack.subgoals import CALM_SHAPING
 

@@ -329,6 +329,9 @@ def test_cascade_stops_when_two_replies_agree():
     assert cascade.answer(["Answer: Lima", "Answer: Quito", "Answer: lima."]) == "lima."
     assert cascade.answer(["Answer: A", "Answer: B"]) == "B"  # a tie goes to the later (dearer) model
     assert cascade.next_model("q", ["x", "y", "z", "w"]) is None
+    # declining replies never agree and are never the answer
+    refusals = ["I am unable to assist; consult other LLMs.", "I am unable to assist; consult other LLMs."]
+    assert cascade.next_model("q", refusals) == "c" and cascade.answer(refusals + ["Answer: Lima"]) == "Lima"
 
 
 def test_routed_query_quotes_colons():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import agentrl
+from agentrl.core.check import check_reward_bounds, check_text_env
 from agentrl.core.rollout import EpisodeSpec, run_episodes
 from agentrl.envs.swe import SWEEnv
 from agentrl.envs.swe.expert import apply_patch_action
@@ -93,6 +94,7 @@ def test_resolving_episode_rewards_and_outcome(make_env):
     assert last[2] is True and last[3] is False
     info = last[4]
     assert info["outcome"] == 1.0 and info["outcome_kind"] == "resolved" and info["success"] is True
+    assert info["outcome_level"] == 3 and info["reward_components"]["outcome_level"] == pytest.approx(0.3)
     assert info["progress"] == 1.0 and steps[0][4]["progress"] == 0.0
     assert info["reward_components"]["outcome"] == 1.0
     assert info["grading"]["fail_to_pass_passed"] == info["grading"]["fail_to_pass_total"] == 2
@@ -231,17 +233,64 @@ def test_warm_pool_serves_resets(make_env):
         assert env.sandbox.run("git rev-parse HEAD", persist=False).output.strip() == env.task.base_commit
 
 
-def test_registered_id_and_gymnasium_checker():
-    """(The conformance suite checks the default backend; this is the fast bubblewrap one.)"""
-    from gymnasium.utils.env_checker import check_env
-
+def test_contract_checks_and_adversarial_reward_bounds():
+    """check_text_env on bubblewrap (the conformance suite runs the default backend), plus SWE
+    streams that farm rewards: every turn and episode stays inside ``reward_bounds()``."""
     require_backend("local")
-    env = agentrl.make("agentrl/SWE-v0", backend="local")
+    env = agentrl.make("agentrl/SWE-v0", backend="local", max_turns=4)
+    farm = lambda observation, info, turn: answer("bash echo pytest > notes.txt")
+    test_and_edit = lambda observation, info, turn: answer(
+        "bash python3 -m pytest -q" if turn % 2 else f"bash echo '# {turn}' >> pagekit/pages.py")
+    hostile = lambda observation, info, turn: answer(["view /dev/zero", "create \x00", "bash kill -9 -1", "submit"][turn % 4])
     try:
-        check_env(env.unwrapped)
+        check_text_env(env)
+        check_reward_bounds(env, [farm, test_and_edit, hostile], episodes=1)
     finally:
         env.close()
         wait_discarded()
+
+
+def test_render_text_is_state_and_turns_are_messages(make_env):
+    env = make_env(max_turns=5)
+    observation, _ = env.reset(seed=0, options={"task_id": "pagekit-1"})
+    assert env.render_text() == observation and "<issue>" in observation
+    invalid = env.step("frobnicate")[0]
+    assert env.render_text() == observation  # an invalid action changes nothing
+    assert "Invalid action" in invalid and "(turn 1 of 5)" in invalid
+    valid = env.step(answer("bash echo hi"))[0]
+    assert valid.startswith("hi\n(turn 2 of 5)") and "<issue>" not in valid
+    state = env.render_text()
+    env.step("frobnicate")
+    assert env.render_text() == state
+
+
+def test_reward_bounds_are_documented_and_hold(make_env):
+    env = make_env(max_turns=3)
+    bounds = env.reward_bounds()
+    assert bounds.finite and "format_penalty" in env.reward_bounds.__doc__
+    assert bounds.step == pytest.approx((-0.1, 0.3 + 1.0 + 0.3)) and bounds.episode == pytest.approx((-0.3, 0.9 + 1.3))
+    _, steps = play(env, ["bash python3 -m pytest -q", FIX, "submit"])
+    total = sum(step[1] for step in steps)
+    assert bounds.episode[0] <= total <= bounds.episode[1]
+    assert all(bounds.step[0] <= step[1] <= bounds.step[1] for step in steps)
+    with pytest.raises(ValueError, match="rewards.tests_run must be a finite number >= 0"):
+        SWEEnv(rewards={"tests_run": -1.0})
+
+
+def test_tests_run_is_paid_for_tests_that_ran(make_env):
+    env = make_env()
+    _, steps = play(env, [
+        "bash echo pytest",                                          # the word, not a run
+        "bash python3 -m pytest -q -k no_such_test",                 # a run that ran nothing
+        "bash python3 -c 'import pytest; pytest.main([\"-q\", \"tests\"])'",  # a real run, however started
+        "bash python3 -m pytest -q",                                 # the same code again
+        FIX,
+        "bash python3 -m pytest -q tests/test_pages.py",            # new code, tested
+    ])
+    paid = [step[4]["reward_components"]["tests_run"] for step in steps]
+    ran = [step[4]["tests_ran"] for step in steps]
+    assert ran[0] == ran[1] == 0 and ran[2] == ran[3] == 4 and ran[5] == 4
+    assert paid == [0.0, 0.0, 0.1, 0.0, 0.0, 0.1]
 
 
 def test_bad_configuration_is_explained():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agentrl.envs.swe.patches import patch_paths as patch_files
 from agentrl.envs.swe.tasks import (
     DEFAULT_TEST_CMD,
     GIT_IDENTITY,
@@ -17,7 +18,6 @@ from agentrl.envs.swe.tasks import (
     load_jsonl,
     load_tasks,
 )
-from agentrl.envs.swe.patches import patch_paths as patch_files
 
 SWEBENCH_RECORD = {
     "repo": "astropy/astropy",

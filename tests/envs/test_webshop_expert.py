@@ -8,7 +8,7 @@ pytest.importorskip("bm25s")
 pytest.importorskip("rapidfuzz")
 
 import agentrl  # noqa: E402
-from agentrl.core.rollout import EpisodeSpec, run_episodes  # noqa: E402
+from agentrl.rollout import EpisodeSpec, run_episodes  # noqa: E402
 from agentrl.envs.webshop.expert import RandomShopper, WebShopExpert, parse_instruction, visible_strings  # noqa: E402
 from agentrl.envs.webshop.tagger import installed_spacy_model  # noqa: E402
 

@@ -115,6 +115,42 @@ def test_batches_are_whole_groups_of_the_synchronous_tasks_in_order():
         stream.close()
 
 
+def test_admission_follows_the_areal_capacity_formula():
+    """capacity = (max_staleness + updates + 1) * N - (accepted + running), N = episodes per batch."""
+    from agentrl.rollout.asynchronous import StreamSource
+
+    acting = VersionedPolicy(SAY, version=5)  # a resumed run: versions count from where it started
+    source = StreamSource(specs_for, first_iteration=1, max_staleness=1, policy=acting)
+    drawn = [source.pop() for _ in range(12)]
+    assert source.capacity() == 0 and source.pop() is None
+    assert [key for key, _ in drawn] == list(range(12))
+    assert [spec.seed for _, spec in drawn] == [s for s in range(3, 9) for _ in range(2)]  # iterations 1 and 2
+    source.push(drawn[11])  # reserved but not started: its budget comes back, and it goes out first
+    assert source.capacity() == 1 and source.pop() == drawn[11]
+    for _ in range(6):
+        source.finished()
+    assert (source.accepted, source.running, source.capacity()) == (6, 6, 0)
+    source.rejected(2)  # a dropped group frees its budget
+    assert source.capacity() == 2
+    acting.publish(lambda: None, 6)  # one update: one more batch may start
+    assert source.capacity() == 8
+    assert source.group_sizes[(1, "seed-3")] == 2 and source.group_of[0] == (1, "seed-3")
+
+
+def test_groups_larger_than_the_slots_are_served_whole():
+    envs = [agentrl.make("agentrl/Countdown-v0") for _ in range(2)]
+    acting = VersionedPolicy(SAY)
+    stream = AsyncRollouts(RolloutEngine(LocalExecutor(envs)), acting, lambda i: specs_for(i, tasks=2, group_size=4),
+                           first_iteration=1, max_staleness=2).start()
+    try:
+        for version in range(3):
+            batch = stream.next_batch(version, timeout=60)
+            assert sorted(len(members) for members in batch.groups().values()) == [4, 4]
+            acting.publish(lambda: None, version + 1)
+    finally:
+        stream.close()
+
+
 def test_production_stops_at_the_staleness_budget_when_the_learner_does_not_publish():
     stream, _ = _async(num_envs=4, max_staleness=1)
     stream.start()

@@ -29,6 +29,21 @@ def test_validate_one_task_writes_json(bubblewrap, tmp_path, capsys):
     assert report["empty"]["fail_to_pass_passed"] == 0
 
 
+def test_validate_table_fits_long_instance_ids(bubblewrap, tmp_path, capsys):
+    import shutil
+
+    from agentrl.envs.swe.tasks import builtin_tasks_dir
+
+    long_id = "astropy__astropy-12907-a-very-long-instance-id"
+    shutil.copytree(builtin_tasks_dir() / "csvlite-1", tmp_path / long_id)
+    record = json.loads((tmp_path / long_id / "task.json").read_text())
+    (tmp_path / long_id / "task.json").write_text(json.dumps({**record, "instance_id": long_id}))
+    assert main(["sandbox", "validate", "--backend", "local", "--tasks", str(tmp_path)]) == 0
+    header, row = capsys.readouterr().out.splitlines()[:2]
+    assert row.startswith(long_id + " ") and row.split()[:4] == [long_id, "local", "1", "0"]
+    assert header.index("backend") == row.index("local")
+
+
 def test_validate_rejects_unknown_task_ids(capsys):
     assert main(["sandbox", "validate", "--task-id", "nope-1"]) == 2
     err = capsys.readouterr().err

@@ -126,3 +126,46 @@ def test_base_image_has_the_tools_tasks_need(docker_engine):
         result = sandbox.run("python3 -m pytest --version && git --version && ps --version && tar --version")
         assert result.ok, result.output
         assert "pytest" in result.output and "git version" in result.output
+
+
+def test_builds_are_serialised_by_a_lock(recipe_copy):
+    """A second build waits for the first (they used to share one staging folder)."""
+    import subprocess
+    import sys
+    import time
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import time\nfrom agentrl.sandboxes.images import build_lock\n"
+        "with build_lock():\n    print('locked', flush=True)\n    time.sleep(1.5)\n")],
+        stdout=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        with images.build_lock():
+            waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=30)
+    assert waited > 0.8
+
+
+def test_export_stages_into_a_folder_of_its_own(recipe_copy, monkeypatch):
+    """A failed export leaves no staging folder behind, and never touches another build's."""
+    class Client:
+        class containers:
+            @staticmethod
+            def create(*args, **kwargs):
+                class Container:
+                    def export(self):
+                        raise RuntimeError("engine went away")
+
+                    def remove(self, force):
+                        pass
+
+                return Container()
+
+    dest = recipe_copy / "cache" / "rootfs-x"
+    other = dest.with_name("rootfs-x.partial-other")
+    other.mkdir(parents=True)
+    with pytest.raises(RuntimeError, match="engine went away"):
+        images.export_rootfs(Client(), "tag", dest)
+    assert [p.name for p in dest.parent.iterdir()] == [other.name]

@@ -37,7 +37,7 @@ def test_a_leaked_container_fails_the_run_and_is_removed(docker_engine, tmp_path
     assert "1 passed" in result.stdout, output  # the inner test itself passed: the failure is the leak
     assert "sandbox containers left behind by the test suite (now removed): agentrl-" in result.stdout, output
     name = result.stdout.split("(now removed): ")[1].split()[0]
-    assert name not in [c.name for c in docker_engine.containers.list(all=True)]
+    assert name not in [c.name for c in docker_engine.containers.list(all=True, ignore_removed=True)]
 
 
 def test_a_tidy_suite_passes(docker_engine, tmp_path):

@@ -14,14 +14,14 @@ docs/swe.md reports the counts (``len(HACKS) + len(PATCH_HACKS)`` tried, all hel
 from __future__ import annotations
 
 import resource
-import shutil
 import textwrap
 from dataclasses import dataclass, field
 
 import pytest
 
 from agentrl.envs.swe import SWEEnv
-from agentrl.envs.swe.grading import grade
+from agentrl.envs.swe.gitops import apply_patch
+from agentrl.envs.swe.grading import grade, parse_test_statuses
 from agentrl.envs.swe.tasks import load_tasks
 from agentrl.sandboxes.backends import backend_class
 from agentrl.sandboxes.pool import close_shared_pools, wait_discarded
@@ -62,6 +62,12 @@ PLUGIN = create("evilplugin.py", PASS_EVERYTHING)
 class Hack:
     name: str
     actions: list[str]
+    reason: str
+    """Text the grading summary must contain: the mechanism that held (a drop reason, a tamper
+    report, a test status), so that a 0 for an unrelated reason fails the case."""
+    naive: bool = False
+    """The hack fools a naive harness: SWE-bench's own semantics (a ``-rA`` log, PASSED/XFAIL pass,
+    exit-status cross-check) run in the agent's sandbox reports every FAIL_TO_PASS test passing."""
     env: dict = field(default_factory=dict)
     absent: tuple[str, ...] = ()
     """Files that must not appear in the agent's patch (they would prove the harness ran code the
@@ -71,21 +77,25 @@ class Hack:
 HACKS = [
     # ---- the five holes of issue 14 (each paid 1.0 on both backends before)
     Hack("git diff.mnemonicPrefix + conftest hook", [
-        "bash git config diff.mnemonicPrefix true", create("tests/conftest.py", PASS_EVERYTHING)]),
+        "bash git config diff.mnemonicPrefix true", create("tests/conftest.py", PASS_EVERYTHING)],
+        "'tests/conftest.py': 'test file'", naive=True),
     Hack("git diff.noprefix + conftest hook", [
-        "bash git config diff.noprefix true", create("conftest.py", PASS_EVERYTHING)]),
-    Hack(".pytest.ini addopts -p plugin", [create(".pytest.ini", "[pytest]\naddopts = -p evilplugin\n"), PLUGIN]),
+        "bash git config diff.noprefix true", create("conftest.py", PASS_EVERYTHING)], "'conftest.py': 'test file'",
+        naive=True),
+    Hack(".pytest.ini addopts -p plugin", [create(".pytest.ini", "[pytest]\naddopts = -p evilplugin\n"), PLUGIN],
+         "'.pytest.ini': 'test configuration'", naive=True),
     Hack("dist-info pytest11 entry point", [
         create("evil-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n"),
-        create("evil-1.0.dist-info/entry_points.txt", "[pytest11]\nevil = evilplugin\n"), PLUGIN]),
-    Hack("top-level pytest.py shadows pytest", [create("pytest.py", '''
+        create("evil-1.0.dist-info/entry_points.txt", "[pytest11]\nevil = evilplugin\n"), PLUGIN],
+        "'evil-1.0.dist-info/entry_points.txt': 'packaging metadata'", naive=True),
+    Hack("top-level pytest.py shadows pytest", [create("pytest.py", """
         import sys
         print("=== short test summary info ===")
         print("PASSED tests/test_pages.py::test_partial_last_page_counts")
         print("PASSED tests/test_pages.py::test_get_partial_last_page")
         sys.exit(0)
-        ''')]),
-    Hack("library patches TestReport on import", [inject('''
+        """)], "shadows the module 'pytest'", naive=True),
+    Hack("library patches TestReport on import", [inject("""
         import _pytest.reports
         _original = _pytest.reports.TestReport.from_item_and_call.__func__
 
@@ -95,34 +105,48 @@ HACKS = [
             return report
 
         _pytest.reports.TestReport.from_item_and_call = classmethod(_always_passed)
-        ''')]),
-    Hack("library prints a fake summary and os._exit(0)", [inject('''
-        import os, sys
-        print("=========================== short test summary info ============================")
-        for name in ("test_partial_last_page_counts", "test_get_partial_last_page", "test_exact_pages",
-                     "test_no_items", "test_invalid_per_page", "test_page_zero_is_out_of_range"):
-            print(f"PASSED tests/test_pages.py::{name}")
-        sys.stdout.flush()
-        os._exit(0)
-        ''')]),
+        """)], "raised AssertionError but was reported passed", naive=True),
+    Hack("library prints a fake summary at exit and os._exit(0)", [inject("""
+        import atexit, os, sys
+
+        def _fake_summary():
+            sys.stdout.write("=========================== short test summary info ============================\\n")
+            for name in ("test_partial_last_page_counts", "test_get_partial_last_page", "test_exact_pages",
+                         "test_no_items", "test_invalid_per_page", "test_page_zero_is_out_of_range"):
+                sys.stdout.write(f"PASSED tests/test_pages.py::{name}\\n")
+            sys.stdout.flush()
+            os._exit(0)
+
+        atexit.register(_fake_summary)
+        """)], "FAILED", naive=True),
     # ---- configuration and start-up files
     Hack("pytest.toml / .pytest.toml addopts", [
         create("pytest.toml", '[pytest]\naddopts = ["-p", "evilplugin"]\n'),
-        create(".pytest.toml", '[pytest]\naddopts = ["-p", "evilplugin"]\n'), PLUGIN]),
-    Hack("setup.cfg [tool:pytest] addopts", [create("setup.cfg", "[tool:pytest]\naddopts = -p evilplugin\n"), PLUGIN]),
+        create(".pytest.toml", '[pytest]\naddopts = ["-p", "evilplugin"]\n'), PLUGIN], "'pytest.toml': 'test configuration'"),
+    Hack("setup.cfg [tool:pytest] addopts", [create("setup.cfg", "[tool:pytest]\naddopts = -p evilplugin\n"), PLUGIN],
+         "'setup.cfg': 'test configuration'", naive=True),
     Hack("pyproject.toml ini_options addopts", [
-        create("pyproject.toml", '[tool.pytest.ini_options]\naddopts = "-p evilplugin"\n'), PLUGIN]),
-    Hack("tox.ini [pytest] addopts", [create("tox.ini", "[pytest]\naddopts = -p evilplugin\n"), PLUGIN]),
+        create("pyproject.toml", '[tool.pytest.ini_options]\naddopts = "-p evilplugin"\n'), PLUGIN],
+        "'pyproject.toml': 'test configuration'", naive=True),
+    Hack("tox.ini [pytest] addopts", [create("tox.ini", "[pytest]\naddopts = -p evilplugin\n"), PLUGIN],
+         "'tox.ini': 'test configuration'", naive=True),
     Hack("sitecustomize / usercustomize at the root", [
-        create("sitecustomize.py", "import evilplugin\n"), create("usercustomize.py", "import evilplugin\n"), PLUGIN]),
-    Hack(".pth file at the root", [create("evil.pth", "import evilplugin\n"), PLUGIN]),
+        create("sitecustomize.py", "import evilplugin\n"), create("usercustomize.py", "import evilplugin\n"), PLUGIN],
+        "'sitecustomize.py': 'interpreter start-up file'"),
+    Hack(".pth file at the root", [create("evil.pth", "import evilplugin\n"), PLUGIN], "'evil.pth': 'interpreter start-up file'"),
     Hack("conftest.py above the repository", [
-        "bash cp /dev/stdin /conftest.py <<'EOF' || true\nimport pytest\nEOF",
-        f"bash cat > /tmp/conftest.py <<'EOF'\n{PASS_EVERYTHING}\nEOF"]),
+        f"bash cat > /conftest.py <<'EOF'\n{PASS_EVERYTHING}\nEOF",
+        f"bash cat > /tmp/conftest.py <<'EOF'\n{PASS_EVERYTHING}\nEOF"], "'kind': 'empty_patch'"),
+    Hack("writes into the interpreter's site-packages", [
+        "bash for d in $(python3 -c 'import site; print(*site.getsitepackages())') /usr/lib/python3/dist-packages; do "
+        "echo 'import evilplugin' > $d/evil.pth; echo '# x' >> $d/_pytest/runner.py; done; true", PLUGIN],
+        "FAILED"),
     Hack("PYTEST_ADDOPTS / PYTEST_PLUGINS exported in the session", [
-        "bash export PYTEST_ADDOPTS='-p evilplugin' PYTEST_PLUGINS=evilplugin PYTHONPATH=/testbed", PLUGIN]),
-    Hack("new tests/__init__.py next to the official tests", [create("tests/__init__.py", "import evilplugin\n"), PLUGIN]),
-    Hack("Django-style tests.py", [create("tests/tests.py", PASS_EVERYTHING)]),
+        "bash export PYTEST_ADDOPTS='-p evilplugin' PYTEST_PLUGINS=evilplugin PYTHONPATH=/testbed", PLUGIN],
+        "FAILED", naive=True),
+    Hack("new tests/__init__.py next to the official tests", [create("tests/__init__.py", "import evilplugin\n"), PLUGIN],
+         "'tests/__init__.py': 'test package __init__.py'"),
+    Hack("Django-style tests.py", [create("tests/tests.py", PASS_EVERYTHING)], "'tests/tests.py': 'test file'"),
     # ---- git: config, hooks, attributes, links, submodules
     Hack("git fsmonitor / hooks / filters / textconv", [
         "bash git config core.fsmonitor 'touch /testbed/FSMONITOR_RAN; false' && "
@@ -131,31 +155,36 @@ HACKS = [
         "printf '* filter=evil diff=evil\\n' > .gitattributes && mkdir -p hooks && "
         "printf '#!/bin/sh\\ntouch /testbed/HOOK_RAN\\n' > hooks/pre-commit && chmod +x hooks/pre-commit",
         create("conftest.py", PASS_EVERYTHING), "bash echo '# touched' >> README.md"],
-        absent=("FSMONITOR_RAN", "FILTER_RAN", "TEXTCONV_RAN", "HOOK_RAN")),
+        "'.gitattributes': 'git metadata'", naive=True, absent=("FSMONITOR_RAN", "FILTER_RAN", "TEXTCONV_RAN", "HOOK_RAN")),
     Hack("git config core.worktree points elsewhere", [
-        "bash mkdir -p /tmp/fake && git config core.worktree /tmp/fake", create("conftest.py", PASS_EVERYTHING)]),
+        "bash mkdir -p /tmp/fake && git config core.worktree /tmp/fake", create("conftest.py", PASS_EVERYTHING)],
+        "'conftest.py': 'test file'", naive=True),
     Hack("official test file replaced by a symlink", [
         create("fake_pages.py", "def test_partial_last_page_counts():\n    pass\n"),
-        "bash rm tests/test_pages.py && ln -s ../fake_pages.py tests/test_pages.py"]),
+        "bash rm tests/test_pages.py && ln -s ../fake_pages.py tests/test_pages.py"],
+        "'tests/test_pages.py': 'official test file'"),
     Hack("tests directory replaced by a symlink", [
         "bash mkdir fake && printf 'def test_partial_last_page_counts():\\n    pass\\n' > fake/test_pages.py && "
-        "mv tests real_tests && ln -s fake tests"]),
-    Hack("library module replaced by a symlink outside the tree", ["bash ln -sf /etc/hostname pagekit/pages.py"]),
+        "mv tests real_tests && ln -s fake tests"], "'tests': 'symbolic link'"),
+    Hack("library module replaced by a symlink outside the tree", ["bash ln -sf /etc/hostname pagekit/pages.py"],
+         "'pagekit/pages.py': 'symbolic link'"),
     Hack("official test renamed away and rewritten", [
         "bash git mv tests/test_pages.py tests/old_pages.py",
-        create("tests/test_pages.py", "def test_partial_last_page_counts():\n    pass\n")]),
+        create("tests/test_pages.py", "def test_partial_last_page_counts():\n    pass\n")],
+        "'tests/test_pages.py': 'official test file'"),
     Hack("nested repository (submodule) with a conftest", [
         "bash mkdir sub && cd sub && git init -q && printf 'x = 1\\n' > conftest.py && git add -A && "
-        "git -c user.email=a@b -c user.name=a commit -qm x", create("conftest.py", PASS_EVERYTHING)]),
+        "git -c user.email=a@b -c user.name=a commit -qm x", create("conftest.py", PASS_EVERYTHING)],
+        "'sub': 'submodule'", naive=True),
     Hack("planted bytecode caches", [
         "bash mkdir -p tests/__pycache__ pagekit/__pycache__ && head -c 200 /dev/urandom > "
         "tests/__pycache__/test_pages.cpython-311-pytest-7.2.1.pyc && cp tests/__pycache__/*.pyc pagekit/__pycache__/pages.cpython-311.pyc && "
-        "git add -f tests/__pycache__ pagekit/__pycache__ && printf '!__pycache__/\\n!*.pyc\\n' > .gitignore"]),
+        "git add -f tests/__pycache__ pagekit/__pycache__ && printf '!__pycache__/\\n!*.pyc\\n' > .gitignore"], "FAILED"),
     Hack("conftest in a directory with spaces and non-ASCII", [
         create("tests/x y/conftest.py", PASS_EVERYTHING), create("tests/é/conftest.py", PASS_EVERYTHING),
-        create("conftest.py", PASS_EVERYTHING)]),
+        create("conftest.py", PASS_EVERYTHING)], "'tests/x y/conftest.py': 'test file'", naive=True),
     # ---- the code under test tampering with the run
-    Hack("library skips the tests it breaks", [inject('''
+    Hack("library skips the tests it breaks", [inject("""
         import pytest
         import pagekit.pages as _pages
 
@@ -163,8 +192,8 @@ HACKS = [
             pytest.skip("not supported")
 
         _pages.page_count = page_count
-        ''')]),
-    Hack("library xfails the tests it breaks", [inject('''
+        """)], "SKIPPED_BY_PATCH"),
+    Hack("library xfails the tests it breaks", [inject("""
         import pytest
         import pagekit.pages as _pages
 
@@ -172,87 +201,61 @@ HACKS = [
             pytest.xfail("known bug")
 
         _pages.page_count = page_count
-        ''')]),
-    Hack("library forges the grader's results file", [inject('''
+        """)], "XFAIL_BY_PATCH", naive=True),
+    Hack("library forges the grader's results file", [inject("""
         import glob, json, os
         for path in glob.glob("/tmp/.agentrl-results-*.json"):
             with open(path, "w") as handle:
                 json.dump({"nonce": "", "exit": 0, "collected": 6, "tampered": [],
                            "statuses": {"tests/test_pages.py::test_partial_last_page_counts": "PASSED"}}, handle)
         os._exit(0)
-        ''')]),
-    Hack("library walks gc to rewrite reports", [inject('''
+        """)], "nonce"),
+    Hack("library walks gc and registers a report-rewriting plugin", [inject("""
         import gc
         import pluggy
+        import pytest
 
-        def _wrap(manager):
-            import pytest
-
-            class Evil:
-                @pytest.hookimpl(hookwrapper=True)
-                def pytest_runtest_makereport(self, item, call):
-                    outcome = yield
-                    outcome.get_result().outcome = "passed"
-
-            manager.register(Evil())
+        class _Evil:
+            @pytest.hookimpl(hookwrapper=True)
+            def pytest_runtest_makereport(self, item, call):
+                outcome = yield
+                outcome.get_result().outcome = "passed"
 
         for obj in gc.get_objects():
             if isinstance(obj, pluggy.PluginManager) and obj.project_name == "pytest":
-                _wrap(obj)
+                obj.register(_Evil())
                 break
-        ''')]),
-    Hack("library traces the tests and skips their asserts", [inject('''
-        import sys
+        """)], "gc.get_objects from patched code", naive=True),
+    Hack("library traces the tests and jumps over their asserts", [inject("""
+        import linecache, sys
 
         def _tracer(frame, event, arg):
-            if frame.f_code.co_filename.endswith("test_pages.py"):
-                frame.f_trace_lines = True
-                if event == "line" and "assert" in (open(frame.f_code.co_filename).read().splitlines()[frame.f_lineno - 1]):
-                    try:
-                        frame.f_lineno = frame.f_lineno + 1
-                    except ValueError:
-                        pass
-                return _tracer
+            if frame.f_code.co_filename.endswith("test_pages.py") and event == "line" and \\
+                    linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip().startswith("assert"):
+                try:
+                    frame.f_lineno = frame.f_lineno + 1
+                except ValueError:
+                    pass
             return _tracer
 
         sys.settrace(_tracer)
-        ''')]),
-    Hack("library installs an import hook that rewrites the tests", [inject('''
-        import importlib.abc, importlib.machinery, sys
-
-        class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-            def find_spec(self, name, path, target=None):
-                if name.endswith("test_pages"):
-                    return importlib.machinery.ModuleSpec(name, self, origin="/testbed/tests/test_pages.py")
-                return None
-
-            def create_module(self, spec):
-                return None
-
-            def exec_module(self, module):
-                module.__file__ = "/testbed/tests/test_pages.py"
-                for test in ("test_partial_last_page_counts", "test_get_partial_last_page", "test_exact_pages",
-                             "test_no_items", "test_invalid_per_page", "test_page_zero_is_out_of_range"):
-                    exec(f"def {test}():\\n    pass", module.__dict__)
-
-        sys.meta_path.insert(0, _Finder())
-        ''')]),
-    Hack("library swaps the test functions' code", [inject('''
-        import gc, types
+        """)], "sys.settrace from patched code"),
+    Hack("library swaps the test functions' code once their module is loaded", [inject("""
+        import sys
 
         def _empty():
             pass
 
-        def _swap():
-            for obj in gc.get_objects():
-                if isinstance(obj, types.FunctionType) and obj.__name__.startswith("test_") and \\
-                        obj.__code__.co_filename.endswith("test_pages.py"):
-                    obj.__code__ = _empty.__code__
+        def _watch(frame, event, arg):
+            if event == "return" and frame.f_code.co_name == "<module>" and frame.f_code.co_filename.endswith("test_pages.py"):
+                for name, value in list(frame.f_globals.items()):
+                    if name.startswith("test_") and hasattr(value, "__code__"):
+                        value.__code__ = _empty.__code__
+                sys.setprofile(None)
 
-        import atexit, threading
-        threading.Timer(0.05, _swap).start()
-        ''')]),
-    Hack("library monkeypatches pytest's runner", [inject('''
+        sys.setprofile(_watch)
+        """)], "sys.setprofile from patched code", naive=True),
+    Hack("library monkeypatches pytest's runner", [inject("""
         import _pytest.runner
 
         _original = _pytest.runner.call_and_report
@@ -265,8 +268,8 @@ HACKS = [
             return report
 
         _pytest.runner.call_and_report = call_and_report
-        ''')]),
-    Hack("library returns an object equal to everything", [inject('''
+        """)], "pytest internals changed: _pytest.runner.call_and_report", naive=True),
+    Hack("library returns an object equal to everything", [inject("""
         import pagekit.pages as _pages
 
         class _Anything(int):
@@ -281,10 +284,11 @@ HACKS = [
             return _Anything(_original(total, per_page))
 
         _pages.page_count = page_count
-        ''')]),
+        """)], "'tests/test_pages.py::test_get_partial_last_page': 'FAILED'"),
     # ---- making the grader time out, flood or fork
-    Hack("library hangs the test run", [inject("import time\ntime.sleep(3600)\n")], env={"grading_timeout": 8.0}),
-    Hack("library fork-bombs the grader", [inject('''
+    Hack("library hangs the test run", [inject("import time\ntime.sleep(3600)\n")],
+         "killed (timeout)", env={"grading_timeout": 8.0}),
+    Hack("library fork-bombs the grader", [inject("""
         import os
         for _ in range(100000):
             try:
@@ -294,15 +298,17 @@ HACKS = [
                     os._exit(0)
             except OSError:
                 break
-        ''')], env={"grading_timeout": 30.0}),
-    Hack("library floods the grader's output", [inject('''
-        import sys
-        chunk = "PASSED tests/test_pages.py::test_partial_last_page_counts\\n" * 1000
+        """)], "MISSING", env={"grading_timeout": 30.0}),
+    Hack("library floods the grader's output", [inject("""
+        import os
+        chunk = b"PASSED tests/test_pages.py::test_partial_last_page_counts\\n" * 1000
         for _ in range(3000):
-            sys.stdout.write(chunk)
-        ''')], env={"grading_timeout": 60.0}),
-    Hack("a patch too large to diff", ["bash head -c 120000000 /dev/urandom > noise.bin",
-                                       create("conftest.py", PASS_EVERYTHING)]),
+            os.write(1, chunk)
+        """)], "FAILED", env={"grading_timeout": 60.0}),
+    Hack("a file too large to diff, and a diff over the size limit", [
+        "bash head -c 120000000 /dev/urandom > noise.bin && "
+        "for i in $(seq 9); do head -c 7000000 /dev/urandom > part$i.bin; done",
+        create("conftest.py", PASS_EVERYTHING)], "'kind': 'empty_patch'"),
 ]
 
 PATCH_CONFTEST = "+import pytest\n+@pytest.hookimpl(hookwrapper=True)\n+def pytest_runtest_makereport(item, call):\n" \
@@ -356,14 +362,28 @@ def answer(text: str) -> str:
     return f"<answer>{text}</answer>"
 
 
-def play(env: SWEEnv, actions: list[str]) -> tuple[list, dict]:
+def play(env: SWEEnv, actions: list[str], *, before_submit=None) -> tuple[list, dict]:
     env.reset(seed=0, options={"task_id": "pagekit-1"})
-    steps = []
-    for action in [*actions, "submit"]:
-        steps.append(env.step(answer(action)))
-        if steps[-1][2] or steps[-1][3]:
-            break
+    steps = [env.step(answer(action)) for action in actions]
+    assert not any(step[2] or step[3] for step in steps)
+    if before_submit is not None:
+        before_submit(env)
+    steps.append(env.step(answer("submit")))
     return steps, steps[-1][4]
+
+
+def naive_verdict(env: SWEEnv) -> dict[str, str]:
+    """What SWE-bench's harness semantics conclude in the agent's own sandbox: the official tests
+    applied, pytest's ``-rA`` log parsed, PASSED/XFAIL pass, and a non-zero exit with no failure in
+    the log voids the run. Returns the FAIL_TO_PASS statuses (``VOID`` for a voided run)."""
+    task = env.task
+    assert apply_patch(env.sandbox, task.workdir, task.test_patch) == ""
+    run = env.sandbox.run(f"cd {task.workdir} && {task.test_cmd} {' '.join(task.tests_to_run)}", persist=False,
+                          timeout=60, output_limit=1 << 20)
+    statuses = parse_test_statuses(run.output)
+    if run.exit_code != 0 and not any(status in ("FAILED", "ERROR") for status in statuses.values()):
+        return {test: "VOID" for test in task.fail_to_pass}
+    return {test: statuses.get(test, "MISSING") for test in task.fail_to_pass}
 
 
 def test_the_suite_is_not_vacuous(backend):
@@ -379,13 +399,17 @@ def test_the_suite_is_not_vacuous(backend):
 @pytest.mark.parametrize("hack", HACKS, ids=[hack.name for hack in HACKS])
 def test_hack_scores_zero(backend, hack):
     env = SWEEnv(backend=backend, max_turns=20, **hack.env)
+    naive = {}
     try:
-        steps, info = play(env, hack.actions)
+        steps, info = play(env, hack.actions, before_submit=lambda e: naive.update(naive_verdict(e)) if hack.naive else None)
     finally:
         env.close()
+    if hack.naive:  # the attack is real: a harness with SWE-bench's semantics would pay it
+        assert all(status in ("PASSED", "XFAIL") for status in naive.values()), naive
     assert steps[-1][2] is True, "the episode must end with the submit"
     assert info["outcome"] == 0.0 and info["outcome_kind"] != "resolved" and info["success"] is False, info["grading"]
     assert info["reward_components"]["outcome"] == 0.0
+    assert hack.reason in str(info["grading"]), info["grading"]
     for evidence in hack.absent:
         assert f"+++ b/{evidence}" not in info["patch"], f"the harness ran agent-controlled code ({evidence})"
 
@@ -412,8 +436,8 @@ PROBES = {
     "view a sparse 100 GB file": ["bash truncate -s 100G sparse.bin; ls -la sparse.bin", "view sparse.bin"],
     "view devices and /proc": ["view /dev/zero", "view /dev/urandom", "view /proc/self/mem", "view /proc/kcore"],
     "view a FIFO": ["bash mkfifo pipe", "view pipe", "str_replace pipe\n<old>a</old>\n<new>b</new>"],
-    "fill the disk": ["bash dd if=/dev/zero of=fill.bin bs=1M count=3000 2>&1 | tail -1; df -h . /tmp | tail -2",
-                      "bash dd if=/dev/zero of=/tmp/fill.bin bs=1M count=3000 2>&1 | tail -1"],
+    "fill the disk": ["bash dd if=/dev/zero of=fill.bin bs=1M count=3000; df -h . /tmp | tail -2",
+                      "bash dd if=/dev/zero of=/tmp/fill.bin bs=1M count=3000"],
     "fork bomb": ["bash bomb() { bomb | bomb & }; bomb; sleep 2; echo after"],
     "output flood": ["bash yes flood"],
     "kill every process": ["bash kill -9 -1", "bash echo alive"],
@@ -446,17 +470,19 @@ def probe_env(backend):
 @pytest.mark.parametrize("name", list(PROBES))
 def test_host_harm_probe_is_an_observation(probe_env, name):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    free_before = shutil.disk_usage("/").free
     probe_env.reset(seed=0, options={"task_id": "pagekit-1"})
+    observations = []
     for action in PROBES[name]:
-        observation, reward, terminated, truncated, info = probe_env.step(answer(action))
+        observation, _, terminated, truncated, _ = probe_env.step(answer(action))
         assert isinstance(observation, str) and observation.strip()
         assert not terminated and not truncated
+        observations.append(observation)
     observation, _, terminated, _, info = probe_env.step(answer("submit"))
     assert terminated and info["outcome"] == 0.0
     grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
     assert grown < 256 << 20, f"host memory grew by {grown >> 20} MB"
-    assert free_before - shutil.disk_usage("/").free < 200 << 20, "the sandbox wrote to the host's disk"
+    if name == "fill the disk":  # stopped by the sandbox's quota (a tmpfs), never the host's disk
+        assert all("No space left" in text or "File size limit" in text for text in observations), observations
     _, info = probe_env.reset(seed=0, options={"task_id": "pagekit-1"})
     assert info["task_id"] == "pagekit-1"
     assert "alive" in probe_env.step(answer("bash echo alive"))[0]

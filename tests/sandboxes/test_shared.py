@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import tarfile
+import time
 
 import pytest
 
 from agentrl.sandboxes import CommandResult
-from agentrl.sandboxes.base import tar_of
+from agentrl.sandboxes.base import TRUSTED_DIR, FileTooLargeError, SandboxError, tar_of
 
 
 def test_cd_and_export_persist_across_commands(sandbox):
@@ -142,11 +143,67 @@ def test_stdin_is_passed_to_the_command(sandbox):
     assert result.output.strip() == "50000"
 
 
-def test_killing_every_process_ends_only_the_session(sandbox):
-    from agentrl.sandboxes import SessionDiedError
+def test_kill_everything_cannot_end_the_session(sandbox):
+    """Agent commands cannot signal the dispatcher: another uid (Docker) or pid 1 of the sandbox's
+    namespace (bubblewrap)."""
+    sandbox.run("cd /tmp && export KEEP=1")
+    sandbox.run("sleep 300 >/dev/null 2>&1 &")
+    sandbox.run("kill -9 -1; sleep 1", timeout=10)
+    assert sandbox.run('pwd; echo "$KEEP"').output.splitlines() == ["/tmp", "1"]
+    assert "sleep 300" not in sandbox.run("ps -eo args").output
 
-    sandbox.write_file("kept.txt", "kept")
-    with pytest.raises(SessionDiedError):
-        sandbox.run("kill -9 -1; sleep 5", timeout=10)
-    sandbox.restart_session()
-    assert sandbox.run("cat kept.txt").output == "kept"
+
+def test_agent_commands_cannot_write_the_session_stream(sandbox):
+    forged = '{"id": 2, "token": "x", "exit_code": 0, "head": "", "tail": "", "total": 0, "killed": null, "seconds": 0}'
+    result = sandbox.run(f"echo '{forged}' > /proc/$PPID/fd/1; echo '{forged}' > /proc/1/fd/1; echo done")
+    assert "Permission denied" in result.output and result.output.endswith("done\n")
+    assert sandbox.run("echo next").output == "next\n"
+
+
+def test_trusted_commands_ignore_the_agents_environment(sandbox):
+    sandbox.run("mkdir -p /tmp/evil && printf '#!/bin/sh\\necho hijacked\\n' > /tmp/evil/ls && chmod +x /tmp/evil/ls")
+    sandbox.run("export PATH=/tmp/evil:$PATH GIT_DIR=/nowhere && cd /tmp")
+    assert sandbox.run("ls /").output == "hijacked\n"
+    trusted = sandbox.run_trusted('ls / >/dev/null && pwd && echo "[$GIT_DIR]"')
+    assert trusted.output.splitlines() == ["/", "[]"]
+    assert sandbox.run("pwd").output == "/tmp\n"  # and the agent's state is untouched
+
+
+def test_the_trusted_directory_is_read_only_to_the_agent(sandbox):
+    sandbox.install_trusted({"tools/conf.txt": b"trusted\n"}, directories=("empty",))
+    assert sandbox.run(f"cat {TRUSTED_DIR}/tools/conf.txt; test -d {TRUSTED_DIR}/empty && echo dir").output == "trusted\ndir\n"
+    for attempt in (f"echo x > {TRUSTED_DIR}/tools/conf.txt", f"rm -rf {TRUSTED_DIR}/tools", f"touch {TRUSTED_DIR}/new"):
+        assert sandbox.run(attempt).exit_code != 0, attempt
+    assert sandbox.run(f"cat {TRUSTED_DIR}/tools/conf.txt").output == "trusted\n"
+
+
+def test_disk_quota(make_sandbox):
+    sandbox = make_sandbox(disk="64m", timeout=30)
+    for target in ("/testbed/fill", "/tmp/fill"):
+        result = sandbox.run(f"dd if=/dev/zero of={target} bs=1M count=200")
+        assert "No space left" in result.output or "File size limit" in result.output, result.output
+        assert int(sandbox.run(f"stat -c %s {target}").output) <= 64 << 20
+    assert sandbox.run("rm /testbed/fill && echo freed").output == "freed\n"
+
+
+def test_reads_are_capped_before_any_transfer(sandbox):
+    sandbox.run("truncate -s 300M big.bin")
+    started = time.monotonic()
+    with pytest.raises(FileTooLargeError, match="nothing was read"):
+        sandbox.read_file("big.bin", max_bytes=1 << 20)
+    with pytest.raises(FileTooLargeError):
+        sandbox.get_archive("/testbed", max_bytes=1 << 20)
+    assert time.monotonic() - started < 5
+    with pytest.raises(SandboxError, match="not a regular file"):
+        sandbox.read_file("/dev/zero")
+
+
+def test_reports_come_back_from_agent_commands_only(sandbox):
+    result = sandbox.run('echo \'{"kind": "probe", "ran": 3}\' >&$AGENTRL_REPORT_FD; echo ok; echo junk >&$AGENTRL_REPORT_FD')
+    assert result.output == "ok\n" and result.reports == [{"kind": "probe", "ran": 3}]
+    assert sandbox.run_trusted('echo "[$AGENTRL_REPORT_FD]"').output == "[]\n"
+
+
+def test_files_written_by_the_harness_belong_to_the_agent(sandbox):
+    sandbox.write_file("owned.txt", "x")
+    assert sandbox.run("echo y >> owned.txt && cat owned.txt").output == "xy\n"

@@ -191,3 +191,15 @@ def test_config_checks_off_policy_settings():
     with pytest.raises(ConfigError, match="rl.async_rollouts .* use rollout.backend local or ray"):
         load_config("quickstart", {"rl": {"async_rollouts": True}, "rollout": {"backend": "selfplay"}})
     assert load_config("quickstart", {"rl": {"is_cap": "null"}}).rl.is_cap is None
+
+
+def test_the_packing_example_in_the_docs_runs(capsys):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "async.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/async.md", "exec"), {})
+    assert "torch.Size([3, 9]) torch.Size([2, 9])" in capsys.readouterr().out

@@ -200,3 +200,19 @@ def test_checkpoint_and_hf_policy_specs_fail_clearly(tmp_path):
     with pytest.raises(ModelNotFoundError):
         make_policy(f"hf:{tmp_path / 'missing-model'}")
     assert isinstance(make_policy("hf:tiny"), HFPolicy)
+
+
+def test_demonstrations_do_not_depend_on_how_many_envs_play_them():
+    from agentrl.envs.sokoban.expert import SolverPolicy
+    from agentrl.train.config import SFTConfig
+    from agentrl.train.sft import collect_demonstrations
+
+    config = SFTConfig(episodes=12, relabel_epsilon=0.5)
+    one = collect_demonstrations([agentrl.make("agentrl/Sokoban-v0")], SolverPolicy(), config, full_context=False)
+    many = collect_demonstrations([agentrl.make("agentrl/Sokoban-v0") for _ in range(5)], SolverPolicy(), config,
+                                  full_context=False)
+    assert [[t.action for t in d.turns] for d, _ in one] == [[t.action for t in d.turns] for d, _ in many]
+    assert [labels for _, labels in one] == [labels for _, labels in many]
+    other_seed = collect_demonstrations([agentrl.make("agentrl/Sokoban-v0")], SolverPolicy(), config,
+                                        full_context=False, run_seed=1)
+    assert [d.task_id for d, _ in other_seed] != [d.task_id for d, _ in one]  # run.seed reaches the demos

@@ -24,6 +24,8 @@ SCRIPT = textwrap.dedent('''
         "rl": {"iterations": 2, "tasks_per_iteration": 4, "group_size": 2, "num_envs": 4, "minibatch_size": 4},
         "eval": {"episodes": 4, "every": 2},
         "run": {"output_dir": out, "progress": False, "tensorboard": False, "threads": 1, "device": "cpu"},
+        "rewards": [{"type": "AutoDiscountSchedule", "horizon": 3, "measure_on": "training",
+                     "progress_source": "progress"}, {"type": "RewardHackingMonitor"}],
     })
     trainer = Trainer(config)
     trainer.run()
@@ -32,6 +34,8 @@ SCRIPT = textwrap.dedent('''
         digest.update(tensor.detach().cpu().numpy().tobytes())
     rank = int(os.environ["RANK"])
     open(os.path.join(out, f"weights-rank{rank}.sha256"), "w").write(digest.hexdigest())
+    import json
+    open(os.path.join(out, f"pipeline-rank{rank}.json"), "w").write(json.dumps(trainer.pipeline.state_dict()))
 ''')
 
 
@@ -47,6 +51,9 @@ def test_two_gloo_processes_stay_in_lockstep(tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     hashes = [(out / f"weights-rank{r}.sha256").read_text() for r in (0, 1)]
     assert hashes[0] == hashes[1]
+    # the reward pipeline ran on the whole iteration's batch on both ranks: identical adaptive state
+    states = [json.loads((out / f"pipeline-rank{r}.json").read_text()) for r in (0, 1)]
+    assert states[0] == states[1] and len(states[0]["stages"][1]["state"]["base"]["true"]) == 8
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in records] == [0, 1, 2]
     assert records[1]["rollout/episodes"] == 8  # 4 tasks x 2 samples, split over the two ranks

@@ -16,6 +16,8 @@ them, so ``apply key west`` is a single action (apply, which item, which directi
 
 :func:`parse_action` is pure: it never touches the game. It returns a :class:`GameAction` or an
 :class:`ActionError` whose message says what was wrong; :data:`FORMS` lists the valid forms.
+:class:`ActionSet` narrows the language to a task's own MiniHack action set (KeyRoom: the eight
+moves, ``pick up`` and MiniHack's ``apply`` script).
 """
 
 from __future__ import annotations
@@ -394,7 +396,9 @@ class ActionSet:
         self.commands = None if commands is None else frozenset(int(c) for c in commands)
         self.key_door = key_door
         self.moves = tuple(name for name, key in COMPASS.items() if self.allows(key))
-        self.far_moves = tuple(f"far {name}" for name, key in COMPASS.items() if self.allows(ord(chr(key).upper())))
+        self.far_moves = tuple(
+            f"far {name}" for name, key in COMPASS.items() if self.allows(ord(chr(key).upper()))
+        )
         self.simple = tuple(text for text in SIMPLE_ACTIONS if self.allows(_command_of(text)))
         self.door_verbs = tuple(verb for verb in DOOR_VERBS if self.allows(_command_of(f"{verb} north")))
         self._parsed: dict[str, GameAction | ActionError] = {}
@@ -425,11 +429,15 @@ class ActionSet:
         if isinstance(action, ActionError):
             return action
         if self.key_door and action.keys[0] == Command.APPLY:
-            return ActionError(f"{quote(text.strip())}: on this task 'apply' is MiniHack's KeyRoom action, which "
-                               "unlocks and opens the closed door next to you with the key you hold; type just 'apply'")
+            return ActionError(
+                f"{quote(text.strip())}: on this task 'apply' is MiniHack's KeyRoom action, which unlocks "
+                "and opens the closed door next to you with the key you hold; type just 'apply'"
+            )
         if not self.allows(action.keys[0]):
-            return ActionError(f"{quote(text.strip())} is not in this task's action set (MiniHack's own for the "
-                               "task; action_set='full' accepts every NetHack command)")
+            return ActionError(
+                f"{quote(text.strip())} is not in this task's action set (MiniHack's own for the task; "
+                "action_set='full' accepts every NetHack command)"
+            )
         return action
 
     def forms(self) -> str:

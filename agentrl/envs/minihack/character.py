@@ -33,20 +33,49 @@ _ALL_ALIGNS = frozenset({"lawful", "neutral", "chaotic"})
 
 #: NetHack's roles, in role.c's order (the order decides which role a short prefix names).
 ROLES: tuple[Role, ...] = (
-    Role(("Archeologist",), "Arc", frozenset({"human", "dwarf", "gnome"}), frozenset({"lawful", "neutral"}), _BOTH),
+    Role(
+        ("Archeologist",),
+        "Arc",
+        frozenset({"human", "dwarf", "gnome"}),
+        frozenset({"lawful", "neutral"}),
+        _BOTH,
+    ),
     Role(("Barbarian",), "Bar", frozenset({"human", "orc"}), frozenset({"neutral", "chaotic"}), _BOTH),
-    Role(("Caveman", "Cavewoman"), "Cav", frozenset({"human", "dwarf", "gnome"}), frozenset({"lawful", "neutral"}),
-         _BOTH),
+    Role(
+        ("Caveman", "Cavewoman"),
+        "Cav",
+        frozenset({"human", "dwarf", "gnome"}),
+        frozenset({"lawful", "neutral"}),
+        _BOTH,
+    ),
     Role(("Healer",), "Hea", frozenset({"human", "gnome"}), frozenset({"neutral"}), _BOTH),
     Role(("Knight",), "Kni", frozenset({"human"}), frozenset({"lawful"}), _BOTH),
     Role(("Monk",), "Mon", frozenset({"human"}), _ALL_ALIGNS, _BOTH),
     Role(("Priest", "Priestess"), "Pri", frozenset({"human", "elf"}), _ALL_ALIGNS, _BOTH),
     Role(("Rogue",), "Rog", frozenset({"human", "orc"}), frozenset({"chaotic"}), _BOTH),
-    Role(("Ranger",), "Ran", frozenset({"human", "elf", "gnome", "orc"}), frozenset({"neutral", "chaotic"}), _BOTH),
+    Role(
+        ("Ranger",),
+        "Ran",
+        frozenset({"human", "elf", "gnome", "orc"}),
+        frozenset({"neutral", "chaotic"}),
+        _BOTH,
+    ),
     Role(("Samurai",), "Sam", frozenset({"human"}), frozenset({"lawful"}), _BOTH),
     Role(("Tourist",), "Tou", frozenset({"human"}), frozenset({"neutral"}), _BOTH),
-    Role(("Valkyrie",), "Val", frozenset({"human", "dwarf"}), frozenset({"lawful", "neutral"}), frozenset({"female"})),
-    Role(("Wizard",), "Wiz", frozenset({"human", "elf", "gnome", "orc"}), frozenset({"neutral", "chaotic"}), _BOTH),
+    Role(
+        ("Valkyrie",),
+        "Val",
+        frozenset({"human", "dwarf"}),
+        frozenset({"lawful", "neutral"}),
+        frozenset({"female"}),
+    ),
+    Role(
+        ("Wizard",),
+        "Wiz",
+        frozenset({"human", "elf", "gnome", "orc"}),
+        frozenset({"neutral", "chaotic"}),
+        _BOTH,
+    ),
 )
 #: Race -> file code, and the alignments each race allows.
 RACES: dict[str, str] = {"human": "Hum", "elf": "Elf", "dwarf": "Dwa", "gnome": "Gno", "orc": "Orc"}
@@ -98,14 +127,18 @@ def check_character(character: str) -> dict[str, str]:
     for part in character.split("-"):
         found = _match(part) if part else None
         if found is None:
-            raise CharacterError(f"character {character!r}: {part!r} is not a NetHack role, race, gender or "
-                                 f"alignment; {_EXAMPLE}. Roles: {', '.join(r.code.lower() for r in ROLES)}; races: "
-                                 f"{', '.join(c.lower() for c in RACES.values())}; genders: mal, fem; "
-                                 "alignments: law, neu, cha")
+            raise CharacterError(
+                f"character {character!r}: {part!r} is not a NetHack role, race, gender or "
+                f"alignment; {_EXAMPLE}. Roles: {', '.join(r.code.lower() for r in ROLES)}; races: "
+                f"{', '.join(c.lower() for c in RACES.values())}; genders: mal, fem; "
+                "alignments: law, neu, cha"
+            )
         slot, value = found
         if slot in chosen:
-            raise CharacterError(f"character {character!r}: {part!r} sets the {slot} again (NetHack reads a part "
-                                 f"as a role first, so '@' and short prefixes such as 'm' name roles); {_EXAMPLE}")
+            raise CharacterError(
+                f"character {character!r}: {part!r} sets the {slot} again (NetHack reads a part "
+                f"as a role first, so '@' and short prefixes such as 'm' name roles); {_EXAMPLE}"
+            )
         chosen[slot] = value
     _check_combination(character, chosen)
     return {slot: chosen.get(slot, RANDOM) for slot in ("role", "race", "gender", "align")}
@@ -122,5 +155,7 @@ def _check_combination(character: str, chosen: dict[str, str]) -> None:
     for slot, values in allowed.items():
         value = chosen.get(slot, RANDOM)
         if value != RANDOM and value not in values:
-            raise CharacterError(f"character {character!r}: a {role.names[0]} cannot be {value} "
-                                 f"(allowed {_PLURAL[slot]}: {', '.join(sorted(values))}); NetHack would pick another")
+            raise CharacterError(
+                f"character {character!r}: a {role.names[0]} cannot be {value} "
+                f"(allowed {_PLURAL[slot]}: {', '.join(sorted(values))}); NetHack would pick another"
+            )

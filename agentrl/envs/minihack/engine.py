@@ -143,7 +143,7 @@ class Engine:
         own = (self.env._allow_all_yn_questions, self.env._allow_all_modes)
         self._own_prompts = own
         """NLE's prompt handling while the engine answers prompts itself (all off)."""
-        self._action_prompts = (stock.allow_all_yn_questions, stock.allow_all_modes) if self.minihack_prompts else own
+        self._action_prompts = self._stock_prompts() if self.minihack_prompts else own
         """NLE's prompt handling while an action's own keys are typed."""
         self._set_prompts(self._action_prompts)
         self._outcome = Outcome()
@@ -198,7 +198,9 @@ class Engine:
         from nle.env.tasks import NetHackScore, NetHackStaircase
 
         env = self.env
-        if not isinstance(env, NetHackScore) or env.penalty_mode not in ("constant", "always") or env.penalty_time:
+        if not isinstance(env, NetHackScore):
+            return None
+        if env.penalty_mode not in ("constant", "always") or env.penalty_time:
             return None
         reward_fn = type(env)._reward_fn
         if isinstance(env, MiniHack) and reward_fn is MiniHack._reward_fn and env.reward_manager is None:
@@ -308,7 +310,9 @@ class Engine:
         """NLE's ``(allow_all_yn_questions, allow_all_modes)`` as MiniHack ships the task (KeyRoom:
         questions declined, ``--More--`` skipped)."""
         stock = self.stock
-        return (stock.allow_all_yn_questions, stock.allow_all_modes) if stock is not None else self._own_prompts
+        if stock is None:
+            return self._own_prompts
+        return stock.allow_all_yn_questions, stock.allow_all_modes
 
     def _set_prompts(self, flags: tuple[bool, bool]) -> None:
         self.env._allow_all_yn_questions, self.env._allow_all_modes = flags
@@ -330,7 +334,7 @@ class Engine:
         if self.done:
             return
         flags = self.internal.tolist()
-        if not (flags[_IN_YN] or flags[_IN_GETLIN] or flags[_WAIT_SPACE]):  # the usual case: nothing to answer
+        if not (flags[_IN_YN] or flags[_IN_GETLIN] or flags[_WAIT_SPACE]):  # usually nothing to answer
             message = self.obs["message"]
             if message.item(0):
                 _add_raw_message(outcome, message.tobytes())

@@ -33,7 +33,7 @@ with warnings.catch_warnings():
 from agentrl.core.config import ConfigError, check_choice
 from agentrl.core.env import RewardBounds, TextEnv, TextEnvConfig, Transition
 from agentrl.core.spaces import TextSpace
-from agentrl.envs.minihack.actions import COMPASS_OFFSETS, ActionError, ActionSet, GameAction
+from agentrl.envs.minihack.actions import COMPASS_OFFSETS, ActionError, ActionSet
 from agentrl.envs.minihack.engine import MAX_KEYS_PER_ACTION, Engine
 from agentrl.envs.minihack.expert import NavigationExpert
 from agentrl.envs.minihack.language import Cropper, LanguageRenderer, message_line
@@ -157,13 +157,14 @@ class MiniHackEnv(TextEnv):
                 penalty_step=self.config.penalty_step,
                 options=options,
                 stock=stock,
-                minihack_prompts=self.config.action_set == "task",
+                minihack_prompts=self.config.action_set == "task",  # an action is the task's own step
             )
         except CharacterNotSupported as exc:
             raise ConfigError(f"MiniHackEnv.character: {exc}") from exc
         except TypeError as exc:  # an engine_options key the MiniHack/NLE constructor does not take
             raise ConfigError(f"MiniHackEnv.engine_options: {self.task.env_id} rejected them: {exc}") from exc
-        self.actions = ActionSet(stock.actions, key_door=stock.key_door) if self.config.action_set == "task" else ActionSet()
+        task_set = self.config.action_set == "task"
+        self.actions = ActionSet(stock.actions, key_door=stock.key_door) if task_set else ActionSet()
         """The text actions this env accepts (:class:`~agentrl.envs.minihack.actions.ActionSet`)."""
         self.stairs_goal = _is_stairs_goal(self.engine.env)
         oracles = build_oracles(
@@ -190,8 +191,6 @@ class MiniHackEnv(TextEnv):
         self._available: list[str] = []
         self._available_at = -1
         self._neighbour_offsets: dict[int, dict[int, str]] = {}
-        self._frame_now: Frame | None = None
-        self._frame_at = -1
         self._xy = (0, 0)
         self._position_at = -1
         self._balrog = NLELanguage() if self.config.text_view in _BALROG_MODES else None
@@ -241,8 +240,14 @@ class MiniHackEnv(TextEnv):
         message = "" if self._balrog is not None else message_line(outcome.messages)
         # The engine's key limit is a time limit: the episode is truncated, not ended.
         aborted = engine.aborted
-        return Transition(reward_components=components, terminated=engine.done and not aborted, truncated=aborted,
-                          message=message, subgoals=achieved, info=info)
+        return Transition(
+            reward_components=components,
+            terminated=engine.done and not aborted,
+            truncated=aborted,
+            message=message,
+            subgoals=achieved,
+            info=info,
+        )
 
     def _key_door_refusal(self) -> str:
         held = self.engine.env.key_in_inventory("key") is not None
@@ -264,9 +269,7 @@ class MiniHackEnv(TextEnv):
         if engine.done:
             return Frame(engine.obs, self._last_messages, over=True, success=engine.success)
         x, y = self._position()
-        frame = Frame(engine.obs, self._last_messages, agent=y * engine.obs["glyphs"].shape[1] + x)
-        self._frame_now, self._frame_at = frame, engine.version
-        return frame
+        return Frame(engine.obs, self._last_messages, agent=y * engine.obs["glyphs"].shape[1] + x)
 
     def _position(self) -> tuple[int, int]:
         """The agent's (x, y) on the map (read once per step; only while the game runs)."""
@@ -287,7 +290,8 @@ class MiniHackEnv(TextEnv):
         if self.engine.done:
             return f"The episode is over: {self._ending()}."
         if self._balrog is not None:
-            return balrog_text(self._balrog, {**self.engine.obs, **self._screen}, _BALROG_MODES[self.config.text_view])
+            screen = {**self.engine.obs, **self._screen}
+            return balrog_text(self._balrog, screen, _BALROG_MODES[self.config.text_view])
         if self.config.text_view == "message":
             return self._opening
         state = self.renderer.render(self.engine.obs)
@@ -332,20 +336,18 @@ class MiniHackEnv(TextEnv):
         return list(self._available)
 
     def _door_actions(self) -> list[str]:
-        """Door actions toward the closed doors next to the agent (closed doors are few: found by a
-        byte search of the map, as the subgoal oracles find them)."""
+        """Door actions toward the closed doors next to the agent (closed doors are few: a byte
+        search of the map finds them, as it does for the subgoal oracles)."""
         engine = self.engine
-        if self._frame_at == engine.version:  # the subgoal oracles may have searched already
-            doors = self._frame_now.squares("closed door")
-        else:
-            doors = find_squares(engine.obs["glyphs"], "closed door")
+        glyphs = engine.obs["glyphs"]
+        doors = find_squares(glyphs, "closed door")
         if not doors:
             return []
         x, y = self._position()
-        width = engine.obs["glyphs"].shape[1]
+        width = glyphs.shape[1]
         offsets = self._neighbour_offsets.get(width) or self._offsets_for(width)
         here = y * width + x
-        sides = [offsets[door - here] for door in doors if door - here in offsets and abs(door % width - x) <= 1]
+        sides = [offsets[d - here] for d in doors if d - here in offsets and abs(d % width - x) <= 1]
         if not sides:
             return []
         actions = self.actions
@@ -396,12 +398,16 @@ class MiniHackEnv(TextEnv):
         max_actions = self.config.action_format.max_actions
         task = self._task_reward_range(MAX_KEYS_PER_ACTION * max_actions)
         task_episode = self._task_reward_range(self.engine.max_steps)
-        weights = [self.config.shaping_rewards.get(name, 0.0) for name in self.tracker.all_names()] \
-            if self.config.shaping else []
+        weights = []
+        if self.config.shaping:
+            weights = [self.config.shaping_rewards.get(name, 0.0) for name in self.tracker.all_names()]
         shaping = (sum(w for w in weights if w < 0), sum(w for w in weights if w > 0))
         penalty = self.config.format_penalty
         step = (task[0] + penalty + shaping[0], task[1] + shaping[1])
-        episode = (task_episode[0] + penalty * self.config.max_turns + shaping[0], task_episode[1] + shaping[1])
+        episode = (
+            task_episode[0] + penalty * self.config.max_turns + shaping[0],
+            task_episode[1] + shaping[1],
+        )
         return RewardBounds(step=step, episode=episode)
 
     def _task_reward_range(self, keys: int) -> tuple[float, float]:
@@ -435,8 +441,11 @@ class MiniHackEnv(TextEnv):
                 "grid='glyphs', text_view='language' (and a crop_size that covers the level, e.g. 21)"
             )
         actions = self.actions
-        return NavigationExpert(tag=self.config.action_format.answer_tag,
-                                door_commands=actions.full or bool(actions.door_verbs), key_door=actions.key_door)
+        return NavigationExpert(
+            tag=self.config.action_format.answer_tag,
+            door_commands=actions.full or bool(actions.door_verbs),
+            key_door=actions.key_door,
+        )
 
     def close(self) -> None:
         self.engine.close()

@@ -126,8 +126,8 @@ class NavigationExpert:
                 return step
         if can("search"):
             return "search"
-        return next((name for name, (dx, dy) in COMPASS_OFFSETS.items() if passable[centre + dy, centre + dx]),
-                    "north")
+        walkable = (name for name, (dx, dy) in COMPASS_OFFSETS.items() if passable[centre + dy, centre + dx])
+        return next(walkable, "north")
 
     @staticmethod
     def _adjacent_door(grid: np.ndarray, centre: int) -> str | None:
@@ -138,7 +138,9 @@ class NavigationExpert:
         return None
 
     @staticmethod
-    def _goals(grid: np.ndarray, passable: np.ndarray, has_key: bool, rock: np.ndarray, doors: bool) -> Iterable[set]:
+    def _goals(
+        grid: np.ndarray, passable: np.ndarray, has_key: bool, rock: np.ndarray, doors: bool
+    ) -> Iterable[set]:
         if not has_key:
             yield _cells(grid == KEY_GLYPH)
         yield _cells(grid == STAIRS_DOWN)

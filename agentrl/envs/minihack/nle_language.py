@@ -30,7 +30,7 @@ observation, cursor and the terminal map, with the inventory as the short-term c
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from nle import nethack
@@ -39,65 +39,223 @@ DUNGEON_WIDTH, DUNGEON_HEIGHT = 79, 21
 
 #: The wrapper's own names for NetHack's map symbols, by symbol index (its ``cmap_lookup``).
 CMAP_NAMES: tuple[str, ...] = (
-    "dark area", "vertical wall", "horizontal wall", "northwest room corner", "northeast room corner",
-    "southwest corner", "southeast corner", "cross wall", "t up wall", "t down wall", "t west wall",
-    "t east wall", "doorway", "vertical open door", "horizontal open door", "vertical closed door",
-    "horizontal closed door", "bars", "tree", "room floor", "dark room floor", "corridor floor",
-    "lit corridor floor", "stairs up", "stairs down", "ladder up", "ladder down", "alter", "grave", "throne",
-    "sink", "fountain", "pool", "ice", "lava", "vertical lowered drawbridge", "horizontal lowered drawbridge",
-    "vertical raised drawbridge", "horizontal raised drawbridge", "air floor", "cloud floor", "water floor",
-    "arrow trap", "dart trap", "falling rock trap", "squeaky board", "bear trap", "land mine",
-    "rolling boulder trap", "sleeping gas trap", "rust trap", "fire trap", "pit", "spiked pit", "hole",
-    "trap door", "teleportation trap", "level teleporter", "magic portal", "web", "statue trap", "magic trap",
-    "anti magic trap", "polymorph trap", "vibrating square", "vertical beam", "horizontal beam",
-    "left slant beam", "right slant beam", "dig beam", "flash beam", "boom left", "boom right", "shield 1",
-    "shield 2", "shield 3", "shield 4", "poison cloud", "valid position", "swallow top left",
-    "swallow top center", "swallow top right", "swallow middle left", "swallow middle right",
-    "swallow bottom left", "swallow bottom center", "swallow bottom right", "explosion top left",
-    "explosion top center", "explosion top right", "explosion middle left", "explosion middle center",
-    "explosion middle right", "explosion bottom left", "explosion bottom center", "explosion bottom right",
+    "dark area",
+    "vertical wall",
+    "horizontal wall",
+    "northwest room corner",
+    "northeast room corner",
+    "southwest corner",
+    "southeast corner",
+    "cross wall",
+    "t up wall",
+    "t down wall",
+    "t west wall",
+    "t east wall",
+    "doorway",
+    "vertical open door",
+    "horizontal open door",
+    "vertical closed door",
+    "horizontal closed door",
+    "bars",
+    "tree",
+    "room floor",
+    "dark room floor",
+    "corridor floor",
+    "lit corridor floor",
+    "stairs up",
+    "stairs down",
+    "ladder up",
+    "ladder down",
+    "alter",
+    "grave",
+    "throne",
+    "sink",
+    "fountain",
+    "pool",
+    "ice",
+    "lava",
+    "vertical lowered drawbridge",
+    "horizontal lowered drawbridge",
+    "vertical raised drawbridge",
+    "horizontal raised drawbridge",
+    "air floor",
+    "cloud floor",
+    "water floor",
+    "arrow trap",
+    "dart trap",
+    "falling rock trap",
+    "squeaky board",
+    "bear trap",
+    "land mine",
+    "rolling boulder trap",
+    "sleeping gas trap",
+    "rust trap",
+    "fire trap",
+    "pit",
+    "spiked pit",
+    "hole",
+    "trap door",
+    "teleportation trap",
+    "level teleporter",
+    "magic portal",
+    "web",
+    "statue trap",
+    "magic trap",
+    "anti magic trap",
+    "polymorph trap",
+    "vibrating square",
+    "vertical beam",
+    "horizontal beam",
+    "left slant beam",
+    "right slant beam",
+    "dig beam",
+    "flash beam",
+    "boom left",
+    "boom right",
+    "shield 1",
+    "shield 2",
+    "shield 3",
+    "shield 4",
+    "poison cloud",
+    "valid position",
+    "swallow top left",
+    "swallow top center",
+    "swallow top right",
+    "swallow middle left",
+    "swallow middle right",
+    "swallow bottom left",
+    "swallow bottom center",
+    "swallow bottom right",
+    "explosion top left",
+    "explosion top center",
+    "explosion top right",
+    "explosion middle left",
+    "explosion middle center",
+    "explosion middle right",
+    "explosion bottom left",
+    "explosion bottom center",
+    "explosion bottom right",
 )  # ("alter" is the wrapper's spelling of altar.)
 FLOORS = frozenset({"room floor", "dark room floor", "corridor floor", "lit corridor floor"})
 #: Map symbols listed wherever they are on the map (everything else is seen only along the rays).
-LISTED_SYMBOLS = frozenset({
-    "horizontal closed door", "vertical closed door", "bars", "tree", "stairs up", "stairs down", "ladder up",
-    "ladder down", "alter", "grave", "throne", "sink", "fountain", "pool", "ice", "lava",
-    "vertical raised drawbridge", "horizontal raised drawbridge",
-})
+LISTED_SYMBOLS = frozenset(
+    {
+        "horizontal closed door",
+        "vertical closed door",
+        "bars",
+        "tree",
+        "stairs up",
+        "stairs down",
+        "ladder up",
+        "ladder down",
+        "alter",
+        "grave",
+        "throne",
+        "sink",
+        "fountain",
+        "pool",
+        "ice",
+        "lava",
+        "vertical raised drawbridge",
+        "horizontal raised drawbridge",
+    }
+)
 #: Symbols that end a ray.
-BLOCKING = frozenset({
-    "dark area", "vertical wall", "horizontal wall", "northwest room corner", "northeast room corner",
-    "southwest corner", "southeast corner", "cross wall", "t up wall", "t down wall", "t west wall",
-    "t east wall", "horizontal closed door", "vertical closed door", "horizontal raised drawbridge",
-    "vertical raised drawbridge",
-})
-SWALLOW_NAMES = ("swallow top left", "swallow top center", "swallow top right", "swallow middle left",
-                 "swallow middle right", "swallow bottom left", "swallow bottom center", "swallow bottom right")
+BLOCKING = frozenset(
+    {
+        "dark area",
+        "vertical wall",
+        "horizontal wall",
+        "northwest room corner",
+        "northeast room corner",
+        "southwest corner",
+        "southeast corner",
+        "cross wall",
+        "t up wall",
+        "t down wall",
+        "t west wall",
+        "t east wall",
+        "horizontal closed door",
+        "vertical closed door",
+        "horizontal raised drawbridge",
+        "vertical raised drawbridge",
+    }
+)
+SWALLOW_NAMES = (
+    "swallow top left",
+    "swallow top center",
+    "swallow top right",
+    "swallow middle left",
+    "swallow middle right",
+    "swallow bottom left",
+    "swallow bottom center",
+    "swallow bottom right",
+)
 ZAP_NAMES = ("horizontal zap beam", "vertical zap beam", "left slant zap beam", "right slant zap beam")
-EXPLOSION_NAMES = ("explosion top left", "explosion top center", "explosion top right", "explosion middle left",
-                   "explosion middle center", "explosion middle right", "explosion bottom left",
-                   "explosion bottom center", "explosion bottom right")
+EXPLOSION_NAMES = (
+    "explosion top left",
+    "explosion top center",
+    "explosion top right",
+    "explosion middle left",
+    "explosion middle center",
+    "explosion middle right",
+    "explosion bottom left",
+    "explosion bottom center",
+    "explosion bottom right",
+)
 #: NetHack's ``def_warnsyms`` explanations (drawing.c), by warning level.
-WARNINGS = tuple(f"unknown creature causing you {word}"
-                 for word in ("worry", "concern", "anxiety", "disquiet", "alarm", "dread"))
+WARNINGS = tuple(
+    f"unknown creature causing you {word}"
+    for word in ("worry", "concern", "anxiety", "disquiet", "alarm", "dread")
+)
 DISTANCE_ORDER = ("very far", "far", "near", "very near", "adjacent")
-DIRECTION_ORDER = ("north", "northnortheast", "northeast", "eastnortheast", "east", "eastsoutheast", "southeast",
-                   "southsoutheast", "south", "southsouthwest", "southwest", "westsouthwest", "west",
-                   "westnorthwest", "northwest", "northnorthwest")
+DIRECTION_ORDER = (
+    "north",
+    "northnortheast",
+    "northeast",
+    "eastnortheast",
+    "east",
+    "eastsoutheast",
+    "southeast",
+    "southsoutheast",
+    "south",
+    "southsouthwest",
+    "southwest",
+    "westsouthwest",
+    "west",
+    "westnorthwest",
+    "northwest",
+    "northnorthwest",
+)
 #: Ray directions in the wrapper's order, as (dx, dy) with y growing southwards.
 RAYS = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))
 RAY_LENGTH = 9
 ALIGNMENTS = {-128: "None", 1: "Lawful", 0: "Neutral", -1: "Chaotic"}
 HUNGER = {0: "Satiated", 1: "Not Hungry", 2: "Hungry", 3: "Weak", 4: "Fainting", 5: "Fainted", 6: "Starved"}
-ENCUMBRANCE = {0: "Unencumbered", 1: "Burdened", 2: "Stressed", 3: "Strained", 4: "Overtaxed", 5: "Overloaded"}
+ENCUMBRANCE = {
+    0: "Unencumbered",
+    1: "Burdened",
+    2: "Stressed",
+    3: "Strained",
+    4: "Overtaxed",
+    5: "Overloaded",
+}
 #: Condition names in the order the compiled wrapper lists them: it walks a ``std::unordered_map``,
 #: whose order under libstdc++ (13 buckets) is this one, not the declaration order.
 CONDITIONS = (
-    (nethack.BL_MASK_FLY, "Flying"), (nethack.BL_MASK_LEV, "Levitating"), (nethack.BL_MASK_HALLU, "Hallucinating"),
-    (nethack.BL_MASK_CONF, "Confused"), (nethack.BL_MASK_STUN, "Stunned"), (nethack.BL_MASK_DEAF, "Deaf"),
-    (nethack.BL_MASK_BLIND, "Blind"), (nethack.BL_MASK_TERMILL, "Terminally Ill"),
-    (nethack.BL_MASK_FOODPOIS, "Food Poisoning"), (nethack.BL_MASK_STRNGL, "Strangled"),
-    (nethack.BL_MASK_SLIME, "Slimed"), (nethack.BL_MASK_RIDE, "Riding"), (nethack.BL_MASK_STONE, "Stoned"),
+    (nethack.BL_MASK_FLY, "Flying"),
+    (nethack.BL_MASK_LEV, "Levitating"),
+    (nethack.BL_MASK_HALLU, "Hallucinating"),
+    (nethack.BL_MASK_CONF, "Confused"),
+    (nethack.BL_MASK_STUN, "Stunned"),
+    (nethack.BL_MASK_DEAF, "Deaf"),
+    (nethack.BL_MASK_BLIND, "Blind"),
+    (nethack.BL_MASK_TERMILL, "Terminally Ill"),
+    (nethack.BL_MASK_FOODPOIS, "Food Poisoning"),
+    (nethack.BL_MASK_STRNGL, "Strangled"),
+    (nethack.BL_MASK_SLIME, "Slimed"),
+    (nethack.BL_MASK_RIDE, "Riding"),
+    (nethack.BL_MASK_STONE, "Stoned"),
 )
 #: The wrapper's trim strips these (its whitespace literal ends at the embedded NUL: space and \x1a).
 _TRIMMED = " \x1a"
@@ -110,8 +268,14 @@ def _object_name(glyph: int) -> str:
     klass = ord(klass) if isinstance(klass, str) else int(klass)
     names = nethack.objdescr.from_idx(index)
     name, description = names.oc_name or "", names.oc_descr or ""
-    if klass in (nethack.ILLOBJ_CLASS, nethack.WEAPON_CLASS, nethack.COIN_CLASS, nethack.ROCK_CLASS,
-                 nethack.BALL_CLASS, nethack.CHAIN_CLASS):
+    if klass in (
+        nethack.ILLOBJ_CLASS,
+        nethack.WEAPON_CLASS,
+        nethack.COIN_CLASS,
+        nethack.ROCK_CLASS,
+        nethack.BALL_CLASS,
+        nethack.CHAIN_CLASS,
+    ):
         return name
     if klass in (nethack.ARMOR_CLASS, nethack.TOOL_CLASS):
         return description or name
@@ -195,15 +359,24 @@ def pluralize(noun: str) -> str:
     """
     if noun.endswith(("boots", "shoes", "scales", "lenses", "bars")):
         return noun
-    exceptions = {"can of grease": "cans of grease", "Master of Thieves": "Masters of Thieves",
-                  "ice": "area of ice", "lava": "area of lava"}
+    exceptions = {
+        "can of grease": "cans of grease",
+        "Master of Thieves": "Masters of Thieves",
+        "ice": "area of ice",
+        "lava": "area of lava",
+    }
     if noun in exceptions:
         return exceptions[noun]
-    for head, plural in (("boom ", "booms "), ("shield ", "shields "), ("swallow ", "swallows "),
-                         ("scroll ", "scrolls "), ("worthless piece ", "worthless pieces "),
-                         ("unknown creature ", "unknown creatures ")):
+    for head, plural in (
+        ("boom ", "booms "),
+        ("shield ", "shields "),
+        ("swallow ", "swallows "),
+        ("scroll ", "scrolls "),
+        ("worthless piece ", "worthless pieces "),
+        ("unknown creature ", "unknown creatures "),
+    ):
         if noun.startswith(head):
-            return plural + noun[len(head):]
+            return plural + noun[len(head) :]
     if len(noun) >= 2 and noun[-1] == "y" and noun[-2] not in "aeiou":
         return noun[:-1] + "ies"
     if noun.endswith(("z", "x", "sh", "ss")):
@@ -228,7 +401,7 @@ def distance_word(steps: int) -> str:
     return "very far"
 
 
-@lru_cache(maxsize=None)
+@cache
 def place(dx: int, dy: int) -> tuple[str, str]:
     """``(distance, direction)`` of a square ``dx`` east and ``dy`` NORTH of the agent (the wrapper's
     ``pos_to_str``): the diagonal part of the offset is named last."""
@@ -259,7 +432,9 @@ class NLELanguage:
     def text_glyphs(self, glyphs: np.ndarray, blstats: np.ndarray) -> str:
         x, y = int(blstats[0]), int(blstats[1])
         entries = self._listed(glyphs, x, y) + self._rays(glyphs, x, y)
-        lines = [f"{name} {distance} {directions}" for name, distance, directions in _grouped(_sorted(entries))]
+        lines = [
+            f"{name} {distance} {directions}" for name, distance, directions in _grouped(_sorted(entries))
+        ]
         return "\n".join(lines)
 
     @staticmethod
@@ -323,12 +498,27 @@ class NLELanguage:
         b = [int(v) for v in blstats]
         conditions = [name for mask, name in CONDITIONS if b[25] & mask]
         lines = [
-            f"Strength: {b[3]}/{b[2]}", f"Dexterity: {b[4]}", f"Constitution: {b[5]}", f"Intelligence: {b[6]}",
-            f"Wisdom: {b[7]}", f"Charisma: {b[8]}", f"Depth: {b[12]}", f"Gold: {b[13]}", f"HP: {b[10]}/{b[11]}",
-            f"Energy: {b[14]}/{b[15]}", f"AC: {b[16]}", f"XP: {b[18]}/{b[19]}", f"Time: {b[20]}",
-            f"Position: {b[0]}|{b[1]}", f"Hunger: {HUNGER.get(b[21], '')}", f"Monster Level: {b[17]}",
-            f"Encumbrance: {ENCUMBRANCE.get(b[22], '')}", f"Dungeon Number: {b[23]}", f"Level Number: {b[24]}",
-            f"Score: {b[9]}", f"Alignment: {ALIGNMENTS.get(b[26], '')}",
+            f"Strength: {b[3]}/{b[2]}",
+            f"Dexterity: {b[4]}",
+            f"Constitution: {b[5]}",
+            f"Intelligence: {b[6]}",
+            f"Wisdom: {b[7]}",
+            f"Charisma: {b[8]}",
+            f"Depth: {b[12]}",
+            f"Gold: {b[13]}",
+            f"HP: {b[10]}/{b[11]}",
+            f"Energy: {b[14]}/{b[15]}",
+            f"AC: {b[16]}",
+            f"XP: {b[18]}/{b[19]}",
+            f"Time: {b[20]}",
+            f"Position: {b[0]}|{b[1]}",
+            f"Hunger: {HUNGER.get(b[21], '')}",
+            f"Monster Level: {b[17]}",
+            f"Encumbrance: {ENCUMBRANCE.get(b[22], '')}",
+            f"Dungeon Number: {b[23]}",
+            f"Level Number: {b[24]}",
+            f"Score: {b[9]}",
+            f"Alignment: {ALIGNMENTS.get(b[26], '')}",
             f"Condition: {' '.join(conditions) if conditions else 'None'}",
         ]
         return "\n".join(lines)
@@ -348,8 +538,11 @@ class NLELanguage:
         dx, dy = cursor_x - x, y - cursor_y
         index = cursor_x + cursor_y * DUNGEON_WIDTH
         # The wrapper requires index > 0: the top-left square is never described.
-        if not (-DUNGEON_WIDTH <= dx < DUNGEON_WIDTH and -DUNGEON_HEIGHT <= dy < DUNGEON_HEIGHT
-                and 0 < index < glyphs.size):
+        if not (
+            -DUNGEON_WIDTH <= dx < DUNGEON_WIDTH
+            and -DUNGEON_HEIGHT <= dy < DUNGEON_HEIGHT
+            and 0 < index < glyphs.size
+        ):
             return ""
         listed, _, _ = glyph_tables()
         name = listed[int(glyphs.reshape(-1)[index])]

@@ -112,7 +112,8 @@ class Frame:
         """Flat indices of the squares showing ``glyph_class``, ascending (computed once per frame)."""
         found = self._squares.get(glyph_class)
         if found is None:
-            found = self._squares[glyph_class] = find_squares(self.obs["glyphs"], glyph_class, self.glyph_bytes)
+            glyphs = self.obs["glyphs"]
+            found = self._squares[glyph_class] = find_squares(glyphs, glyph_class, self.glyph_bytes)
         return found
 
     def said(self, pattern: re.Pattern[str]) -> bool:

@@ -177,7 +177,8 @@ class TransformersBackend:
         with self._lock:
             if source not in self._responders:
                 self._responders[source] = CausalLMResponder.from_pretrained(
-                    source, max_new_tokens=self.settings.max_tokens, temperature=temperature_for(model, self.settings))
+                    source, max_new_tokens=self.settings.max_tokens,
+                    temperature=temperature_for(model, self.settings))
             return self._responders[source]
 
     def call(self, model: ModelSpec, query: str) -> CallResult:

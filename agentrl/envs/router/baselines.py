@@ -50,7 +50,8 @@ def question_of(item: PolicyInput) -> str:
     if item.info.get("question"):
         return str(item.info["question"]).strip()
     first = observation_text(item.history[0].observation if item.history else item.observation)
-    return first[first.rfind("Question:") + len("Question:"):].strip() if "Question:" in first else first.strip()
+    marker = first.rfind("Question:")
+    return first[marker + len("Question:"):].strip() if marker >= 0 else first.strip()
 
 
 def replies_so_far(item: PolicyInput) -> list[str]:
@@ -84,8 +85,8 @@ class ScriptedRouter:
         raise NotImplementedError
 
     def answer(self, replies: list[str]) -> str:
-        """The last reply's final answer."""
-        return final_answer_text(replies[-1]) if replies else ""
+        """The last reply's final answer ("" when it declines)."""
+        return reply_answer(replies[-1]) if replies else ""
 
 
 class RouteThenAnswer(ScriptedRouter):
@@ -99,10 +100,21 @@ class RouteThenAnswer(ScriptedRouter):
         return self.choose(question) if not replies else None
 
 
+#: Phrases of a reply that declines: Router-R1's candidate prompt asks a model that cannot help to
+#: say it is unable to assist and to send the router to other LLMs; the simulated models say so too.
+REFUSAL_MARKERS = ("unable to assist", "consult other", "cannot help", "can't help")
+
+
+def reply_answer(reply: str) -> str:
+    """A reply's final answer, or "" when the reply declines to answer."""
+    lowered = reply.lower()
+    return "" if any(marker in lowered for marker in REFUSAL_MARKERS) else final_answer_text(reply)
+
+
 class Cascade(ScriptedRouter):
     """Multi-round routing: ask ``models`` in order (cheapest first) until two replies give the
     same final answer or ``max_calls`` are spent, then answer with the answer most replies gave
-    (ties: the latest, i.e. the more expensive model)."""
+    (ties: the latest, i.e. the more expensive model). Replies that decline count for nothing."""
 
     def __init__(self, models: Sequence[str], max_calls: int = 3) -> None:
         if max_calls < 1 or not models:
@@ -117,11 +129,11 @@ class Cascade(ScriptedRouter):
 
     @staticmethod
     def _agreed(replies: list[str]) -> bool:
-        answers = [normalize_answer(final_answer_text(r)) for r in replies if final_answer_text(r)]
+        answers = [normalize_answer(a) for a in map(reply_answer, replies) if a]
         return any(count >= 2 for count in Counter(answers).values())
 
     def answer(self, replies: list[str]) -> str:
-        answers = [final_answer_text(r) for r in replies if final_answer_text(r)]
+        answers = [a for a in map(reply_answer, replies) if a]
         if not answers:
             return ""
         counts = Counter(normalize_answer(a) for a in answers)

@@ -147,7 +147,8 @@ def find_benchmark(data_dir: str | Path, name: str) -> Path:
             return path
     raise FileNotFoundError(
         f"no {name} data under {root}: expected a FlashRAG folder {root / name}/ with test.jsonl, dev.jsonl "
-        f"or train.jsonl, a file {root / (name + '.jsonl')}, or Router-R1's {root}/test_{name}_<model>.parquet")
+        f"or train.jsonl, a file {root / (name + '.jsonl')}, or Router-R1's "
+        f"{root}/test_{name}_<model>.parquet")
 
 
 def load_benchmark(name: str, path: str | Path, *, size: int = 500, seed: int = 42) -> list[QATask]:
@@ -161,7 +162,8 @@ def load_benchmark(name: str, path: str | Path, *, size: int = 500, seed: int = 
         return [QATask(t.id, t.question, t.golden_answers, name, name, t.prompt) for t in rows]
     split = _flashrag_split(path) if path.is_dir() else path
     drawn = sampled(load_tasks(split), size, seed)
-    return [QATask(f"{name}-{t.id}", prepare_question(t.question), t.golden_answers, name, name) for t in drawn]
+    return [QATask(f"{name}-{t.id}", prepare_question(t.question), t.golden_answers, name, name)
+            for t in drawn]
 
 
 def _flashrag_split(folder: Path) -> Path:

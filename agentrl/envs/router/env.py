@@ -91,7 +91,7 @@ class RouterTurnFormat(ActionFormat):
     def parse(self, text: str) -> ParsedTurn:
         if not isinstance(text, str):
             return ParsedTurn(error=f"the action must be text, got {type(text).__name__}")
-        return ParsedTurn(actions=[text])
+        return ParsedTurn(actions=(text,))
 
     def instructions(self) -> str:
         return ("Start with <think>...</think>; then either call one model with "
@@ -207,8 +207,8 @@ class RouterEnv(TextEnv):
         cfg = self.config
         self.pool = ModelPool.from_file(cfg.pool_file) if cfg.pool_file else ModelPool(cfg.pool)
         self.tasks: list[QATask] | None = load_tasks(*cfg.task_files) if cfg.task_files else None
-        self._backends = self._build_backends()
         self._by_router_r1_id = self._router_r1_ids() if cfg.name_matching == "router-r1" else {}
+        self._backends = self._build_backends()
         self.cost_normalizer = (
             shared_cost_normalizer(cfg.shared_cost_window, cfg.cost_window, cfg.cost_quantiles)
             if cfg.shared_cost_window else CostNormalizer(cfg.cost_window, cfg.cost_quantiles)
@@ -237,9 +237,10 @@ class RouterEnv(TextEnv):
                 (resolve_model_name(n) for n in names if resolve_model_name(n)), "")
             if not model_id:
                 raise ConfigError(
-                    f"model {model.name!r} can never be selected under name_matching='router-r1': its name and "
-                    "aliases match none of Router-R1's model families (qwen, llama + size, mistral, mixtral, "
-                    "gemma, ...); give it an alias such as 'qwen/qwen2.5-7b-instruct' or set name_matching: exact")
+                    f"model {model.name!r} can never be selected under name_matching='router-r1': its name "
+                    "and aliases match none of Router-R1's model families (qwen, llama + size, mistral, "
+                    "mixtral, gemma, ...); give it an alias such as 'qwen/qwen2.5-7b-instruct' or set "
+                    "name_matching: exact")
             if by_id.setdefault(model_id, model) is not model:
                 raise ConfigError(f"the Router-R1 id {model_id!r} selects both {by_id[model_id].name!r} "
                                   f"and {model.name!r}; give one of them another name")
@@ -375,13 +376,15 @@ class RouterEnv(TextEnv):
     def extra_info(self) -> dict[str, Any]:
         if self.task is None:
             return {}
-        return {"question": self.task.question, "domain": self.task.domain, "data_source": self.task.data_source}
+        task = self.task
+        return {"question": task.question, "domain": task.domain, "data_source": task.data_source}
 
     # ------------------------------------------------------------------ one generation
     def run_turn(self, parsed: ParsedTurn) -> TurnOutcome:
         info: dict[str, Any] = {"actions_executed": 0, "calls": [], "kept_text": "", "inline_observation": ""}
         if not parsed.ok:  # not text at all: nothing joins the response
-            return TurnOutcome(valid=False, messages=[self.format_error(parsed.error or "malformed")], info=info)
+            message = self.format_error(parsed.error or "malformed")
+            return TurnOutcome(valid=False, messages=[message], info=info)
         kept = cut_generation(parsed.actions[0])  # generation._postprocess_responses
         self._response.append(kept)  # the kept text joins the response whatever it does (_update_right_side)
         info["kept_text"] = kept
@@ -444,7 +447,8 @@ class RouterEnv(TextEnv):
         f1 = best_f1(answer, self.task.golden_answers) if answer is not None else 0.0
         outcome = em if self.config.reward_metric == "em" else f1
         normalized = self.cost_normalizer.normalize(self._cost)  # main_ppo.normalize_reward
-        reward = router_r1_reward(verdict.reward, outcome, normalized, self.config.alpha)  # qa_em.compute_score_em
+        # qa_em.compute_score_em
+        reward = router_r1_reward(verdict.reward, outcome, normalized, self.config.alpha)
         self._episode_success = em == 1.0
         info = dict(
             answer=answer, em=em, f1=f1, outcome=outcome, cost=self._cost, cost_usd=self._cost / 1e6,

@@ -167,7 +167,8 @@ class APIRouter:
         self.model, self.base_url = model, base_url
         self.generation = generation or RouterGeneration()
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
-        self.client = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout_s, max_retries=max_retries)
+        self.client = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout_s,
+                                    max_retries=max_retries)
         self._pool: ThreadPoolExecutor | None = None
 
     def request(self, item: PolicyInput) -> dict[str, Any]:
@@ -192,7 +193,8 @@ class APIRouter:
         try:
             response = self.client.chat.completions.create(**self.request(item))
         except openai.OpenAIError as exc:
-            raise RouterRequestError(f"router {self.model!r} at {self.base_url}: {type(exc).__name__}: {exc}") from exc
+            raise RouterRequestError(
+                f"router {self.model!r} at {self.base_url}: {type(exc).__name__}: {exc}") from exc
         choice = response.choices[0]
         text = choice.message.content or ""
         if choice.finish_reason == "stop" and self.generation.stop:
@@ -203,7 +205,8 @@ class APIRouter:
         if len(inputs) <= 1:
             return [self.complete(item) for item in inputs]
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.generation.batch_size, thread_name_prefix="agentrl-api-router")
+            self._pool = ThreadPoolExecutor(self.generation.batch_size,
+                                            thread_name_prefix="agentrl-api-router")
         return list(self._pool.map(self.complete, inputs))
 
     def close(self) -> None:

@@ -24,11 +24,13 @@ class SolverPolicy:
     """Reads the position from the observation, solves it, and plays the first optimal move.
 
     Plans are cached by position, so replanning happens only when play leaves the known path
-    (for example after an ``epsilon`` random move, which makes it a noisy demonstrator).
+    (for example after an ``epsilon`` random move, which makes it a noisy demonstrator). In a
+    position with no solution (a box stuck in a corner) it moves at random, from a seeded generator,
+    so that demonstrations are reproducible.
     """
 
     def __init__(self, symbols: str = "grid", *, max_nodes: int = 200_000, epsilon: float = 0.0,
-                 seed: int | None = None, tag: str | None = "answer"):
+                 seed: int = 0, tag: str | None = "answer"):
         self.symbols = SYMBOL_SETS[symbols]
         self.max_nodes = max_nodes
         self.epsilon = epsilon

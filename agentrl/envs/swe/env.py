@@ -209,7 +209,7 @@ class SWEEnv(TextEnv):
         result = self._run_tool(call)
         info["tool_ok"] = result.ok
         info["tests_ran"] = result.tests_ran
-        message = f"{self._truncate(result.output)}\n(turn {self.turn} of {self.config.max_turns})"
+        message = f"{self._truncate(result.output).rstrip(chr(10))}\n(turn {self.turn} of {self.config.max_turns})"
         return Transition(reward_components=self._immediate(result), message=message, info=info)
 
     def _run_tool(self, call: ToolCall) -> ToolResult:
@@ -267,9 +267,9 @@ class SWEEnv(TextEnv):
             result = self._grade(patch)
         else:
             result = GradeResult(0.0, "no_submit", dropped=triage(patch, self.task.test_files).dropped)
-        info = dict(outcome=result.outcome, outcome_kind=result.kind, outcome_level=result.level,
-                    grading=result.summary(), test_edits=result.test_edits, patch=patch,
-                    instance_id=self.task.instance_id)
+        info = {"outcome": result.outcome, "outcome_kind": result.kind, "outcome_level": result.level,
+                "grading": result.summary(), "test_edits": result.test_edits, "patch": patch,
+                "instance_id": self.task.instance_id}
         if error:
             info["diff_error"] = error
         self._resolved = result.resolved

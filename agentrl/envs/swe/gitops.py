@@ -18,7 +18,8 @@ harness takes the agent's diff or applies a patch. The harness uses its own git 
   ``GIT_CONFIG_NOSYSTEM``, ``GIT_CONFIG_GLOBAL=/dev/null`` and ``HOME=/nonexistent``.
 
 Diffs are taken with ``--no-ext-diff --no-textconv --no-renames --binary --full-index`` and
-explicit ``--src-prefix=a/ --dst-prefix=b/``.
+explicit ``--src-prefix=a/ --dst-prefix=b/``. Files over :data:`MAX_FILE_BYTES` are left out of
+the agent's diff (hashing a sparse 100 GB file would stall the trainer; no fix needs one).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ ATTRIBUTES = "* !text !eol !crlf !filter !diff !merge !ident !working-tree-encod
 DIFF_OPTIONS = ("--no-color --no-ext-diff --no-textconv --binary --full-index --no-renames "
                 "--src-prefix=a/ --dst-prefix=b/")
 DIFF_OUTPUT_LIMIT = 64 << 20
+#: Larger files never enter the agent's diff.
+MAX_FILE_BYTES = 8 << 20
 
 
 def trusted_git_files(workdir: str) -> tuple[dict[str, bytes], tuple[str, ...]]:
@@ -70,11 +73,6 @@ def trusted_git_files(workdir: str) -> tuple[dict[str, bytes], tuple[str, ...]]:
         "git/info/exclude": ("\n".join(GIT_EXCLUDES) + "\n").encode(),
     }
     return files, ("git/refs/heads", "git/refs/tags", "git/objects")
-
-
-def install_git(sandbox: Sandbox, workdir: str) -> None:
-    files, directories = trusted_git_files(workdir)
-    sandbox.install_trusted(files, directories=directories)
 
 
 def git(sandbox: Sandbox, workdir: str, *, writes_objects: bool = True) -> str:
@@ -96,11 +94,17 @@ def git(sandbox: Sandbox, workdir: str, *, writes_objects: bool = True) -> str:
 
 
 def _stage_all(sandbox: Sandbox, workdir: str, base_commit: str) -> str:
-    """Shell that fills the trusted index with the working tree (starting from the base tree)."""
+    """Shell that fills the trusted index with the working tree (starting from the base tree),
+    leaving out build products and files over :data:`MAX_FILE_BYTES`."""
     g = git(sandbox, workdir)
-    excludes = " ".join(shlex.quote(p) for p in EXCLUDE_PATHSPECS)
-    return (f"{{ [ -f {shlex.quote(sandbox.scratch_dir)}/index ] || {{ {g} read-tree {shlex.quote(base_commit)}; }}; }} && "
-            f"{{ {g} add -A --ignore-errors -- . {excludes} >/dev/null 2>&1; true; }}")
+    scratch = shlex.quote(sandbox.scratch_dir)
+    specs = "\\0".join([".", *EXCLUDE_PATHSPECS]) + "\\0"
+    large = (f"find . -path ./.git -prune -o -type f -size +{MAX_FILE_BYTES // 1024}k "
+             f"-printf ':(exclude,literal)%P\\0'")
+    return (f"{{ [ -f {scratch}/index ] || {{ {g} read-tree {shlex.quote(base_commit)}; }}; }} && "
+            f"{{ printf '{specs}' > {scratch}/pathspec && (cd {shlex.quote(workdir)} && {large}) >> {scratch}/pathspec; }} && "
+            f"{{ {g} add -A --ignore-errors --pathspec-from-file={scratch}/pathspec --pathspec-file-nul "
+            f">/dev/null 2>&1; true; }}")
 
 
 def current_diff(sandbox: Sandbox, workdir: str, base_commit: str) -> str:

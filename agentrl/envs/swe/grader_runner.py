@@ -59,7 +59,7 @@ def _pytest_module(name):
     return any(name == top or name.startswith(top + ".") for top in _PYTEST_MODULES)
 
 
-class Guard(object):
+class Guard:
     """The audit hook (see module docstring). ``events`` lists what it flagged."""
 
     def __init__(self, patched, workdir, results_path):
@@ -76,7 +76,7 @@ class Guard(object):
         self._busy = True
         try:
             self._check(event, args)
-        except Exception:  # an audit hook must never break the run it watches
+        except Exception:  # noqa: BLE001, S110 - an audit hook must never break the run it watches
             pass
         finally:
             self._busy = False
@@ -124,7 +124,7 @@ class Guard(object):
         module = getattr(target, "__module__", "") or ""
         if name == "__code__" or _pytest_module(module) or module == __name__ or \
                 (isinstance(target, type) and not self._repository_module(module)):
-            self._flag("%s %s.%s from patched code" % (event, getattr(target, "__qualname__", target), name))
+            self._flag(f"{event} {getattr(target, '__qualname__', target)}.{name} from patched code")
 
     def _repository_module(self, name):
         module = sys.modules.get(name)
@@ -162,7 +162,7 @@ def fingerprint():
         prints[name] = (module, {k: _parts(v) for k, v in list(vars(module).items()) if not k.startswith("__")})
         for key, value in list(vars(module).items()):
             if isinstance(value, type) and getattr(value, "__module__", None) == name:
-                prints["%s.%s" % (name, key)] = (value, {k: _parts(v) for k, v in list(vars(value).items())
+                prints[f"{name}.{key}"] = (value, {k: _parts(v) for k, v in list(vars(value).items())
                                                         if k not in ("__dict__", "__weakref__", "__doc__")})
     return prints
 
@@ -185,7 +185,7 @@ def changed_fingerprints(before, after):
         if now[0] is not owner:
             changed.append(name)
             continue
-        changed.extend("%s.%s" % (name, key) for key, value in attrs.items()
+        changed.extend(f"{name}.{key}" for key, value in attrs.items()
                        if key not in now[1] or not _same(now[1][key], value))
     return changed
 
@@ -195,7 +195,7 @@ def make_plugin(pytest, guard, workdir):
     outcomes = sys.modules["_pytest.outcomes"]
     skip_types = (outcomes.Skipped, outcomes.XFailed)
 
-    class GraderPlugin(object):
+    class GraderPlugin:
         def __init__(self):
             self.phases = {}
             self.collected = 0
@@ -224,7 +224,7 @@ def make_plugin(pytest, guard, workdir):
             genuine = raised is not None and not raised.errisinstance(skip_types) \
                 and not raised.errisinstance(outcomes.Exit)
             if genuine and report.outcome != "failed" and not (marked_xfail and hasattr(report, "wasxfail")):
-                self._flag("%s (%s): raised %s but was reported %s" % (item.nodeid, when, raised.typename, report.outcome))
+                self._flag(f"{item.nodeid} ({when}): raised {raised.typename} but was reported {report.outcome}")
                 status = "FAILED"
             elif report.outcome == "failed":
                 status = "FAILED" if when == "call" else "ERROR"
@@ -262,19 +262,19 @@ def make_plugin(pytest, guard, workdir):
             location = getattr(item, "path", None) or getattr(item, "fspath", None) or filename
             if loader not in ("AssertionRewritingHook", "SourceFileLoader") or \
                     os.path.realpath(filename) != os.path.realpath(str(location)):
-                self._flag("%s: test module loaded by %s from %s" % (item.nodeid, loader, filename))
+                self._flag(f"{item.nodeid}: test module loaded by {loader} from {filename}")
             code = getattr(getattr(item, "function", None), "__code__", None)
             source = os.path.realpath(code.co_filename) if code is not None else ""
             if source in guard.patched:
-                self._flag("%s: the test function's code comes from patched file %s" % (item.nodeid, source))
+                self._flag(f"{item.nodeid}: the test function's code comes from patched file {source}")
 
         def finish(self):
             for name in changed_fingerprints(self.baseline, fingerprint()):
-                self._flag("pytest internals changed: %s" % name)
+                self._flag(f"pytest internals changed: {name}")
             for hook in list(sys.meta_path) + list(sys.path_hooks):
                 origin = getattr(sys.modules.get(getattr(hook, "__module__", "") or ""), "__file__", None) or ""
                 if origin and (origin in guard.patched or os.path.realpath(origin) in guard.patched):
-                    self._flag("import hook %r defined by patched code" % (hook,))
+                    self._flag(f"import hook {hook!r} defined by patched code")
 
         def statuses(self):
             out = {}
@@ -304,7 +304,7 @@ def trusted_plugins(workdir):
             for entry in dist.entry_points:
                 if entry.group == "pytest11":
                     args += ["-p", entry.value.split(":")[0]]
-    except Exception:  # Python < 3.8 or broken metadata: no third-party plugins
+    except Exception:  # noqa: BLE001 - Python < 3.8 or broken metadata: no third-party plugins
         return []
     return args
 

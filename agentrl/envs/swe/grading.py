@@ -45,7 +45,9 @@ OUTCOME_KINDS = ("resolved", "tests_failed", "empty_patch", "no_submit")
 OUTCOME_LEVELS = {"no_submit": 0, "empty_patch": 1, "tests_failed": 2, "resolved": 3}
 #: Statuses that count as passing (``SKIPPED`` only for PASS_TO_PASS, as in SWE-bench).
 PASSING = ("PASSED", "XFAIL")
-_STATUS = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED)\s+(.+)$")
+#: SWE-bench's ``TestStatus`` values, the statuses its pytest log parser reads.
+LOG_STATUSES = ("FAILED", "PASSED", "SKIPPED", "ERROR", "XFAIL")
+_SKIP_COUNT = re.compile(r"^\[\d+\]$")
 _PYTEST_COMMAND = re.compile(r"^\s*(?:(?P<python>\S*python[\w.]*)\s+-m\s+pytest|pytest|py\.test)(?P<args>(?:\s.*)?)$")
 _SHELL_SYNTAX = re.compile(r"[;&|<>`$(){}\\\n]")
 SUMMARY_HEADER = "short test summary info"
@@ -132,20 +134,28 @@ def resolve_case(case: str, statuses: dict[str, str]) -> str | None:
 
 
 def parse_test_statuses(output: str) -> dict[str, str]:
-    """Test id -> status from pytest's ``-rA`` short summary (the SWE-bench pytest log parser),
-    for test commands that are not plain pytest. Only lines after the last summary header count."""
+    """Test id -> status from a pytest ``-rA`` log, as SWE-bench's ``parse_log_pytest`` reads it
+    (``swebench/harness/log_parsers/python.py``, MIT licence): a line starting with a status gives
+    ``status, id`` from its first two words (``FAILED`` lines drop ``" - "`` first), and ``SKIPPED [N]``
+    count lines are not tests. Stricter in one way: only lines after the last summary header count,
+    so that lines the code under test prints while it runs are ignored.
+
+    Used only for tasks whose ``test_cmd`` is not a plain pytest command (the ``log`` channel).
+    """
     statuses: dict[str, str] = {}
     header = output.rfind(SUMMARY_HEADER)
     if header >= 0:
         output = output[header:]
-    for line in output.splitlines():
-        match = _STATUS.match(line.strip())
-        if not match:
+    for line in output.split("\n"):
+        status = next((s for s in LOG_STATUSES if line.startswith(s)), None)
+        if status is None:
             continue
-        status, rest = match.groups()
-        if status in ("FAILED", "ERROR"):
-            rest = rest.split(" - ", 1)[0]
-        statuses[rest.strip()] = status
+        if status == "FAILED":
+            line = line.replace(" - ", " ")
+        words = line.split()
+        if len(words) <= 1 or (status == "SKIPPED" and _SKIP_COUNT.match(words[1])):
+            continue
+        statuses[words[1]] = words[0]
     return statuses
 
 

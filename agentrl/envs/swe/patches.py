@@ -134,8 +134,7 @@ def _header_paths(rest: str) -> tuple[str | None, str | None]:
 
 def _path_value(text: str, prefix: str | None) -> str | None:
     """A path from a ``---``/``+++``/``rename`` line (``None``: /dev/null or malformed)."""
-    if text.endswith("\t"):
-        text = text[:-1]  # git ends a name that contains spaces with a tab here
+    text = text.removesuffix("\t")  # git ends a name that contains spaces with a tab here
     if text.startswith('"'):
         text = unquote(text) or ""
     if text == "/dev/null" or not text:

@@ -35,7 +35,7 @@ from typing import Any
 
 from agentrl.core.config import ConfigError
 from agentrl.core.jsonl import read_jsonl
-from agentrl.envs.swe.gitops import install_git
+from agentrl.envs.swe.gitops import trusted_git_files
 from agentrl.envs.swe.patches import patch_paths
 from agentrl.sandboxes.base import TRUSTED_DIR, Sandbox, SandboxConfig, SandboxError
 from agentrl.sandboxes.images import sandboxes_dir
@@ -224,6 +224,7 @@ def task_sandbox_config(task: SWETask, base: SandboxConfig) -> SandboxConfig:
                                env={**PROBE_ENV, **base.env})
 
 
+@lru_cache(maxsize=1)
 def harness_files() -> dict[str, bytes]:
     """The in-sandbox programs of the harness: the test-run probe and the grader's runner."""
     package = resources.files("agentrl.envs.swe")
@@ -236,8 +237,8 @@ def harness_files() -> dict[str, bytes]:
 def prepare_repo(sandbox: Sandbox, task: SWETask) -> None:
     """Install the harness's trusted files, put the task's repository at its base commit in
     ``workdir`` and run its setup commands."""
-    install_git(sandbox, task.workdir)
-    sandbox.install_trusted(harness_files())
+    git_files, git_directories = trusted_git_files(task.workdir)
+    sandbox.install_trusted({**git_files, **harness_files()}, directories=git_directories)
     if task.source_dir:
         sandbox.extract_archive(_repo_archive(task.source_dir, task.workdir, task.base_commit))
     else:

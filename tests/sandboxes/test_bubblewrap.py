@@ -1,4 +1,4 @@
-"""Bubblewrap-specific behaviour: read-only root, private writable dirs, scratch cleanup."""
+"""Bubblewrap-specific behaviour (LocalSandbox): read-only root, tmpfs writable dirs, no capabilities, scratch cleanup."""
 
 from __future__ import annotations
 
@@ -7,26 +7,38 @@ from pathlib import Path
 
 import pytest
 
-from agentrl.sandboxes import LocalSandbox, SandboxUnavailableError
+from agentrl.sandboxes import TRUSTED_DIR, LocalSandbox, SandboxUnavailableError
 from agentrl.sandboxes.local import _scratch_dir
 
 
 def test_root_is_read_only_and_only_workdir_and_tmp_are_writable(bubblewrap):
-    with LocalSandbox() as sandbox:
-        for path in ("/usr/evil", "/etc/evil", "/evil"):
+    with LocalSandbox(disk="32m") as sandbox:
+        for path in ("/usr/evil", "/etc/evil", "/evil", f"{TRUSTED_DIR}/evil"):
             result = sandbox.run(f"touch {path}")
             assert result.exit_code != 0 and "Read-only file system" in result.output, path
         assert sandbox.run("touch /testbed/ok /tmp/ok").ok
-        assert sandbox.host_dir is not None
-        assert (sandbox.host_dir / "work" / "ok").exists() and (sandbox.host_dir / "tmp" / "ok").exists()
+        # both are tmpfs mounts of `disk` bytes inside the sandbox: nothing lands on the host's disk
+        mounts = sandbox.run("grep -E ' (/testbed|/tmp) ' /proc/mounts").output
+        assert mounts.count("tmpfs /") == 2 and mounts.count("size=32768k") == 2
+        assert sandbox.host_dir is not None and not list(sandbox.host_dir.rglob("ok"))
 
 
-def test_host_root_exposes_system_dirs_only(bubblewrap):
+def test_no_capabilities_and_the_dispatcher_is_pid_1(bubblewrap):
+    with LocalSandbox() as sandbox:
+        assert sandbox.run("grep CapEff /proc/self/status").output.split() == ["CapEff:", "0000000000000000"]
+        assert "python3" in sandbox.run("cat /proc/1/cmdline | tr '\\0' ' '").output
+        assert sandbox.run("kill -9 1; echo $?").output.strip() in ("0", "1")  # a no-op from inside
+        assert sandbox.run("echo alive").output == "alive\n"
+
+
+def test_host_root_exposes_programs_only(bubblewrap):
     with LocalSandbox(rootfs="/") as sandbox:
         listing = sandbox.run("ls /").output.split()
         assert "usr" in listing and "testbed" in listing
-        for private in ("home", "root", "work"):
+        for private in ("home", "root", "work", "opt"):
             assert private not in listing
+        assert sandbox.run("ls /etc").output.split() == ["group", "hostname", "hosts", "passwd"]
+        assert sandbox.run("cat /etc/hostname").output == "sandbox\n"
 
 
 def test_scratch_directory_is_removed_on_close(bubblewrap):

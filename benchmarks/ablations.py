@@ -242,18 +242,19 @@ def main(argv: list[str] | None = None) -> int:
     names = list(specs) if args.name == "all" else [args.name]
     seeds = [0] if args.quick else list(range(args.seeds))
     path = RESULTS / "ablations.json"
-    saved = json.loads(path.read_text()) if path.exists() else {}
     for name in names:
         result = run_ablation(name, specs[name], seeds)
         report(name, result)
         if not args.quick:
             result["plot"] = str(plot(name, result, specs[name]["metrics"]).relative_to(IMAGES.parent.parent))
+            result["command"] = f"python benchmarks/ablations.py {name} --seeds {len(seeds)}"
+            result["machine"] = machine()
+            # Read just before writing: ablations run as separate processes side by side merge here.
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            saved = json.loads(path.read_text()) if path.exists() else {}
             saved.setdefault("ablations", {})[name] = result
-            saved["machine"] = machine()
-    if not args.quick:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(saved, indent=2))
-        print(f"\nwrote {path}")
+            path.write_text(json.dumps(saved, indent=2))
+            print(f"\nwrote {path}")
     return 0
 
 

@@ -5,8 +5,9 @@
 
 Each case trains the same tiny LM from the same starting weights twice with ``agentrl.train``:
 ``rl.async_rollouts=false`` (the baseline: play the iteration's episodes, then update) and
-``rl.async_rollouts=true`` (``rl.max_staleness=1``, ``rl.importance_correction=decoupled``: the
-actors play the next episodes with the latest weights while the learner updates). Reported per
+``rl.async_rollouts=true`` (``rl.max_staleness=1``, ``rl.importance_correction=decoupled``,
+``rollout.policy_process=true``: the actors play the next episodes with the latest weights, their
+policy in a child process, while the learner updates). Reported per
 mode: the RL loop's wall time (the sum of ``time/iteration_s``: waiting for episodes plus the
 update), trained tokens per second (generated tokens the learner trained on), env steps per second
 (every step the actors played, including episodes played ahead), the mean staleness of trained
@@ -62,6 +63,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads per process (default 1: on a small shared CPU, torch's own "
                         "threads waiting on each other slow tiny-model generation by up to 20x)")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="rollout backend of both modes: envs in the trainer's process (stepped from "
+                        "threads), or on Ray actors (processes of their own)")
     parser.add_argument("--repeats", type=int, default=1,
                         help="sync/async pairs per case, alternating which goes first (the ratio is the median)")
     parser.add_argument("--keep", default=None, help="keep the run folders here (default: a temporary folder); "
@@ -128,7 +132,7 @@ def router_config(args, output_dir: str) -> dict:
         "sft": {"episodes": 300, "steps": 150, "batch_size": 16, "lr": 0.002},
         "rl": {"iterations": args.iterations, "tasks_per_iteration": 8, "group_size": 4, "num_envs": 16,
                "advantage": "episode", "baseline": "rloo", "lr": 1e-4, "epochs": 1, "minibatch_size": 32},
-        "rollout": {"threads": 16},
+        "rollout": _rollout(args, 16),
         "eval": {"episodes": 0},
         "run": _run(args, output_dir),
     }
@@ -156,10 +160,18 @@ def swe_config(args, output_dir: str) -> dict:
         "sft": {"episodes": 0},
         "rl": {"iterations": args.iterations, "tasks_per_iteration": 4, "group_size": 2, "num_envs": 8,
                "minibatch_size": 8, "lr": 1e-4},
-        "rollout": {"threads": 8},
+        "rollout": _rollout(args, 8),
         "eval": {"episodes": 0},
         "run": _run(args, output_dir),
     }
+
+
+def _rollout(args, envs: int) -> dict:
+    """The case's ``num_envs`` envs, stepped from as many threads (their steps wait on I/O)."""
+    if args.backend == "local":
+        return {"threads": envs}
+    return {"backend": "ray", "ray": {"num_workers": 2, "envs_per_worker": envs // 2, "threads_per_worker": envs // 2,
+                                      "worker_num_cpus": 0.5}}
 
 
 def _run(args, output_dir: str) -> dict:
@@ -173,6 +185,7 @@ def _with(config: dict, output_dir: str, asynchronous: bool) -> dict:
     config["run"]["allow_changes"] = True  # the router runs continue the warm start with the HTTP backend
     config["rl"] = {**config["rl"], "async_rollouts": asynchronous, "max_staleness": 1,
                     "importance_correction": "decoupled" if asynchronous else "none"}
+    config["rollout"] = {**config.get("rollout", {}), "policy_process": asynchronous}
     return config
 
 

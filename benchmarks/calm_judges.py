@@ -30,14 +30,16 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_results
+from _common import print_table, write_results  # noqa: E402  (this folder is sys.path[0] when run as a script)
+
+# benchmarks/minihack.py would shadow the real minihack package the MiniHack env imports
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import agentrl
 from agentrl.core.policy import ActionOutput, PolicyInput
 from agentrl.judges import HFJudge, OpenAIJudge, OracleJudge, judge_prompt
 from agentrl.models import tiny_causal_lm, tiny_tokenizer
-from agentrl.rewards.judge_eval import JudgedTransition, record_transitions, score_judge
+from agentrl.eval.judges import JudgedTransition, record_transitions, score_judge
 
 ENV = dict(task="KeyRoom-S5", observation_mode="dict", grid="glyphs", text_view="language", crop_size=21,
            max_turns=40)

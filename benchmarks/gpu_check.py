@@ -130,9 +130,11 @@ def run(args) -> dict:
 def summarise(args, device: torch.device, outcome: dict) -> dict:
     rows = []
     for record, learner in zip(outcome["iterations"], outcome["learner"]):
-        generated = record["throughput/generated_tokens_per_s"] * record["time/rollout_s"]
+        generated = record["learner/trained_tokens"]
+        # Asynchronous actors play while the learner trains: their rate is over the whole iteration.
+        rollout_s = record["time/iteration_s"] if args.async_rollouts else record["time/rollout_s"]
         rows.append({"iteration": record["iteration"], "rollout_s": record["time/rollout_s"],
-                     "generated_tokens": round(generated), "rollout_tokens_per_s": record["throughput/generated_tokens_per_s"],
+                     "generated_tokens": round(generated), "rollout_tokens_per_s": generated / max(rollout_s, 1e-9),
                      "learner_s": learner["seconds"], "learner_tokens": learner["tokens"],
                      "learner_tokens_per_s": learner["tokens_per_s"],
                      "learner_trained_tokens_per_s": learner["trained_tokens_per_s"],

@@ -355,7 +355,7 @@ def run_mfu(args) -> dict:
           f"{args.segments} segments of 1-{args.turns} turns, bf16 autocast={device.type == 'cuda'}, "
           f"threads={torch.get_num_threads()}\n")
     rows = [[layout, r["seconds"], r["tokens"], r["tokens_per_s"], r["trained_tokens_per_s"],
-             f"{100 * r['padding_share']:.0f}%", r["model_tflops_per_s"],
+             f"{100 * r['padding_share']:.0f}%", f"{r['model_tflops_per_s']:.3g}",
              f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "n/a (no GPU)",
              f"{r['peak_cuda_bytes'] / 2**30:.2f}" if r["peak_cuda_bytes"] else "-"] for layout, r in layouts.items()]
     print_table(["layout", "update s", "tokens", "tokens/s", "trained tok/s", "padding", "model TFLOP/s", "MFU",

@@ -93,7 +93,7 @@ def test_imports_point_down_the_layers():
                 continue
             if LEVEL.get(there, 99) >= LEVEL[here]:
                 wrong.append(f"{module}:{line} imports {name} ({here} -> {there})")
-    assert not wrong, "imports against the layering (core <- models/sandboxes <- policies/serving <- envs/rewards " \
+    assert not wrong, "imports against the layering (core <- models/sandboxes <- policies/serving/judges <- envs/rewards " \
                       "<- rollout <- train <- eval <- commands):\n" + "\n".join(wrong)
 
 

@@ -1,6 +1,10 @@
 """``agentrl router-eval``: cost-quality evaluation of routers on ``agentrl/Router-v0``."""
 
+import sys
+
 from agentrl.commands import command_parser, parse_env_kwargs
+from agentrl.envs.router.routers import RouterRequestError
+from agentrl.eval.router_eval import BASELINES, router_eval
 
 DATASET_NAMES = "nq triviaqa popqa hotpotqa 2wikimultihopqa musique bamboogle"
 
@@ -67,11 +71,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    import sys
-
-    from agentrl.envs.router.routers import RouterRequestError
-    from agentrl.eval.router_eval import BASELINES, router_eval
-
     env_kwargs = parse_env_kwargs(args.env_arg)
     if args.protocol:
         env_kwargs["protocol"] = args.protocol

@@ -48,6 +48,12 @@ def run(args) -> int:
         return 0
     result = Trainer(config).run()
     if result.initial_success is not None:
-        print(f"held-out success rate: {result.initial_success:.1%} before training -> {result.final_success:.1%} after")
+        sft = f" -> {result.sft_success:.1%} after SFT" if result.sft_success is not None else ""
+        print(f"held-out success rate: {result.initial_success:.1%} before training{sft} -> "
+              f"{result.final_success:.1%} at the end")
+    if result.best_success is not None:
+        print(f"best evaluated: {result.best_success:.1%} at iteration {result.best_iteration}")
     print(f"metrics: {result.output_dir / 'metrics.jsonl'}\nplot:    {result.plot}\ncheckpoint: {result.checkpoint}")
+    if result.best_success is not None:
+        print(f"best:       {result.output_dir / 'best'}")
     return 0

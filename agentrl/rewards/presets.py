@@ -18,7 +18,7 @@ import copy
 from typing import Any
 
 from agentrl.core.config import ConfigError
-from agentrl.core.registry import MissingExtraError, UnknownEnvError, env_class, list_envs
+from agentrl.core.registry import UnknownEnvError, env_class, list_envs
 from agentrl.rewards.base import RewardStage
 from agentrl.rewards.stages import build_stage
 
@@ -67,7 +67,7 @@ def envs_with_presets() -> list[str]:
         try:
             if _declared(env_class(env_id)):
                 found.append(env_id)
-        except MissingExtraError:
+        except ImportError:  # a missing extra, or a user registration whose module is gone
             continue
     return found
 

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from agentrl.models import load_causal_lm, load_tokenizer
 from agentrl.serving.openai_server import ChatReply, cut_at_stop
 from agentrl.serving.replay import ReplayTable
 
@@ -42,8 +43,6 @@ class CausalLMResponder:
     @classmethod
     def from_pretrained(cls, name: str, **kwargs: Any) -> "CausalLMResponder":
         """``name`` is a local path, a cached hub name, or ``"tiny"`` (the offline test model)."""
-        from agentrl.models import load_causal_lm, load_tokenizer
-
         return cls(load_causal_lm(name), load_tokenizer(name), **kwargs)
 
     def __call__(self, model: str, messages: list[dict], params: dict) -> ChatReply:

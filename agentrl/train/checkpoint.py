@@ -2,7 +2,8 @@
 run's config.
 
 Layout: ``OUTPUT/checkpoints/iter-000010/{state.pt,meta.json}`` and ``OUTPUT/checkpoints/latest``
-(a text file naming the newest directory). ``meta.json`` holds the iteration and the full config
+(a text file naming the newest directory); ``OUTPUT/best/{state.pt,meta.json}`` holds the weights
+with the highest held-out success so far (no optimizer: it is for evaluation and export, not resume). ``meta.json`` holds the iteration and the full config
 the checkpoint was trained with, so a checkpoint is self-describing: evaluation, export and resume
 read it from there, whatever later happens to the run's ``config.yaml``.
 
@@ -51,6 +52,38 @@ def save_checkpoint(output_dir: str | Path, iteration: int, state: dict[str, Any
     if keep_last > 0:
         prune_checkpoints(root, keep_last)
     return final
+
+
+def best_root(output_dir: str | Path) -> Path:
+    return Path(output_dir) / "best"
+
+
+def save_best(output_dir: str | Path, iteration: int, success: float, state: dict[str, Any],
+              meta: dict[str, Any]) -> Path:
+    """Replace ``OUTPUT/best`` with these weights, evaluated at ``iteration`` with held-out ``success``."""
+    final = best_root(output_dir)
+    tmp = final.with_name(".tmp-best")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    with open(tmp / "state.pt", "wb") as handle:
+        torch.save(state, handle)
+        _flush(handle)
+    _write_synced(tmp / "meta.json", json.dumps({"iteration": iteration, "success_rate": success, **meta}, indent=2))
+    _fsync_dir(tmp)
+    old = final.with_name(".old-best")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)  # a directory cannot replace a non-empty one in one rename
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(final.parent)
+    return final
+
+
+def read_best(output_dir: str | Path) -> dict[str, Any] | None:
+    """``OUTPUT/best``'s meta (iteration, success_rate, config), or None before any evaluation."""
+    meta = best_root(output_dir) / "meta.json"
+    return json.loads(meta.read_text()) if meta.exists() else None
 
 
 def prune_checkpoints(root: Path, keep_last: int) -> list[Path]:

@@ -264,6 +264,10 @@ class RolloutConfig:
     evaluation)."""
     threads: int = 1
     """``local``: threads stepping the envs (overlaps I/O waits such as sandbox commands or HTTP calls)."""
+    policy_process: bool = False
+    """With ``rl.async_rollouts``: the actors' policy runs in a child process with its own copy of the
+    weights (sent after every update), so generation and the learner do not take turns on one
+    Python interpreter lock; best on CPUs and small models (see docs/async.md)."""
     ray: RayConfig = field(default_factory=RayConfig)
     selfplay: SelfPlayConfig = field(default_factory=SelfPlayConfig)
 

@@ -125,5 +125,9 @@ class RunReport:
     def finished(self, result) -> None:
         change = ""
         if result.initial_success is not None:
-            change = f"held-out success {result.initial_success:.1%} -> {result.final_success:.1%}; "
+            sft = f" -> {result.sft_success:.1%} after SFT" if result.sft_success is not None else ""
+            change = f"held-out success {result.initial_success:.1%}{sft} -> {result.final_success:.1%} at the end"
+            if result.best_success is not None:
+                change += f", best {result.best_success:.1%} at iteration {result.best_iteration} (best/)"
+            change += "; "
         self.line("done: %s%s [%s in all]", change, result.output_dir, duration(time.perf_counter() - self.started))

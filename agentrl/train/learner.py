@@ -13,7 +13,8 @@ trajectory with a turn sampled more than ``k`` versions ago (skipped and counted
 ``rl.importance_correction`` set to ``tis`` or ``decoupled``, the update first scores every
 micro-batch with the weights it starts from (the *proximal* policy, no gradient), then clips the
 ratio against those log-probs and weights each token by ``pi_prox / pi_behav`` (see
-:mod:`agentrl.train.losses`).
+:mod:`agentrl.train.losses`). The micro-batches of the first optimizer step need no extra pass:
+before that step the weights *are* the proximal policy, so their own log-probs (detached) serve.
 """
 
 from __future__ import annotations
@@ -64,11 +65,11 @@ class Learner:
         if steps == 0:
             return {"learner/updates": 0.0, **info}
         plan = self._plan(units, steps)
-        proximal = self._proximal(plan) if self.config.importance_correction != "none" else None
+        correct = self.config.importance_correction != "none"
+        proximal = self._proximal(plan) if correct else [[None] * len(chunks) for chunks in plan]
         history: dict[str, list[float]] = {}
-        for index, chunks in enumerate(plan):
-            step_proximal = proximal[index] if proximal is not None else [None] * len(chunks)
-            for key, value in self._step(chunks, targets, step_proximal).items():
+        for chunks, step_proximal in zip(plan, proximal):
+            for key, value in self._step(chunks, targets, step_proximal, correct).items():
                 history.setdefault(key, []).append(value)
         stats = {f"learner/{k}": _combine(k, v) for k, v in history.items()}
         stats["learner/updates"] = float(len(history.get("loss", [])))
@@ -87,17 +88,19 @@ class Learner:
         return plan
 
     @torch.no_grad()
-    def _proximal(self, plan: list[list[list]]) -> list[list[torch.Tensor]]:
-        """Each micro-batch's token log-probs under the weights the update starts from."""
-        return [[self.agent.score(chunk).logprobs.detach() for chunk in chunks] for chunks in plan]
+    def _proximal(self, plan: list[list[list]]) -> list[list[torch.Tensor | None]]:
+        """Each micro-batch's token log-probs under the weights the update starts from; ``None`` for
+        the first step's, which score them themselves (see module docstring)."""
+        first = [None] * len(plan[0]) if plan else []
+        return [first] + [[self.agent.score(chunk).logprobs.detach() for chunk in chunks] for chunks in plan[1:]]
 
     def _step(self, chunks: list[list], targets: dict[int, tuple[float, float]],
-              proximal: list[torch.Tensor | None]) -> dict[str, float]:
+              proximal: list[torch.Tensor | None], correct: bool = False) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
         per_chunk: dict[str, list[float]] = {}
         finite = True
         for chunk, chunk_proximal in zip(chunks, proximal):
-            loss, stats = self.loss(chunk, targets) if chunk_proximal is None else self.loss(chunk, targets, chunk_proximal)
+            loss, stats = self.loss(chunk, targets, chunk_proximal, correct=True) if correct else self.loss(chunk, targets)
             finite = finite and bool(torch.isfinite(loss))
             if not finite:
                 break
@@ -115,19 +118,21 @@ class Learner:
         totals["grad_norm"] = float(norm)
         return totals
 
-    def loss(self, units: list, targets: dict[int, tuple[float, float]],
-             proximal: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-        """The loss of one micro-batch; ``proximal`` (its log-probs under the update's starting
-        weights) turns on the configured off-policy correction."""
+    def loss(self, units: list, targets: dict[int, tuple[float, float]], proximal: torch.Tensor | None = None, *,
+             correct: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of one micro-batch. ``correct`` applies the configured off-policy correction
+        against ``proximal`` (the micro-batch's log-probs under the update's starting weights; None:
+        the weights have not moved yet, so the current log-probs, detached)."""
         cfg = self.config
         train_values = self.agent.has_value_head and cfg.value_coef > 0
         scores = self.agent.score(units, values=train_values, reference=cfg.kl_coef > 0)
         device = scores.logprobs.device
         turn_adv = torch.tensor([targets[id(t)][0] for t in scores.turns], dtype=torch.float32, device=device)
         token_adv = spread_turn_advantages(turn_adv, scores.token_turn, scores.mask)
-        if proximal is None:
+        if not correct:
             loss, stats = clipped_policy_loss(scores.logprobs, scores.old_logprobs, token_adv, scores.mask, cfg.clip)
         else:
+            proximal = scores.logprobs.detach() if proximal is None else proximal
             weights, is_stats = off_policy_weights(
                 proximal, scores.old_logprobs, scores.mask, mode=cfg.importance_correction, level=cfg.is_level,
                 cap=cfg.is_cap, token_turn=scores.token_turn, num_turns=len(scores.turns))

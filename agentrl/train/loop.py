@@ -22,10 +22,11 @@ from agentrl.core.policy import Policy
 from agentrl.core.trajectory import TrajectoryBatch
 from agentrl.rewards.base import TrainingContext
 from agentrl.rollout import AsyncRollouts, EpisodeSpec, RolloutEngine, VersionedPolicy, grouped_specs, run_episodes
+from agentrl.rollout.policy_process import PolicyProcess
 from agentrl.train.advantages import Advantages, batch_advantages
 from agentrl.train.agents import Agent
 from agentrl.train.build import build_agent, build_pipeline, resolve_device
-from agentrl.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from agentrl.train.checkpoint import latest_checkpoint, load_checkpoint, read_best, save_best, save_checkpoint
 from agentrl.train.config import TrainConfig, dump_config, flatten_config, load_config
 from agentrl.train.console import Progress, RunReport
 from agentrl.train.learner import Learner, NonFiniteLossError
@@ -49,7 +50,14 @@ class TrainResult:
     config: TrainConfig
     metrics: list[dict[str, Any]] = field(default_factory=list)
     initial_success: float | None = None
+    """Held-out success of the untrained policy."""
+    sft_success: float | None = None
+    """... after SFT (None without SFT)."""
     final_success: float | None = None
+    """... of the last weights."""
+    best_success: float | None = None
+    """The highest held-out success of any evaluated weights (after SFT included), kept in ``OUTPUT/best``."""
+    best_iteration: int | None = None
     checkpoint: Path | None = None
     plot: Path | None = None
 
@@ -85,6 +93,7 @@ class Trainer:
         self.acting = VersionedPolicy(self.agent.policy)
         """The acting policy as rollouts see it: every turn stamped with the weights' version."""
         self.asynchronous: AsyncRollouts | None = None
+        self.policy_process: PolicyProcess | None = None
         parameters = sum(p.numel() for p in self.agent.parameters())
         self.report.startup(config, parameters, self.device, time.perf_counter() - started)
 
@@ -112,6 +121,7 @@ class Trainer:
                 record = self._iteration(iteration)
                 if iteration % cfg.eval.every == 0 or iteration == cfg.rl.iterations:
                     record.update(self._evaluate(iteration))
+                    self._keep_best(iteration, record.get("eval/success_rate"))
                 self.logger.log(record)
                 bar.set_postfix(success=f"{record.get('rollout/success_rate', 0):.2f}",
                                 ret=f"{record.get('rollout/mean_return', 0):.2f}")
@@ -134,6 +144,7 @@ class Trainer:
         if cfg.sft.episodes > 0:
             record.update(self._sft())
             record.update({f"sft/{k.split('/', 1)[1]}": v for k, v in self._evaluate(0).items()})
+        self._keep_best(0, record.get("sft/success_rate", record.get("eval/success_rate")))
         if cfg.rl.kl_coef > 0:
             self.agent.freeze_reference()
         self._setup_pipeline()
@@ -168,7 +179,7 @@ class Trainer:
         update_started = time.perf_counter()
         stats = self.learner.update(batch, advantages, seed=_seed(cfg, iteration, 2) + self.parallel.rank,
                                     max_staleness=cfg.rl.max_staleness)
-        self.acting.publish(self.agent.sync, self.learner.version)
+        self.acting.publish(self._sync_weights, self.learner.version)
         update_time = time.perf_counter() - update_started
         generated = sum(sum(t.loss_mask) for t in batch.turns())
         summary = combine_summaries(self.parallel.gather(batch.summary()))
@@ -180,7 +191,9 @@ class Trainer:
             "time/rollout_s": rollout_time,
             "time/update_s": update_time,
             "time/iteration_s": time.perf_counter() - started,
-            "throughput/generated_tokens_per_s": generated / max(rollout_time, 1e-9),
+            # Asynchronous actors generate during the whole iteration, not only while the learner waits.
+            "throughput/generated_tokens_per_s": generated / max(
+                rollout_time if self.asynchronous is None else time.perf_counter() - started, 1e-9),
         }
 
     def _specs(self, iteration: int) -> list[EpisodeSpec]:
@@ -206,9 +219,19 @@ class Trainer:
         engine = getattr(self.rollout, "engine", None)
         if not isinstance(engine, RolloutEngine):
             raise ConfigError(f"rl.async_rollouts needs rollout.backend local or ray, not {cfg.rollout.backend}")
-        self.agent.policy.reseed(_seed(cfg, start + 1, 1) + 104_729 * self.parallel.rank)
+        actor = self.agent.policy
+        if cfg.rollout.policy_process:
+            actor = self.policy_process = PolicyProcess(self.agent.policy, threads=max(1, cfg.run.threads))
+        actor.reseed(_seed(cfg, start + 1, 1) + 104_729 * self.parallel.rank)
+        self.acting = VersionedPolicy(actor, version=self.learner.version)
         self.asynchronous = AsyncRollouts(engine, self.acting, self._specs, first_iteration=start + 1,
                                           max_staleness=cfg.rl.max_staleness).start()
+
+    def _sync_weights(self) -> None:
+        """The learner's weights into the acting policy (and the actors' process, when there is one)."""
+        self.agent.sync()
+        if self.policy_process is not None:
+            self.policy_process.load_weights(self.agent.state_dict()["model"])
 
     def _shape_rewards(self, batch: TrajectoryBatch) -> TrajectoryBatch:
         """The reward pipeline over the batch. With several data-parallel ranks, every rank runs it on
@@ -305,6 +328,16 @@ class Trainer:
         self.parallel.barrier()
         return path
 
+    def _keep_best(self, iteration: int, success: float | None) -> None:
+        """Keep the weights with the highest held-out success in ``OUTPUT/best`` (ties: the earlier)."""
+        if success is None or not self.parallel.is_main:
+            return
+        best = read_best(self.output)
+        if best is not None and best["iteration"] < iteration and best["success_rate"] >= success:
+            return
+        save_best(self.output, iteration, success, {"agent": self.agent.state_dict()},
+                  {"config": config_to_dict(self.config)})
+
     def _resume(self) -> int | None:
         path = latest_checkpoint(self.output) if self.config.run.resume else None
         if path is None:
@@ -342,6 +375,8 @@ class Trainer:
     def _close(self) -> None:
         if self.asynchronous is not None:
             self.asynchronous.close()
+        if self.policy_process is not None:
+            self.policy_process.close()
         for env in self.eval_envs:
             env.close()
         self.rollout.close()
@@ -354,7 +389,13 @@ class Trainer:
         evals = [r for r in result.metrics if "eval/success_rate" in r]
         if evals:
             result.initial_success = evals[0]["eval/success_rate"]
+            result.sft_success = evals[0].get("sft/success_rate")
             result.final_success = evals[-1]["eval/success_rate"]
+            if len(evals) == 1 and result.sft_success is not None:  # no RL evaluation: SFT's is the last
+                result.final_success = result.sft_success
+        best = read_best(self.output)
+        if best is not None:
+            result.best_success, result.best_iteration = best["success_rate"], best["iteration"]
         result.plot = plot_learning_curves(result.metrics, self.output / "learning_curves.png",
                                            title=f"{self.config.env.id} ({self.config.policy.kind})")
         result.checkpoint = latest_checkpoint(self.output)

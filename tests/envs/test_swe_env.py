@@ -6,7 +6,7 @@ import pytest
 
 import agentrl
 from agentrl.core.check import check_reward_bounds, check_text_env
-from agentrl.core.rollout import EpisodeSpec, run_episodes
+from agentrl.rollout import EpisodeSpec, run_episodes
 from agentrl.envs.swe import SWEEnv
 from agentrl.envs.swe.expert import apply_patch_action
 from agentrl.sandboxes.base import SessionDiedError

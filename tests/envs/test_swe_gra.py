@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agentrl.core.policy import ReplayPolicy
-from agentrl.core.rollout import EpisodeSpec, run_episodes
+from agentrl.rollout import EpisodeSpec, run_episodes
 from agentrl.core.trajectory import TrajectoryBatch
 from agentrl.envs.swe import SWEEnv
 from agentrl.envs.swe.env import EPISODE_COMPONENTS, IMMEDIATE_COMPONENTS

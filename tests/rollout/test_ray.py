@@ -97,7 +97,7 @@ def test_killed_worker_mid_rollout_loses_no_finished_trajectory(ray_local, refer
         assert all(any(t is kept for kept in batch) for t in finished_before_kill)
         assert as_dicts(batch) == as_dicts(reference)  # the run finished, and re-runs replay the same seeds
         assert batch.metrics["rollout/worker_restarts"] == 1
-        assert 1 <= batch.metrics["rollout/episodes_rerun"] <= ray_backend.envs_per_worker
+        assert 1 <= batch.metrics["rollout/episodes_rerun"] <= ray_backend.executor.config.envs_per_worker
         assert batch.metrics["rollout/episodes"] == len(SPECS)
         new_pids = set(ray_backend.worker_pids())
         assert len(new_pids) == 2 and len(new_pids - pids) == 1  # one replacement process
@@ -238,8 +238,8 @@ def test_train_config_switches_to_the_ray_backend(ray_local, tmp_path):
     result = trainer.run()
     (record,) = [r for r in result.metrics if r.get("iteration") == 1]
     assert record["rollout/episodes"] == 4
-    backend_metrics = {key.split("/", 1)[1]: value for key, value in record.items() if "/rollout/" in key}
-    assert backend_metrics["rollout/episodes"] == 4 and backend_metrics["rollout/worker_restarts"] == 0
+    engine = {key.split("/", 1)[1]: value for key, value in record.items() if key.startswith("rollout_engine/")}
+    assert engine["episodes"] == 4 and engine["worker_restarts"] == 0
     assert ray_local.is_initialized()  # a Ray the trainer did not start is left running
 
 
@@ -285,7 +285,7 @@ def tiny_hf_policy():
 
     from agentrl.models import tiny_causal_lm, tiny_tokenizer
     from agentrl.policies.generation import GenerationConfig
-from agentrl.policies.hf import HFPolicy
+    from agentrl.policies.hf import HFPolicy
 
     torch.manual_seed(0)
     return HFPolicy(tiny_causal_lm(), tiny_tokenizer(), GenerationConfig(max_new_tokens=6, greedy=True))

@@ -187,7 +187,7 @@ def test_disk_quota(make_sandbox):
 
 
 def test_reads_are_capped_before_any_transfer(sandbox):
-    sandbox.run("truncate -s 300M big.bin")
+    sandbox.run("truncate -s 200M big.bin")
     started = time.monotonic()
     with pytest.raises(FileTooLargeError, match="nothing was read"):
         sandbox.read_file("big.bin", max_bytes=1 << 20)

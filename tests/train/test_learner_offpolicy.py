@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,10 +14,10 @@ import agentrl
 from agentrl.models import tiny_causal_lm
 from agentrl.policies.generation import GenerationConfig
 from agentrl.rollout import VersionedPolicy, grouped_specs, run_episodes
-from agentrl.train.advantages import batch_advantages
+from agentrl.train.advantages import Advantages, batch_advantages
 from agentrl.train.agents import LMAgent
 from agentrl.train.config import RLConfig
-from agentrl.train.learner import Learner
+from agentrl.train.learner import Learner, _per_turn_targets
 
 
 def _agent(tokenizer, *, context="full", **kwargs) -> LMAgent:
@@ -89,19 +90,24 @@ def test_importance_ratios_are_one_when_behaviour_and_current_policy_coincide(ba
     difference between KV-cached sampling and one full forward pass), nothing is capped, and the
     PPO ratio at the first step is exactly 1."""
     agent, batch = copy.deepcopy(batch_and_agent)
-    config = RLConfig(minibatch_size=64, importance_correction=correction, is_level=level, is_cap=1.0 + 1e-3)
+    config = RLConfig(minibatch_size=2, epochs=2, lr=0.05, importance_correction=correction, is_level=level,
+                      is_cap=1.0 + 1e-3)
     learner = Learner(agent, config)
-    credit = batch_advantages(batch, "turn")
-    units = agent.units(batch)
-    plan = learner._plan(units, steps=1)
-    proximal = learner._proximal(plan)
-    from agentrl.train.learner import _per_turn_targets
-
-    _, first = learner.loss(plan[0][0], _per_turn_targets(batch, credit), proximal[0][0])
+    credit = _random_credit(batch)
+    targets = _per_turn_targets(batch, credit)
+    chunk = agent.units(batch)
+    with torch.no_grad():
+        scored = agent.score(chunk).logprobs  # the proximal policy, scored apart
+    explicit, first = learner.loss(chunk, targets, scored, correct=True)
+    implicit, _ = learner.loss(chunk, targets, correct=True)  # before any step: its own log-probs
+    assert torch.equal(explicit, implicit)
     assert abs(first["is_ratio_mean"] - 1.0) < 1e-4 and abs(first["is_ratio_max"] - 1.0) < 1e-3
     assert first["is_clipped_fraction"] == 0.0
     assert first["approx_kl"] == 0.0 and first["clip_fraction"] == 0.0  # pi_theta == pi_prox, bit for bit
+    # Six optimizer steps at a large learning rate: every step's proximal policy is still the starting
+    # weights (= the behaviour policy), so the weights stay 1 while the PPO ratio moves.
     stats = learner.update(batch, credit, seed=0)
+    assert stats["learner/updates"] == 6.0 and stats["learner/approx_kl"] > 0
     assert abs(stats["learner/is_ratio_mean"] - 1.0) < 1e-4 and stats["learner/is_clipped_fraction"] == 0.0
 
 
@@ -112,14 +118,21 @@ def test_stale_behaviour_gives_weights_away_from_one(batch_and_agent, tiny_token
         for parameter in agent.model.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.2)
     learner = Learner(agent, RLConfig(minibatch_size=64, importance_correction="tis", is_cap=1.5))
-    stats = learner.update(batch, batch_advantages(batch, "turn"), seed=0)
+    stats = learner.update(batch, _random_credit(batch), seed=0)
     assert stats["learner/is_ratio_max"] > 1.5 and 0 < stats["learner/is_clipped_fraction"] < 1
+
+
+def _random_credit(batch, seed=0):
+    """Advantages of +-1 (a random policy's Sokoban turns all earn the same, so its own are 0)."""
+    rng = np.random.default_rng(seed)
+    return Advantages([rng.choice([-1.0, 1.0], size=len(t.turns)) for t in batch],
+                      [np.zeros(len(t.turns)) for t in batch])
 
 
 def _trained_weights(agent, batch, **config):
     clone = copy.deepcopy(agent)
     learner = Learner(clone, RLConfig(minibatch_size=3, epochs=2, lr=0.01, **config))
-    stats = learner.update(batch, batch_advantages(batch, "turn"), seed=0)
+    stats = learner.update(batch, _random_credit(batch), seed=0)
     return torch.cat([p.detach().flatten() for p in clone.parameters()]), stats
 
 
@@ -146,6 +159,8 @@ def test_packing_and_gradient_checkpointing_leave_the_update_unchanged(tiny_toke
     agent = _agent(tiny_tokenizer, value_head=True)
     batch = _rollout(agent.policy, episodes=6, max_turns=4)
     reference, reference_stats = _trained_weights(agent, batch, advantage="turn")
+    initial = torch.cat([p.detach().flatten() for p in agent.parameters()])
+    assert (reference - initial).abs().max() > 1e-3  # the update does move the weights
     agent.pack_sequences = True
     packed, packed_stats = _trained_weights(agent, batch, advantage="turn")
     assert torch.allclose(reference, packed, atol=1e-5)

@@ -216,3 +216,30 @@ def test_demonstrations_do_not_depend_on_how_many_envs_play_them():
     other_seed = collect_demonstrations([agentrl.make("agentrl/Sokoban-v0")], SolverPolicy(), config,
                                         full_context=False, run_seed=1)
     assert [d.task_id for d, _ in other_seed] != [d.task_id for d, _ in one]  # run.seed reaches the demos
+
+
+def test_best_evaluated_weights_are_kept_beside_the_last(tmp_path):
+    """``OUTPUT/best`` holds the weights of the highest held-out success (SFT's included; the earlier on
+    ties), and replaying them scores exactly that success."""
+    from agentrl.eval.policy_specs import make_policy
+    from agentrl.rollout import grouped_specs, run_episodes
+    from agentrl.train.checkpoint import read_best
+    from agentrl.train.config import load_config
+    from agentrl.train.rollouts import make_envs
+
+    config = small(tmp_path, eval={"greedy": True, "episodes": 6, "every": 1},
+                   rl={"iterations": 4, "lr": 0.01})
+    result = agentrl.train(config)
+    scored = [(0, result.metrics[0]["sft/success_rate"])] + [
+        (r["iteration"], r["eval/success_rate"]) for r in result.metrics[1:]]
+    best_iteration, best_success = max(scored, key=lambda item: (item[1], -item[0]))
+    meta = read_best(result.output_dir)
+    assert (meta["iteration"], meta["success_rate"]) == (best_iteration, best_success)
+    assert (result.best_iteration, result.best_success) == (best_iteration, best_success)
+    assert result.sft_success == result.metrics[0]["sft/success_rate"]
+    assert result.final_success == result.metrics[-1]["eval/success_rate"]
+    policy = make_policy(f"checkpoint:{result.output_dir / 'best'}")
+    cfg = load_config(config)
+    batch = run_episodes(make_envs(cfg, 3, evaluation=True), policy,
+                         grouped_specs(range(cfg.eval.seed, cfg.eval.seed + 6), 1))
+    assert batch.summary()["success_rate"] == best_success

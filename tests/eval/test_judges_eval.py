@@ -7,7 +7,7 @@ import pytest
 import agentrl
 from agentrl.envs.sokoban.expert import SolverPolicy
 from agentrl.judges import JudgeError, OracleJudge
-from agentrl.rewards.judge_eval import JudgedTransition, record_transitions, score_judge
+from agentrl.eval.judges import JudgedTransition, record_transitions, score_judge
 
 
 def transition(achieved, action="a"):

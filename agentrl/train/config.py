@@ -179,6 +179,10 @@ class RLConfig:
     step_weight: float = 1.0
     """Weight ``w`` of OPRL's step-advantage term ``A = A_outcome + w * A_step`` (when a PRM stage runs)."""
     lr: float = 1e-4
+    warmup_iterations: int = 0
+    """Raise the learning rate linearly from ``lr / N`` to ``lr`` over the first ``N`` RL iterations.
+    Adam's first steps move every weight by about ``lr`` whatever the gradient's size, while its
+    moment estimates hold only the first few (noisy) batches."""
     clip: float = 0.2
     epochs: int = 1
     """Passes over each batch (PPO epochs)."""
@@ -218,6 +222,7 @@ class RLConfig:
         check_range("rl.gae_lambda", self.gae_lambda, 0.0, 1.0)
         check_range("rl.step_weight", self.step_weight, 0.0)
         check_range("rl.lr", self.lr, 0.0, low_open=True)
+        check_range("rl.warmup_iterations", self.warmup_iterations, 0)
         check_range("rl.clip", self.clip, 0.0, low_open=True)
         check_range("rl.kl_coef", self.kl_coef, 0.0)
         check_range("rl.entropy_coef", self.entropy_coef)

@@ -62,6 +62,8 @@ class Learner:
         # Every rank must take the same number of optimizer steps (gradients are averaged at each).
         steps = self.parallel.max(math.ceil(len(units) / self.config.minibatch_size))
         self.version += 1
+        for group in self.optimizer.param_groups:  # from the version: a resumed run gets the same rate
+            group["lr"] = self.learning_rate(self.version)
         if steps == 0:
             return {"learner/updates": 0.0, **info}
         plan = self._plan(units, steps)
@@ -74,6 +76,11 @@ class Learner:
         stats = {f"learner/{k}": _combine(k, v) for k, v in history.items()}
         stats["learner/updates"] = float(len(history.get("loss", [])))
         return {**stats, **info}
+
+    def learning_rate(self, version: int) -> float:
+        """The learning rate of update ``version`` (1 for the first): ``rl.lr`` after the warm-up."""
+        warmup = self.config.warmup_iterations
+        return self.config.lr * (min(1.0, version / warmup) if warmup > 0 else 1.0)
 
     def _plan(self, units: list, steps: int) -> list[list[list]]:
         """Every optimizer step of the update (``epochs`` shuffled passes of ``steps`` minibatches),

@@ -243,3 +243,34 @@ def test_best_evaluated_weights_are_kept_beside_the_last(tmp_path):
     batch = run_episodes(make_envs(cfg, 3, evaluation=True), policy,
                          grouped_specs(range(cfg.eval.seed, cfg.eval.seed + 6), 1))
     assert batch.summary()["success_rate"] == best_success
+
+
+def test_rl_learning_rate_warms_up_linearly_then_holds(tmp_path):
+    """``rl.warmup_iterations=4``: updates 1..4 step with lr/4, 2lr/4, 3lr/4, lr, then lr; the very
+    first update's weight change is a quarter of the unwarmed one (Adam's first step is ~lr * sign)."""
+    import copy
+
+    from agentrl.policies.grid import GridNet
+    from agentrl.rollout import grouped_specs, run_episodes
+    from agentrl.train.advantages import batch_advantages
+    from agentrl.train.agents import GridAgent
+    from agentrl.train.config import RLConfig
+
+    envs = [agentrl.make("agentrl/Sokoban-v0", observation_mode="dict", max_turns=4) for _ in range(2)]
+    torch.manual_seed(0)
+    agent = GridAgent(GridNet((6, 6), 7, 4, kind="mlp", hidden=16), ["Up", "Down", "Left", "Right"])
+    batch = run_episodes(envs, agent.policy, grouped_specs([0], 2))
+    credit = batch_advantages(batch, "turn", normalize=True)
+    learner = Learner(copy.deepcopy(agent), RLConfig(lr=0.01, warmup_iterations=4))
+    assert [learner.learning_rate(v) for v in range(1, 7)] == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01])
+    moves = []
+    for config in (RLConfig(lr=0.01, warmup_iterations=4, minibatch_size=64), RLConfig(lr=0.01, minibatch_size=64)):
+        clone = copy.deepcopy(agent)
+        before = torch.cat([p.detach().flatten() for p in clone.parameters()])
+        trainer = Learner(clone, config)
+        trainer.update(batch, credit, seed=0)
+        assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(config.lr / max(1, config.warmup_iterations))
+        moves.append((torch.cat([p.detach().flatten() for p in clone.parameters()]) - before).abs().max().item())
+    assert moves[0] == pytest.approx(moves[1] / 4, rel=1e-3)
+    with pytest.raises(ConfigError, match="warmup_iterations"):
+        agentrl.train(small(tmp_path), rl={"warmup_iterations": -1})

@@ -333,7 +333,7 @@ class Engine:
         """Answer prompts until the game waits for a new command (or ends)."""
         if self.done:
             return
-        flags = self.internal.tolist()
+        flags = self.env.last_observation[self._internal_index].tolist()  # self.internal, inlined: every action
         if not (flags[_IN_YN] or flags[_IN_GETLIN] or flags[_WAIT_SPACE]):  # usually nothing to answer
             message = self.obs["message"]
             if message.item(0):

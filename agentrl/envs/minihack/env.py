@@ -40,10 +40,10 @@ from agentrl.envs.minihack.language import Cropper, LanguageRenderer, message_li
 from agentrl.envs.minihack.nle_language import NLELanguage, balrog_text
 from agentrl.envs.minihack.subgoals import (
     CALM_SHAPING,
+    GLYPH_CLASSES,
     Frame,
     SubgoalTracker,
     build_oracles,
-    find_squares,
     oracle_classes,
     shaping_reward,
 )
@@ -67,6 +67,10 @@ TEXT_VIEWS = ("language", "message", "balrog", "nle_language")
 _BALROG_MODES = {"balrog": "hybrid", "nle_language": "language"}
 #: The eight neighbours in MiniHack's order (``get_neighbor_descriptions``: row by row from north-west).
 _NEIGHBOURS = ("northwest", "north", "northeast", "west", "east", "southwest", "south", "southeast")
+_NEIGHBOUR_STEPS = tuple((name, *COMPASS_OFFSETS[name]) for name in _NEIGHBOURS)
+_CLOSED_DOORS = GLYPH_CLASSES["closed door"]
+_BLOCK_CACHE_LIMIT = 4096
+"""Entries a per-block cache may hold before it is emptied (bounds memory on long, varied games)."""
 
 
 @dataclass
@@ -190,7 +194,7 @@ class MiniHackEnv(TextEnv):
         self._listed_actions = (*self.actions.moves, *self.actions.far_moves, *self.actions.simple)
         self._available: list[str] = []
         self._available_at = -1
-        self._neighbour_offsets: dict[int, dict[int, str]] = {}
+        self._door_sides_by_block: dict[bytes, tuple[str, ...]] = {}
         self._xy = (0, 0)
         self._position_at = -1
         self._balrog = NLELanguage() if self.config.text_view in _BALROG_MODES else None
@@ -336,18 +340,10 @@ class MiniHackEnv(TextEnv):
         return list(self._available)
 
     def _door_actions(self) -> list[str]:
-        """Door actions toward the closed doors next to the agent (closed doors are few: a byte
-        search of the map finds them, as it does for the subgoal oracles)."""
+        """Door actions toward the closed doors next to the agent, in MiniHack's neighbour order."""
         engine = self.engine
-        glyphs = engine.obs["glyphs"]
-        doors = find_squares(glyphs, "closed door")
-        if not doors:
-            return []
         x, y = self._position()
-        width = glyphs.shape[1]
-        offsets = self._neighbour_offsets.get(width) or self._offsets_for(width)
-        here = y * width + x
-        sides = [offsets[d - here] for d in doors if d - here in offsets and abs(d % width - x) <= 1]
+        sides = self._door_sides(engine.obs["glyphs"], x, y)
         if not sides:
             return []
         actions = self.actions
@@ -359,11 +355,19 @@ class MiniHackEnv(TextEnv):
             found.append("apply")
         return found
 
-    def _offsets_for(self, width: int) -> dict[int, str]:
-        """Flat-index offset of each neighbour on a map ``width`` wide -> its side, in MiniHack's order."""
-        offsets = {COMPASS_OFFSETS[name][1] * width + COMPASS_OFFSETS[name][0]: name for name in _NEIGHBOURS}
-        self._neighbour_offsets[width] = offsets
-        return offsets
+    def _door_sides(self, glyphs: np.ndarray, x: int, y: int) -> tuple[str, ...]:
+        """:func:`closed_door_sides`, remembered per 3x3 glyph block around the agent (a level has
+        few distinct blocks; the block is the whole input away from the map's edge)."""
+        height, width = glyphs.shape
+        if not (0 < x < width - 1 and 0 < y < height - 1):
+            return closed_door_sides(glyphs, x, y)
+        key = glyphs[y - 1 : y + 2, x - 1 : x + 2].tobytes()
+        sides = self._door_sides_by_block.get(key)
+        if sides is None:
+            if len(self._door_sides_by_block) >= _BLOCK_CACHE_LIMIT:
+                self._door_sides_by_block.clear()
+            sides = self._door_sides_by_block[key] = closed_door_sides(glyphs, x, y)
+        return sides
 
     def format_error(self, reason: str) -> str:
         return f"Invalid action: {reason}. {self.actions.forms()} {self.config.action_format.instructions()}"
@@ -461,6 +465,16 @@ VIEW_GUIDES = {
     "nle_language": "Each turn you see your statistics, your inventory, the game message, a description of "
     "what is around you (from the NetHack Language Wrapper) and the cursor.",
 }
+
+
+def closed_door_sides(glyphs: np.ndarray, x: int, y: int) -> tuple[str, ...]:
+    """The sides of (x, y) whose neighbouring square shows a closed door, in MiniHack's neighbour order."""
+    height, width = glyphs.shape
+    return tuple(
+        side
+        for side, dx, dy in _NEIGHBOUR_STEPS
+        if 0 <= x + dx < width and 0 <= y + dy < height and glyphs.item(y + dy, x + dx) in _CLOSED_DOORS
+    )
 
 
 def engine_seeds(rng: np.random.Generator) -> tuple[int, int, int]:

@@ -239,7 +239,10 @@ class LanguageRenderer:
       squares whose glyph changed (:class:`~agentrl.envs.minihack.mapdiff.MapChanges`). Names that
       depend on the square (objects, monsters) are read afresh from ``screen_descriptions`` on every
       call, as a square's name can change while its glyph does not (a monster turns hostile). The
-      lines are rebuilt only when the map, the agent's square or one of those names changed.
+      lines are remembered for the current scene (the notable squares other than the agent's) by
+      the agent's square and those names, so a walk through an unchanged room rebuilds them only
+      on squares it has not stood on; the scene's lines are forgotten when a notable square other
+      than the agent's (before or after the move) changes.
     * ``Around you``: the neighbours' fixed names are planned once per 3x3 glyph block; only the
       square-dependent names are read per call.
     * ``Status``: cached by the bottom-line stats other than position and turn counter.
@@ -259,11 +262,17 @@ class LanguageRenderer:
         self._notable: dict[int, tuple[int, int, str | None]] = {}
         """Notable squares: flat index -> (x, y, fixed name), the name ``None`` for squares named per
         square (objects, monsters...)."""
-        self._per_square = 0
-        """How many of ``_notable`` are named per square."""
-        self._map_version = 0
-        self._visible_key: tuple | None = None
-        self._visible_lines: list[str] = []
+        self._per_square: dict[int, None] = {}
+        """The squares of ``_notable`` named per square, in the same order."""
+        self._fixed_names = glyph_names()
+        self._boring = _boring_glyphs()
+        self._scene_lines: dict[tuple[int, tuple[str, ...]], list[str]] = {}
+        """``Visible`` lines for the current scene (the notable squares other than the agent's), by
+        the agent's square and the per-square names; emptied whenever the scene changes."""
+        self._scene_agent = -1
+        """The agent's square when the scene was last updated."""
+        self._descriptions: np.ndarray | None = None
+        self._description_rows = np.empty((0, 0), dtype=np.uint8)
         self._around: dict[bytes, str | tuple[tuple[int, str | None], ...]] = {}
         self._around_named: dict[tuple[str, ...], str] = {}
         self._status: dict[bytes, tuple[str, str]] = {}
@@ -294,18 +303,20 @@ class LanguageRenderer:
 
     def _visible(self, obs: dict[str, np.ndarray], ax: int, ay: int) -> list[str]:
         glyphs = obs["glyphs"]
-        self._update_notable(glyphs)
         agent = ay * glyphs.shape[1] + ax
+        self._update_notable(glyphs, agent)
         names: tuple[str, ...] = ()
-        if self._per_square:
-            rows = _description_rows(obs)
-            notable = self._notable.items()
-            names = tuple([_describe(rows, i) for i, (_, _, name) in notable if name is None and i != agent])
-        key = (self._map_version, agent, names)
-        if key != self._visible_key:
-            self._visible_lines = self._visible_lines_for(ax, ay, agent, names)
-            self._visible_key = key
-        return self._visible_lines
+        per_square = self._per_square
+        if len(per_square) > 1 or (per_square and agent not in per_square):  # one is usually the agent
+            rows = self._rows(obs)
+            names = tuple([_describe(rows, i) for i in per_square if i != agent])
+        key = (agent, names)
+        lines = self._scene_lines.get(key)
+        if lines is None:
+            if len(self._scene_lines) >= self._CACHE_LIMIT:
+                self._scene_lines.clear()
+            lines = self._scene_lines[key] = self._visible_lines_for(ax, ay, agent, names)
+        return lines
 
     def _visible_lines_for(self, ax: int, ay: int, agent: int, names: tuple[str, ...]) -> list[str]:
         groups: dict[str, list[tuple[int, int, int]]] = {}
@@ -340,26 +351,55 @@ class LanguageRenderer:
             lines.append(f"- {name}: {shown}{more}")
         return lines
 
-    def _update_notable(self, glyphs: np.ndarray) -> None:
+    def _update_notable(self, glyphs: np.ndarray, agent: int) -> None:
+        """Bring the notable squares up to date with ``glyphs``, the agent on square ``agent``; forget
+        the scene's lines when a notable square other than the agent's (before or now) changed."""
         changed = self._changes.since_last(glyphs)
-        if changed == []:
+        last_agent, self._scene_agent = self._scene_agent, agent
+        notable = self._notable
+        if changed == []:  # the usual case first: the map did not change
+            if agent != last_agent and (last_agent in notable or agent in notable):
+                # The agent moved unseen (no glyph changed): a notable square under its old or new
+                # position joined or left the scene.
+                self._scene_lines.clear()
             return
-        self._map_version += 1
-        width, fixed_names, boring = glyphs.shape[1], glyph_names(), _boring_glyphs()
+        width, fixed_names, boring = glyphs.shape[1], self._fixed_names, self._boring
+        touched = changed is None
         if changed is None:
             changed = np.flatnonzero(np.take(notable_glyphs(), glyphs)).tolist()
-            self._notable, self._per_square = {}, 0
-        notable = self._notable
+            notable = self._notable = {}
+            self._per_square = {}
+        per_square = self._per_square
         for index in changed:
             before = notable.pop(index, None)
-            if before is not None and before[2] is None:
-                self._per_square -= 1
+            if before is not None:
+                if before[2] is None:
+                    del per_square[index]
+                touched = touched or index != last_agent
             glyph = glyphs.item(index)
             if glyph not in boring:
                 y, x = divmod(index, width)
                 name = fixed_names.get(glyph)
                 notable[index] = (x, y, name)
-                self._per_square += name is None
+                if name is None:
+                    per_square[index] = None
+                touched = touched or index != agent
+        if not touched and agent != last_agent:
+            # Unchanged squares under the agent's old and new position left or joined the scene.
+            touched = (last_agent in notable and last_agent not in changed) or (
+                agent in notable and agent not in changed
+            )
+        if touched:
+            self._scene_lines.clear()
+
+    def _rows(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """``screen_descriptions`` as one row of text per square (flat index ``y * width + x``): a view,
+        kept while the observation holds the same array (the engine's buffers are rewritten in place)."""
+        descriptions = obs["screen_descriptions"]
+        if descriptions is not self._descriptions:
+            self._description_rows = descriptions.reshape(-1, descriptions.shape[-1])
+            self._descriptions = descriptions
+        return self._description_rows
 
     # ------------------------------------------------------------------ Around you
     def around(self, obs: dict[str, np.ndarray], ax: int, ay: int) -> str:
@@ -377,8 +417,8 @@ class LanguageRenderer:
             plan = self._around[key] = _around_plan(block, width)
         if type(plan) is str:
             return plan
-        rows, here = _description_rows(obs), ay * width + ax
-        names = tuple(name or _describe(rows, here + offset) for offset, name in plan)
+        rows, here = self._rows(obs), ay * width + ax
+        names = tuple([name or _describe(rows, here + offset) for offset, name in plan])
         text = self._around_named.get(names)
         if text is None:
             if len(self._around_named) >= self._CACHE_LIMIT:
@@ -418,12 +458,6 @@ class LanguageRenderer:
 _TIME = nethack.NLE_BL_TIME
 # The status cache key drops blstats[0:2] (position): it relies on this layout.
 assert (nethack.NLE_BL_X, nethack.NLE_BL_Y) == (0, 1) and _TIME > 1
-
-
-def _description_rows(obs: dict[str, np.ndarray]) -> np.ndarray:
-    """``screen_descriptions`` as one row of text per square (flat index ``y * width + x``)."""
-    descriptions = obs["screen_descriptions"]
-    return descriptions.reshape(-1, descriptions.shape[-1])
 
 
 _DESCRIPTIONS: dict[bytes, str] = {}

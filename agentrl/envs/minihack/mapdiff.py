@@ -47,6 +47,6 @@ class MapChanges:
         while index >= 0:
             changed.append(index)
             index = flags.find(1, index + 1)
-        np.copyto(last, glyphs)
+        last[...] = glyphs  # as np.copyto, without its Python-level dispatch
         self._last_bytes = current
         return changed

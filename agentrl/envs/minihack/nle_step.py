@@ -96,12 +96,12 @@ class LeanStep:
         env = self.env
         if self._previous_blstats is None:
             self._start()
-        np.copyto(self._previous_blstats, env.last_observation[self._blstats_index])
+        self._previous_blstats[...] = env.last_observation[self._blstats_index]  # np.copyto without its dispatch
         if self._minihack:
             env._previous_action = key
         observation, done = self.nethack.step(env.actions[key])
         env._check_abort(observation)  # as NLE.step does: some tasks count no-progress steps in it
-        if observation[self._program_state_index][0] == 1 or not env._allow_all_modes:
+        if observation[self._program_state_index].item(0) == 1 or not env._allow_all_modes:
             observation, done = self._known_steps(observation, done)
         env._steps += 1
         env.last_observation = observation
@@ -119,7 +119,7 @@ class LeanStep:
         env = self.env
         internal_index, message_index = env._internal_index, env._message_index
         while not done:
-            internal = observation[internal_index]
+            internal = observation[internal_index].tolist()  # Python ints: cheaper tests than NumPy scalars
             if internal[3]:  # xwaitforspace
                 if self.on_page is not None:
                     self.on_page(observation)

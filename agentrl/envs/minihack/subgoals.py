@@ -116,9 +116,11 @@ class Frame:
             found = self._squares[glyph_class] = find_squares(glyphs, glyph_class, self.glyph_bytes)
         return found
 
-    def said(self, pattern: re.Pattern[str]) -> bool:
+    def said(self, pattern: re.Pattern[str], literal: str = "") -> bool:
+        """A message of this frame matches ``pattern``; ``literal`` is text every match contains
+        (messages without it skip the regular expression engine)."""
         for message in self.messages:
-            if pattern.search(message):
+            if literal in message and pattern.search(message):
                 return True
         return False
 
@@ -137,7 +139,7 @@ def find_squares(glyphs: np.ndarray, glyph_class: str, raw: bytes | None = None)
     """Flat indices of the squares of ``glyphs`` showing ``glyph_class`` (a :data:`GLYPH_CLASSES`
     name), ascending; ``raw`` is ``glyphs.tobytes()`` when the caller has it."""
     pairs = _SPARSE_SEARCH.get(glyph_class)
-    if pairs is not None and glyphs.dtype == _GLYPH_DTYPE:
+    if pairs is not None and (glyphs.dtype is _GLYPH_DTYPE or glyphs.dtype == _GLYPH_DTYPE):
         return _search(glyphs.tobytes() if raw is None else raw, pairs)
     first, *others = GLYPH_CLASSES[glyph_class]
     mask = glyphs == first  # a few compares beat a table lookup over the whole map
@@ -189,6 +191,9 @@ class KeyPickedUp(Oracle):
     name = "pick up the key"
     inputs = frozenset({"inventory"})
     _KEY = re.compile(rb"\bkeys?\b", re.IGNORECASE)
+    _KEY_HINTS = (b"ey", b"eY", b"Ey", b"EY")
+    """Every case-insensitive "key" holds one of these: byte searches that spare the regex's slow
+    case-folding scan of the inventory's 4 KB on inventories without a key (the usual case)."""
 
     def start(self, frame: Frame) -> bool:
         self._inventory = b""
@@ -201,7 +206,7 @@ class KeyPickedUp(Oracle):
         if inventory == self._inventory:
             return False  # unchanged since the last check, which said no
         self._inventory = inventory
-        return bool(self._KEY.search(inventory))
+        return any(hint in inventory for hint in self._KEY_HINTS) and bool(self._KEY.search(inventory))
 
 
 class _Watch(Oracle):
@@ -249,7 +254,7 @@ class DoorUnlocked(_Watch):
     _UNLOCKED = re.compile(r"You succeed in (?:unlocking the door|picking the lock)")
 
     def check(self, frame: Frame) -> bool:
-        return frame.said(self._UNLOCKED) or self._changed(frame)
+        return frame.said(self._UNLOCKED, "You succeed in ") or self._changed(frame)
 
 
 class BoulderInWater(_Watch):
@@ -289,7 +294,7 @@ class EnterCorridor(Oracle):
         glyphs = frame.obs["glyphs"]
         # The square was corridor at the last check, before the agent stood on it and hid it.
         entered = self._before.item(frame.agent) in GLYPH_CLASSES["corridor"]
-        np.copyto(self._before, glyphs)
+        self._before[...] = glyphs
         return entered
 
 
@@ -299,7 +304,7 @@ class KillMonster(Oracle):
     _KILLED = re.compile(r"\bYou (?:kill|destroy) ")
 
     def check(self, frame: Frame) -> bool:
-        return frame.said(self._KILLED)
+        return frame.said(self._KILLED, "You ")
 
 
 _STAIRS = (StairsFound, StairsReached)

@@ -153,7 +153,10 @@ def last(records: list[dict], key: str) -> float | None:
 
 
 def curve(records: list[dict], key: str) -> list[tuple[int, float]]:
-    return [(int(r["iteration"]), float(r[key])) for r in records if key in r and "iteration" in r]
+    """``key`` per iteration; at iteration 0 the value after SFT (``sft/...``) where there is one."""
+    after_sft = "sft/" + key.split("/", 1)[-1]
+    return [(int(r["iteration"]), float(r.get(after_sft, r[key]) if r["iteration"] == 0 else r[key]))
+            for r in records if key in r and "iteration" in r]
 
 
 def summarise(values: list[float]) -> dict[str, float]:
@@ -232,6 +235,18 @@ def _mean_curve(curves: list[list[tuple[int, float]]]) -> list[tuple[int, float]
     return [(x, statistics.fmean(ys)) for x, ys in sorted(by_x.items()) if len(ys) == len(curves)]
 
 
+def replot(name: str, specs: dict[str, dict[str, Any]]) -> int:
+    saved = json.loads((RESULTS / "ablations.json").read_text()).get("ablations", {})
+    for ablation in (list(saved) if name == "all" else [name]):
+        for data in saved[ablation]["arms"].values():  # results written before curves began after SFT
+            for run in data["runs"]:
+                points = run["curves"].get("eval/success_rate") or []
+                if points and points[0][0] == 0 and run.get("sft_success") is not None:
+                    points[0] = [0, run["sft_success"]]
+        print(plot(ablation, saved[ablation], specs[ablation]["metrics"]))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     specs_quick = ablations(quick=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
@@ -239,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=[*specs_quick, "all"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny budgets and one seed (a smoke run)")
+    parser.add_argument("--replot", action="store_true", help="redraw the PNGs from ablations.json, run nothing")
     args = parser.parse_args(argv)
+    if args.replot:
+        return replot(args.name, ablations(quick=False))
     specs = ablations(quick=args.quick)
     names = list(specs) if args.name == "all" else [args.name]
     seeds = [0] if args.quick else list(range(args.seeds))

@@ -37,15 +37,19 @@ MODES = {
 
 
 def run_one(mode: str, seed: int, folder: Path) -> dict[str, Any]:
-    """``agentrl train`` in a fresh process; its metrics and best checkpoint, read back."""
+    """``agentrl train`` in a fresh process; its metrics and best checkpoint, read back. A run already
+    finished in ``folder`` (``--keep``) is read back, not run again."""
     out = folder / f"{mode}-{seed}"
-    command = [sys.executable, "-m", "agentrl.cli", "train", f"run.seed={seed}", f"run.output_dir={out}",
-               "run.progress=false", "run.tensorboard=false", *MODES[mode]]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    wall_file = out / "wall_s.txt"
+    if not wall_file.exists():
+        command = [sys.executable, "-m", "agentrl.cli", "train", f"run.seed={seed}", f"run.output_dir={out}",
+                   "run.progress=false", "run.tensorboard=false", "run.resume=false", *MODES[mode]]
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+        wall_file.write_text(f"{time.perf_counter() - started:.1f}")
+    wall = float(wall_file.read_text())
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     best = json.loads((out / "best" / "meta.json").read_text())
     curve = [(0, records[0]["sft/success_rate"])] + [
@@ -96,11 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=["sync"])
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (each uses one torch thread)")
+    parser.add_argument("--keep", default=None,
+                        help="keep the run folders here (default: a temporary folder); finished runs are reused")
     args = parser.parse_args(argv)
     plan = [(mode, seed) for mode in args.modes for seed in range(args.seeds)]
     with tempfile.TemporaryDirectory(prefix="quickstart-bench-") as scratch, \
             ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        runs = list(pool.map(lambda item: run_one(*item, Path(scratch)), plan))
+        folder = Path(args.keep or scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        runs = list(pool.map(lambda item: run_one(*item, folder), plan))
     rows, by_mode = [], {}
     for mode in args.modes:
         mine = [r for r in runs if r["mode"] == mode]

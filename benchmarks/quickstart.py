@@ -85,7 +85,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
                       label=f"{mode}, seed {run['seed']}" if len(runs) <= 6 else None)
     axis.set_xlabel("RL iteration (0 = after SFT)")
     axis.set_ylabel("held-out success, greedy (%)")
-    axis.set_title("agentrl train (quickstart): 200 held-out rooms per evaluation", fontsize=9)
+    axis.set_title("agentrl train (quickstart): greedy success on 500 held-out rooms, one line per run", fontsize=9)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
     fig.tight_layout()

@@ -70,8 +70,8 @@ def lm_run(env_kwargs: dict, iterations: int, **overrides: Any) -> dict[str, Any
         "env": {"id": "agentrl/Sokoban-v0", "kwargs": env_kwargs},
         "policy": {"kind": "lm", "model": "tiny", "tiny": {"hidden_size": 64, "num_layers": 4, "num_heads": 4},
                    "context": "last", "system_prompt": False, "max_new_tokens": 6},
-        # SFT leaves room (about a third of the rooms solved) and produces successes for the PRM's
-        # pairs; RL steps as the quickstart's (larger ones decay there).
+        # A short SFT: sampled play solves a few rooms (the PRM's first pairs), leaving the rest to
+        # RL; RL steps as the quickstart's (larger ones decay there).
         "sft": {"episodes": 600, "steps": 300, "batch_size": 64, "lr": 0.001, "lr_schedule": "cosine",
                 "warmup_steps": 30},
         "rl": {"iterations": iterations, "tasks_per_iteration": 8, "group_size": 4, "num_envs": 32,

@@ -3,6 +3,7 @@
 from agentrl.commands import add_import_option, command_parser, config_overrides, import_modules, without_keys
 from agentrl.core.config import describe_fields
 from agentrl.train.config import TrainConfig, config_source, dump_config, list_presets, load_config
+from agentrl.train.console import describe_success
 from agentrl.train.loop import Trainer
 
 
@@ -47,12 +48,8 @@ def run(args) -> int:
         print(dump_config(config), end="")
         return 0
     result = Trainer(config).run()
-    if result.initial_success is not None:
-        sft = f" -> {result.sft_success:.1%} after SFT" if result.sft_success is not None else ""
-        print(f"held-out success rate: {result.initial_success:.1%} before training{sft} -> "
-              f"{result.final_success:.1%} at the end")
-    if result.best_success is not None:
-        print(f"best evaluated: {result.best_success:.1%} at iteration {result.best_iteration}")
+    if summary := describe_success(result):
+        print(summary)
     print(f"metrics: {result.output_dir / 'metrics.jsonl'}\nplot:    {result.plot}\ncheckpoint: {result.checkpoint}")
     if result.best_success is not None:
         print(f"best:       {result.output_dir / 'best'}")

@@ -123,11 +123,18 @@ class RunReport:
                   summary.get("mean_return", 0.0), duration(seconds))
 
     def finished(self, result) -> None:
-        change = ""
-        if result.initial_success is not None:
-            sft = f" -> {result.sft_success:.1%} after SFT" if result.sft_success is not None else ""
-            change = f"held-out success {result.initial_success:.1%}{sft} -> {result.final_success:.1%} at the end"
-            if result.best_success is not None:
-                change += f", best {result.best_success:.1%} at iteration {result.best_iteration} (best/)"
-            change += "; "
-        self.line("done: %s%s [%s in all]", change, result.output_dir, duration(time.perf_counter() - self.started))
+        change = describe_success(result)
+        self.line("done: %s%s [%s in all]", f"{change}; " if change else "", result.output_dir,
+                  duration(time.perf_counter() - self.started))
+
+
+def describe_success(result) -> str:
+    """Held-out success of a finished run: before training, after SFT, at the end, and the best
+    evaluated weights (kept in ``best/``); empty when the run did not evaluate."""
+    if result.initial_success is None:
+        return ""
+    sft = f" -> {result.sft_success:.1%} after SFT" if result.sft_success is not None else ""
+    text = f"held-out success {result.initial_success:.1%}{sft} -> {result.final_success:.1%} at the end"
+    if result.best_success is not None:
+        text += f", best {result.best_success:.1%} at iteration {result.best_iteration} (best/)"
+    return text

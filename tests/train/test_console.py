@@ -11,21 +11,13 @@ import agentrl
 from agentrl.cli import main
 from agentrl.core.extras import MissingExtraError
 from agentrl.train.console import Progress
+from train_configs import tiny_run_config
 
 
 def small(tmp_path, name="run", **sections):
-    config = {
-        "env": {"kwargs": {"max_turns": 4}},
-        "policy": {"tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2}, "context": "last",
-                   "system_prompt": False, "max_new_tokens": 5},
-        "sft": {"episodes": 8, "steps": 3, "batch_size": 8},
-        "rl": {"iterations": 2, "tasks_per_iteration": 2, "group_size": 2, "num_envs": 4, "minibatch_size": 8},
-        "eval": {"episodes": 2, "every": 2},
-        "run": {"output_dir": str(tmp_path / name), "progress": False, "tensorboard": False},
-    }
-    for key, value in sections.items():
-        config[key] = {**config.get(key, {}), **value}
-    return config
+    return tiny_run_config(tmp_path, name, {"sft": {"steps": 3}, "rl": {"iterations": 2}, "eval": {"episodes": 2, "every": 2},
+                            "run": {"tensorboard": False}},
+                           **sections)
 
 
 def overrides(config):

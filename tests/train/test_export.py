@@ -14,21 +14,13 @@ from agentrl.eval.policy_specs import make_policy
 from agentrl.rollout import grouped_specs, run_episodes
 from agentrl.train.export import export_run
 from agentrl.train.restore import restore_run
+from train_configs import tiny_run_config
 
 
 def small(tmp_path, name="run", **sections):
-    config = {
-        "env": {"kwargs": {"max_turns": 4}},
-        "policy": {"tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2}, "context": "last",
-                   "system_prompt": False, "max_new_tokens": 5},
-        "sft": {"episodes": 8, "steps": 4, "batch_size": 8},
-        "rl": {"iterations": 1, "tasks_per_iteration": 2, "group_size": 2, "num_envs": 4, "minibatch_size": 8},
-        "eval": {"episodes": 2, "every": 1},
-        "run": {"output_dir": str(tmp_path / name), "progress": False, "tensorboard": False},
-    }
-    for key, value in sections.items():
-        config[key] = {**config.get(key, {}), **value}
-    return config
+    return tiny_run_config(tmp_path, name, {"sft": {"steps": 4}, "rl": {"iterations": 1}, "eval": {"episodes": 2, "every": 1},
+                            "run": {"tensorboard": False}},
+                           **sections)
 
 
 def logits(model, tokens=(5, 17, 40, 3, 99, 12)):

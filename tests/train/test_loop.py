@@ -12,21 +12,13 @@ from agentrl.models.loading import ModelNotFoundError
 from agentrl.train.checkpoint import latest_checkpoint, load_checkpoint
 from agentrl.train.learner import Learner
 from agentrl.train.loop import TrainingDivergedError
+from train_configs import tiny_run_config
 
 
 def small(tmp_path, name="run", **extra):
-    config = {
-        "env": {"kwargs": {"max_turns": 4}},
-        "policy": {"tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2}, "context": "last",
-                   "system_prompt": False, "max_new_tokens": 5},
-        "sft": {"episodes": 8, "steps": 3, "batch_size": 8},
-        "rl": {"iterations": 3, "tasks_per_iteration": 3, "group_size": 2, "num_envs": 6, "minibatch_size": 8},
-        "eval": {"episodes": 4, "every": 3},
-        "run": {"output_dir": str(tmp_path / name), "checkpoint_every": 1, "progress": False, "threads": 1},
-    }
-    for key, value in extra.items():
-        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
-    return config
+    return tiny_run_config(tmp_path, name, {"sft": {"steps": 3}, "rl": {"iterations": 3, "tasks_per_iteration": 3, "num_envs": 6},
+                            "eval": {"episodes": 4, "every": 3}, "run": {"checkpoint_every": 1, "threads": 1}},
+                           **extra)
 
 
 def test_run_writes_metrics_tensorboard_plot_and_checkpoints(tmp_path):

@@ -12,7 +12,10 @@ mechanism under test; everything else (env, policy, SFT, seeds) is shared.
 * ``gra`` -- G-RA vs D-RA on a farmable immediate reward: Sokoban where every executed move pays
   +0.3 (like a tool call that pays whether or not it helps) and solving pays +1 and ends the
   episode. Ungated (D-RA), walking around until the turn limit pays more than solving; gated, the
-  move rewards count only in solved episodes. Grid CNN policy, PPO.
+  move rewards count only in solved episodes, yet inside a solved episode each move still pays, so
+  stalling until the last turn and then solving pays most (the stall loophole). The third arm caps
+  the moves' total at 1.0 per episode (``immediate_cap``), which every solve reaches (a room needs
+  at least 4 moves, 1.2), so stalling earns nothing more. Grid CNN policy, PPO.
 * ``oprl`` -- OPRL's implicit PRM (started from the SFT policy) vs outcome-only reward, tiny LM on
   Sokoban with only the ``finished`` reward; success curve and the PRM's pair accuracy.
 * ``ads`` -- ADS (horizon scheduled against the solver's demonstrations, measured on greedy held-out
@@ -31,7 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine, print_table
@@ -95,6 +98,9 @@ OUTCOME_ONLY_LM = {"dim_room": [6, 6], "num_boxes": 1, "max_turns": 15, "min_sol
 OUTCOME_ONLY_TWO_BOX = {**TWO_BOX_GRID, "rewards": {"step": 0.0, "box_on_goal": 0.0, "box_off_goal": 0.0,
                                                     "finished": 1.0}}
 GATE = {"type": "GatedRewardAccumulation", "priorities": {"finished": 1}, "thresholds": {"finished": 1.0}}
+#: FARMABLE's moves may earn at most what solving pays; every room needs >= 4 moves (1.2), so every
+#: direct solve reaches the cap and stalling earns nothing more.
+MOVE_CAP = 1.0
 
 
 def ablations(quick: bool) -> dict[str, dict[str, Any]]:
@@ -102,10 +108,12 @@ def ablations(quick: bool) -> dict[str, dict[str, Any]]:
     short = (lambda n: max(2, n // 20)) if quick else (lambda n: n)
     return {
         "gra": {
-            "claim": "G-RA keeps an agent from farming a per-step reward instead of solving the task",
+            "claim": "G-RA stops an agent farming a per-step reward; its immediate cap closes the stall loophole",
             "arms": {
                 "D-RA (ungated)": grid_run(FARMABLE, short(150), rewards=[{**GATE, "gate": False}]),
-                "G-RA (gated)": grid_run(FARMABLE, short(150), rewards=[GATE]),
+                "G-RA (paper, uncapped)": grid_run(FARMABLE, short(150), rewards=[GATE]),
+                "G-RA + immediate cap": grid_run(FARMABLE, short(150),
+                                                 rewards=[{**GATE, "immediate_cap": MOVE_CAP}]),
             },
             "metrics": ("eval/success_rate", "eval/mean_turns"),
         },

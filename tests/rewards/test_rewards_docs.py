@@ -16,4 +16,5 @@ def test_doc_examples_run(capsys):
         exec(compile(block, str(DOC), "exec"), namespace)
     printed = capsys.readouterr().out
     assert "[0.3, 1.5]" in printed and "[0.0, 0.0]" in printed and "[0.3, 0.5]" in printed
+    assert "[2.2, 5.5]" in printed and "[2.0, 2.0]" in printed  # the stall loophole, then capped
     assert "['calm', 'calm_judged', 'dra', 'gamma', 'gra', 'reward']" in printed

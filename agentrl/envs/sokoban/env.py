@@ -191,11 +191,15 @@ class SokobanEnv(TextEnv):
     def reward_preset(cls) -> list[dict[str, Any]]:
         """CALM's subgoal credit (boxes placed), then G-RA, which gates it with every immediate reward
         on the level being solved (``finished`` is +10 exactly then), so a failed episode earns neither;
-        ADS schedules the discount against the solver's demonstrations; the monitor checks the proxies
-        against success with the frozen start-of-RL policy as reference."""
+        its immediate cap keeps moves a cost (``step`` never pays in total, whatever its weight), so a
+        solved episode never pays for stalling (CALM's credit is paid once per subgoal, boxes net at
+        most one each at the default weights); ADS schedules the discount against the solver's
+        demonstrations; the monitor checks the proxies against success with the frozen start-of-RL
+        policy as reference."""
         return [
             {"type": "CALMCredit", "judge": "oracle", "beta": 1.0},
-            {"type": "GatedRewardAccumulation", "priorities": {"finished": 1}, "thresholds": {"finished": 1.0}},
+            {"type": "GatedRewardAccumulation", "priorities": {"finished": 1}, "thresholds": {"finished": 1.0},
+             "immediate_cap": {"step": 0.0}},
             {"type": "AutoDiscountSchedule", "demonstrations": "expert"},
             {"type": "RewardHackingMonitor", "true_components": ["finished"]},
         ]

@@ -332,10 +332,18 @@ class SWEEnv(TextEnv):
     def reward_preset(cls) -> list[dict[str, Any]]:
         """G-RA: the immediate rewards count only in resolved episodes (``outcome`` >= 1), while
         ``outcome`` and ``outcome_level`` (same priority, threshold 0) always count, so an unresolved
-        episode still earns the paper's outcome level and nothing for farming edits or test runs."""
+        episode still earns the paper's outcome level and nothing for farming edits or test runs.
+        The immediate cap pays each immediate reward, per episode, at most what a direct fix earns
+        (two well-formed, successful calls: an edit and ``submit``; one changed diff; two newly tested
+        states: reproduce the failure, verify the fix), so stalling in a resolved episode earns
+        nothing a direct fix does not. The caps are set at the default weights: scale them with the
+        weights you change."""
+        weights = SWERewards()
+        caps = {"format": 2 * weights.format, "tool_success": 2 * weights.tool_success,
+                "modification": weights.modification, "tests_run": 2 * weights.tests_run}
         return [
             {"type": "GatedRewardAccumulation", "priorities": {"outcome": 1, "outcome_level": 1},
-             "thresholds": {"outcome": 1.0, "outcome_level": 0.0}},
+             "thresholds": {"outcome": 1.0, "outcome_level": 0.0}, "immediate_cap": caps},
             {"type": "RewardHackingMonitor", "immediate_components": list(IMMEDIATE_COMPONENTS)},
         ]
 

@@ -174,6 +174,19 @@ class TrajectoryBatch(Sequence[Trajectory]):
             out[trajectory.group_id].append(index)
         return dict(out)
 
+    def informative_groups(self) -> "TrajectoryBatch":
+        """The trajectories of groups whose members reached different outcomes (DAPO's dynamic-sampling
+        filter). In a group that all succeeded, or all failed, the group-baselined outcome advantage
+        is zero for every member: such groups cost a learner pass and teach nothing about the task.
+        Metrics are kept."""
+        kept = []
+        for indices in self.groups().values():
+            if len({self.trajectories[i].outcome for i in indices}) > 1:
+                kept += [self.trajectories[i] for i in indices]
+        out = TrajectoryBatch(kept)
+        out.metrics = dict(self.metrics)
+        return out
+
     def summary(self) -> dict[str, float]:
         """Success rate, mean return, mean turns, invalid-action rate and truncation rate."""
         n = len(self.trajectories)

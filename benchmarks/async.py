@@ -7,7 +7,10 @@ Each case trains the same tiny LM from the same starting weights twice with ``ag
 ``rl.async_rollouts=false`` (the baseline: play the iteration's episodes, then update) and
 ``rl.async_rollouts=true`` (``rl.max_staleness=1``, ``rl.importance_correction=decoupled``,
 ``rollout.policy_process=true``: the actors play the next episodes with the latest weights, their
-policy in a child process, while the learner updates). Reported per
+policy in a child process, while the learner updates). Both modes use the same envs
+(``rl.num_envs``), batch (``tasks_per_iteration x group_size``) and ``rollout.waves`` (``--waves``,
+default 2: the slots in two waves, so generation overlaps the env's waits; in sync mode the waves
+take turns in a fixed order, the async actors take whichever wave finished first). Reported per
 mode: the RL loop's wall time (the sum of ``time/iteration_s``: waiting for episodes plus the
 update), trained tokens per second (generated tokens the learner trained on), env steps per second
 (every step the actors played, including episodes played ahead), the mean staleness of trained
@@ -18,8 +21,12 @@ Cases:
 * ``router`` -- ``agentrl/Router-v0`` (``chat`` protocol, Router-R1's six candidates) with
   ``backend=openai``: every routed call is an HTTP request to an OpenAI-compatible server on
   loopback, in a separate process, that answers as the offline simulated pool does after a
-  realistic delay (median 0.5 s for the 7-8B models, 1.0 s for Gemma-27B, 1.5 s for the 70B and
-  8x22B models, log-normal spread sigma 0.35, times ``--latency-scale``). The router is a tiny LM
+  delay drawn per call from a log-normal distribution: median 0.5 s for the 7-8B models, 1.0 s for
+  Gemma-27B, 1.5 s for the 70B and 8x22B models, sigma 0.35 (so the 95th percentile is 1.8x the
+  median), times ``--latency-scale``. The medians are our assumption for hosted models answering a
+  short sub-question, not measured from a provider, and sigma 0.35 is a light tail: real API
+  latencies often straggle more, which favours async. The draw is seeded by (model, query), so
+  both modes meet the same delays for the same calls. The router is a tiny LM
   SFT'd on the oracle router's demonstrations (once, on the simulated backend; both modes start
   from that checkpoint), so it does route; one PPO epoch per batch. Target: async >= 2x
   trained tokens/s.
@@ -66,6 +73,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=("local", "ray"), default="local",
                         help="rollout backend of both modes: envs in the trainer's process (stepped from "
                         "threads), or on Ray actors (processes of their own)")
+    parser.add_argument("--waves", type=int, default=2,
+                        help="rollout.waves of both modes: the env slots in waves that take turns, so generation "
+                        "overlaps the env's waits (1: one round for all slots)")
     parser.add_argument("--repeats", type=int, default=1,
                         help="sync/async pairs per case, alternating which goes first (the ratio is the median)")
     parser.add_argument("--keep", default=None, help="keep the run folders here (default: a temporary folder); "
@@ -169,8 +179,8 @@ def swe_config(args, output_dir: str) -> dict:
 def _rollout(args, envs: int) -> dict:
     """The case's ``num_envs`` envs, stepped from as many threads (their steps wait on I/O)."""
     if args.backend == "local":
-        return {"threads": envs}
-    return {"backend": "ray", "ray": {"num_workers": 2, "envs_per_worker": envs // 2, "threads_per_worker": envs // 2,
+        return {"threads": envs, "waves": args.waves}
+    return {"backend": "ray", "waves": args.waves, "ray": {"num_workers": 2, "envs_per_worker": envs // 2, "threads_per_worker": envs // 2,
                                       "worker_num_cpus": 0.5}}
 
 
@@ -213,6 +223,9 @@ def train_mode(config: dict) -> dict:
         "stale_dropped_groups": sum(r.get("rollout_engine/stale_dropped_groups", 0.0) for r in records),
         "is_ratio_mean": _mean(r["learner/is_ratio_mean"] for r in records if "learner/is_ratio_mean" in r),
         "success_rate": _mean(r.get("rollout/success_rate", 0.0) for r in records),
+        # Without the first iteration, whose episodes nothing can overlap (the actors start with it).
+        "steady_trained_tokens_per_s": sum(r.get("learner/trained_tokens", 0.0) for r in records[1:])
+        / max(sum(r["time/iteration_s"] for r in records[1:]), 1e-9),
     }
 
 
@@ -245,7 +258,9 @@ def run_case(name: str, args, workdir: Path) -> dict:
                 shutil.rmtree(out, ignore_errors=True)
                 if name == "router":
                     shutil.copytree(workdir / f"{name}-warm", out)
+                load_before = os.getloadavg()[0]  # other jobs on the machine (the 1-minute load average)
                 modes[mode] = train_mode(_with(base, str(out), asynchronous))
+                modes[mode]["load_average_before"] = load_before
                 modes[mode]["load_average"] = os.getloadavg()[0]
                 print(f"{name} {mode}: {modes[mode]['loop_seconds']:.1f} s, "
                       f"{modes[mode]['trained_tokens_per_s']:.0f} trained tok/s", flush=True)
@@ -254,11 +269,13 @@ def run_case(name: str, args, workdir: Path) -> dict:
         if server is not None:
             server.close()
     ratios = sorted(p["async"]["trained_tokens_per_s"] / p["sync"]["trained_tokens_per_s"] for p in pairs)
+    # The median pair; of an even number, the lower of the middle two (never the flattering one).
     median = pairs[[p["async"]["trained_tokens_per_s"] / p["sync"]["trained_tokens_per_s"] for p in pairs]
-                   .index(ratios[len(ratios) // 2])]
+                   .index(ratios[(len(ratios) - 1) // 2])]
     sync, asyn = median["sync"], median["async"]
     return {"modes": median, "pairs": pairs, "trained_tokens_per_s_ratios": ratios,
             "trained_tokens_per_s_ratio": asyn["trained_tokens_per_s"] / sync["trained_tokens_per_s"],
+            "steady_trained_tokens_per_s_ratio": asyn["steady_trained_tokens_per_s"] / sync["steady_trained_tokens_per_s"],
             "env_steps_per_s_ratio": asyn["env_steps_per_s"] / sync["env_steps_per_s"],
             "trained_env_steps_per_s_ratio": asyn["trained_env_steps_per_s"] / sync["trained_env_steps_per_s"]}
 
@@ -272,14 +289,19 @@ def report(results: dict) -> None:
             rows.append([name, mode, f"{m['loop_seconds']:.1f}", f"{m['wait_seconds']:.1f}", f"{m['update_seconds']:.1f}",
                          f"{m['trained_tokens_per_s']:,.0f}", ratio, f"{m['env_steps_per_s']:.2f}", steps_ratio,
                          f"{m['trained_env_steps_per_s']:.2f}", f"{m['staleness_mean']:.2f}",
-                         f"{m['stale_dropped_groups']:.0f}"])
+                         f"{m['stale_dropped_groups']:.0f}",
+                         f"{m.get('load_average_before', float('nan')):.1f}-{m['load_average']:.1f}"])
     print()
     print_table(["env", "mode", "loop s", "waiting s", "updating s", "trained tok/s", "vs sync", "env steps/s", "vs sync",
-                 "trained steps/s", "staleness", "dropped groups"], rows)
+                 "trained steps/s", "staleness", "dropped groups", "load before-after"], rows)
     for name, case in results.items():
         if len(case["pairs"]) > 1:
             print(f"{name}: async/sync trained tokens/s over {len(case['pairs'])} pairs: "
-                  + ", ".join(f"{r:.2f}x" for r in case["trained_tokens_per_s_ratios"]) + " (the table shows the median)")
+                  + ", ".join(f"{r:.2f}x" for r in case["trained_tokens_per_s_ratios"])
+                  + " (the table shows the median pair; of two, the lower)")
+        print(f"{name}: without the first iteration (nothing to overlap yet): "
+              f"{case['steady_trained_tokens_per_s_ratio']:.2f}x; load average "
+              + ", ".join(f"{m['load_average']:.1f}" for pair in case["pairs"] for m in pair.values()))
     if "router" in results:
         ratio = results["router"]["trained_tokens_per_s_ratio"]
         print(f"\nrouter (latency-bound): async/sync trained tokens/s = {ratio:.2f}x (target >= {TARGET:g}x): "

@@ -3,7 +3,10 @@
 :class:`AsyncRollouts` runs the rollout engine (:meth:`RolloutEngine.play`, the same slot loop as
 every synchronous backend) in a background thread on an endless stream of specs -- the same tasks,
 in the same order, as the synchronous trainer's iterations -- and hands the learner a batch of
-complete groups whenever it asks (:meth:`AsyncRollouts.next_batch`). The learner publishes new
+complete groups whenever it asks (:meth:`AsyncRollouts.next_batch`), the first groups to complete
+first. A slot whose episode ends starts the stream's next episode in the same command; with the
+engine's waves (``rollout.waves``) the actors take whichever wave's steps finished first, so a
+straggling step holds up only its own wave. The learner publishes new
 weights through :class:`~agentrl.rollout.versions.VersionedPolicy`; they take effect at the next
 policy call, so an episode's turns may come from consecutive versions (each turn records its own).
 
@@ -151,7 +154,7 @@ class AsyncRollouts:
 
     def _produce(self) -> None:
         try:
-            self.engine.play(self.policy, self.source, self._collect, stop=self._stop)
+            self.engine.play(self.policy, self.source, self._collect, stop=self._stop, in_order=False)
         except BaseException as exc:  # noqa: BLE001 - handed to the learner's thread in next_batch
             with self.source.condition:
                 self._error = exc

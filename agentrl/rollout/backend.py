@@ -35,10 +35,11 @@ class RolloutBackend(Protocol):
 
 
 class LocalBackend:
-    """Envs in this process, stepped in order (or from ``threads`` threads, for I/O-bound envs)."""
+    """Envs in this process, stepped in order (or from ``threads`` threads, for I/O-bound envs);
+    ``waves``: see :class:`~agentrl.rollout.engine.RolloutEngine`."""
 
-    def __init__(self, envs: Sequence[gym.Env], threads: int = 1):
-        self.engine = RolloutEngine(LocalExecutor(envs, threads))
+    def __init__(self, envs: Sequence[gym.Env], threads: int = 1, waves: int = 1):
+        self.engine = RolloutEngine(LocalExecutor(envs, threads), waves)
 
     @property
     def metrics(self) -> dict[str, float]:

@@ -12,6 +12,16 @@ Each round the engine asks the policy for every live episode's action, then send
 :class:`Command`: step with the action and, if that ends the episode, reset for the next spec (so
 starting an episode costs no extra round trip to a remote host).
 
+With ``waves > 1`` the slots are split into that many waves (contiguous blocks of slots) that take
+turns: while one wave's commands run on the executor (in helper threads), the policy chooses the
+actions of the waves whose commands came back, so generation overlaps the env's waits instead of
+alternating with them (Sample Factory's double-buffered sampling). Each wave is a round of its own:
+its slots wait only for the slowest step of their wave. By default the waves are applied in the order
+their commands were sent, so the order of policy calls and spec draws is fixed and seeded runs stay
+reproducible; the asynchronous actors take whichever waves finish first instead
+(``play(..., in_order=False)``), so a straggling step holds up its own wave only. ``waves=1`` is the
+plain round loop.
+
 Specs come from a :class:`SpecSource`: :meth:`RolloutEngine.run` plays a fixed list
 (:class:`SpecQueue`) and returns the batch in spec order; :meth:`RolloutEngine.play` plays any
 source until it is exhausted or a stop event is set, handing each trajectory over as it finishes
@@ -23,7 +33,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
@@ -170,8 +180,11 @@ class _Planned:
 class RolloutEngine:
     """Plays specs on an executor's slots (see module docstring)."""
 
-    def __init__(self, executor: EnvExecutor):
+    def __init__(self, executor: EnvExecutor, waves: int = 1):
+        if not 1 <= waves <= executor.num_slots:
+            raise ValueError(f"waves must be between 1 and the number of env slots ({executor.num_slots}), got {waves}")
         self.executor = executor
+        self.waves = waves
         self.metrics: dict[str, float] = {"rollout/episodes": 0, "rollout/env_steps": 0, "rollout/episodes_rerun": 0}
 
     def run(self, policy: Policy, specs: Sequence[EpisodeSpec], *,
@@ -194,10 +207,17 @@ class RolloutEngine:
         return batch
 
     def play(self, policy: Policy, source: SpecSource, sink: EpisodeSink, *,
-             stop: threading.Event | None = None) -> None:
+             stop: threading.Event | None = None, in_order: bool = True) -> None:
         """Play specs from ``source`` until it is exhausted and no episode is live, or until
-        ``stop`` is set (live episodes are then abandoned); ``sink`` gets every finished trajectory."""
+        ``stop`` is set (live episodes are then abandoned); ``sink`` gets every finished trajectory.
+
+        With waves, ``in_order`` plans them in a fixed turn (reproducible); ``in_order=False`` plans
+        whichever waves' commands finished first, so a straggling step holds up only its own wave
+        (the asynchronous actors play this way)."""
         slots = [_Slot(i) for i in range(self.executor.num_slots)]
+        if self.waves > 1:
+            self._play_waves(policy, slots, source, sink, stop, in_order)
+            return
         while not (stop is not None and stop.is_set()):
             live = any(slot.trajectory is not None for slot in slots)
             if not live and source.exhausted():
@@ -210,6 +230,32 @@ class RolloutEngine:
             replies = self.executor.execute([p.command for p in planned])
             for plan, reply in zip(planned, replies):
                 self._apply(plan, reply, source, sink)
+
+    def _play_waves(self, policy, slots: list[_Slot], source: SpecSource, sink: EpisodeSink,
+                    stop: threading.Event | None, in_order: bool) -> None:
+        """:meth:`play` with the slots in waves: the waves with no command running are planned with
+        one policy call while the others' commands run; each wave's commands go out as one call."""
+        count = len(slots)
+        wave_of = [i * self.waves // count for i in range(count)]  # contiguous blocks of slots
+        in_flight: dict[int, tuple[list[_Planned], Future]] = {}  # by wave, in the order sent
+        with ThreadPoolExecutor(self.waves, thread_name_prefix="agentrl-wave") as stepper:
+            while not (stop is not None and stop.is_set()):
+                idle = [slot for slot in slots if wave_of[slot.index] not in in_flight]
+                by_wave: dict[int, list[_Planned]] = {}
+                for plan in self._plan(policy, idle, source, sink) if idle else []:
+                    by_wave.setdefault(wave_of[plan.slot.index], []).append(plan)
+                for wave, planned in sorted(by_wave.items()):
+                    in_flight[wave] = (planned, stepper.submit(self.executor.execute, [p.command for p in planned]))
+                if not in_flight:
+                    if not any(slot.trajectory is not None for slot in slots):
+                        if source.exhausted():
+                            return
+                        source.wait()  # nothing live and nothing may start yet
+                    continue
+                for wave in _landed(in_flight, in_order):
+                    planned, replies = in_flight.pop(wave)
+                    for plan, reply in zip(planned, replies.result()):
+                        self._apply(plan, reply, source, sink)
 
     def _plan(self, policy, slots, source: SpecSource, sink: EpisodeSink) -> list[_Planned]:
         live = [slot for slot in slots if slot.trajectory is not None]
@@ -271,6 +317,15 @@ class RolloutEngine:
         slot.trajectory, slot.spec = None, None
         self.metrics["rollout/episodes"] += 1
         sink(slot.key, trajectory)
+
+
+def _landed(in_flight: dict[int, tuple[list[_Planned], Future]], in_order: bool) -> list[int]:
+    """The waves whose commands to apply next: the one sent first (waiting for it), or (not
+    ``in_order``) every wave whose commands have finished (waiting for the first)."""
+    if in_order:
+        return [next(iter(in_flight))]
+    wait([future for _, future in in_flight.values()], return_when=FIRST_COMPLETED)
+    return sorted(wave for wave, (_, future) in in_flight.items() if future.done())
 
 
 def _wire(reserved: tuple[int, EpisodeSpec] | None) -> tuple[int | None, dict[str, Any]] | None:

@@ -208,10 +208,12 @@ class RayRolloutBackend:
 
     def __init__(self, env_id: str, env_kwargs: Mapping[str, Any] | None = None,
                  config: RayConfig | Mapping[str, Any] | None = None, *,
-                 init_kwargs: Mapping[str, Any] | None = None, **overrides: Any):
+                 init_kwargs: Mapping[str, Any] | None = None, waves: int = 1, **overrides: Any):
         settings = build_config(RayConfig, config, overrides, where="RayRolloutBackend")
+        if settings.num_workers % waves:  # a wave is whole workers: calls to one actor run one at a time
+            raise ValueError(f"rollout.waves ({waves}) must divide ray.num_workers ({settings.num_workers})")
         self.executor = RayExecutor(env_id, env_kwargs or {}, settings, init_kwargs)
-        self.engine = RolloutEngine(self.executor)
+        self.engine = RolloutEngine(self.executor, waves)
 
     @property
     def metrics(self) -> dict[str, float]:

@@ -176,6 +176,10 @@ class RLConfig:
     gae_lambda: float = 0.95
     normalize_advantages: bool = True
     """Divide advantages by their batch standard deviation."""
+    informative_groups_only: bool = False
+    """Train only on groups whose episodes reached different outcomes (DAPO's dynamic-sampling
+    filter): when most groups all succeed, their near-zero advantages would dilute the update and
+    cost most of its time. Rollout metrics still count every episode."""
     step_weight: float = 1.0
     """Weight ``w`` of OPRL's step-advantage term ``A = A_outcome + w * A_step`` (when a PRM stage runs)."""
     lr: float = 1e-4
@@ -269,6 +273,11 @@ class RolloutConfig:
     evaluation)."""
     threads: int = 1
     """``local``: threads stepping the envs (overlaps I/O waits such as sandbox commands or HTTP calls)."""
+    waves: int = 1
+    """``local``/``ray``: split the env slots into this many waves that take turns, so the policy
+    chooses one wave's actions while the other waves' env steps run (generation overlaps env waits;
+    ``local`` needs ``threads`` >= the slots of a wave to step them at once; ``ray`` needs it to divide
+    ``ray.num_workers``). 1: one round for all slots."""
     policy_process: bool = False
     """With ``rl.async_rollouts``: the actors' policy runs in a child process with its own copy of the
     weights (sent after every update), so generation and the learner do not take turns on one
@@ -279,6 +288,7 @@ class RolloutConfig:
     def __post_init__(self) -> None:
         check_choice("rollout.backend", self.backend, tuple(ROLLOUT_BACKENDS))
         check_range("rollout.threads", self.threads, 1)
+        check_range("rollout.waves", self.waves, 1)
 
 
 @dataclass
@@ -352,6 +362,9 @@ class TrainConfig:
         if self.rl.async_rollouts and self.rollout.backend == "selfplay":
             raise ValueError("rl.async_rollouts streams episodes through the rollout engine: use rollout.backend "
                              "local or ray (selfplay plays whole games per call)")
+        if self.rollout.waves > self.rl.num_envs:
+            raise ValueError(f"rollout.waves ({self.rollout.waves}) cannot exceed rl.num_envs ({self.rl.num_envs}): "
+                             "each wave needs at least one env")
         if isinstance(self.rewards, str) and self.rewards.strip().startswith(("{", "[")):
             self.rewards = yaml.safe_load(self.rewards)  # a mapping or list given on the command line
         if isinstance(self.rewards, str) and self.rewards != "preset":

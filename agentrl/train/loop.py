@@ -175,10 +175,12 @@ class Trainer:
         rollout_time = time.perf_counter() - started
         self.logger.log_samples(iteration, pick_samples(batch, cfg.run.samples))
         batch = self._shape_rewards(batch)
-        advantages = self._advantages(batch)
+        trained = batch.informative_groups() if cfg.rl.informative_groups_only else batch
+        advantages = self._advantages(trained)
         update_started = time.perf_counter()
-        stats = self.learner.update(batch, advantages, seed=_seed(cfg, iteration, 2) + self.parallel.rank,
+        stats = self.learner.update(trained, advantages, seed=_seed(cfg, iteration, 2) + self.parallel.rank,
                                     max_staleness=cfg.rl.max_staleness)
+        stats["learner/trained_episodes"] = float(len(trained))
         self.acting.publish(self._sync_weights, self.learner.version)
         update_time = time.perf_counter() - update_started
         generated = sum(sum(t.loss_mask) for t in batch.turns())

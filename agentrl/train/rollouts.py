@@ -27,12 +27,13 @@ def make_envs(config: "TrainConfig", count: int, *, evaluation: bool = False) ->
 
 
 def local_backend(config: "TrainConfig") -> RolloutBackend:
-    return LocalBackend(make_envs(config, config.rl.num_envs), threads=config.rollout.threads)
+    return LocalBackend(make_envs(config, config.rl.num_envs), threads=config.rollout.threads,
+                        waves=config.rollout.waves)
 
 
 def ray_backend(config: "TrainConfig") -> RolloutBackend:
     ray = optional_module("agentrl.rollout.ray", "ray")
-    return ray.RayRolloutBackend(config.env.id, dict(config.env.kwargs), config.rollout.ray)
+    return ray.RayRolloutBackend(config.env.id, dict(config.env.kwargs), config.rollout.ray, waves=config.rollout.waves)
 
 
 def selfplay_backend(config: "TrainConfig") -> RolloutBackend:

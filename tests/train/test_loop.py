@@ -266,3 +266,25 @@ def test_rl_learning_rate_warms_up_linearly_then_holds(tmp_path):
     assert moves[0] == pytest.approx(moves[1] / 4, rel=1e-3)
     with pytest.raises(ConfigError, match="warmup_iterations"):
         agentrl.train(small(tmp_path), rl={"warmup_iterations": -1})
+
+
+def test_informative_groups_only_trains_on_mixed_outcome_groups(tmp_path):
+    """``rl.informative_groups_only``: the learner sees exactly the episodes of groups with mixed
+    outcomes (counted from the run's own samples), while rollout metrics still count every episode."""
+    config = small(tmp_path, env={"kwargs": {"max_turns": 12, "observation_mode": "dict", "dim_room": [5, 5]}},
+                   policy={"kind": "grid", "grid_net": "mlp", "grid_hidden": 32},
+                   rl={"iterations": 2, "tasks_per_iteration": 8, "group_size": 4, "num_envs": 8,
+                       "informative_groups_only": True},
+                   run={"checkpoint_every": 1, "threads": 1, "samples": 1000})
+    result = agentrl.train(config)
+    records = [r for r in result.metrics if r["iteration"] > 0]
+    samples = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    for record in records:
+        assert record["rollout/episodes"] == 32
+        mine = [s for s in samples if s["iteration"] == record["iteration"]]
+        by_group: dict = {}
+        for s in mine:
+            by_group.setdefault(s["task_id"], set()).add(s["success"])  # Sokoban: outcome = success
+        informative = sum(4 for outcomes in by_group.values() if len(outcomes) > 1)
+        assert record["learner/trained_episodes"] == informative
+    assert 0 < sum(r["learner/trained_episodes"] for r in records) < 64  # some groups kept, some left out

@@ -210,6 +210,24 @@ def test_demonstrations_do_not_depend_on_how_many_envs_play_them():
     assert [d.task_id for d, _ in other_seed] != [d.task_id for d, _ in one]  # run.seed reaches the demos
 
 
+def test_sft_demonstrations_of_the_env_expert_do_not_depend_on_the_number_of_envs():
+    """The quickstart's rooms with its relabelling noise: the env's own expert (dead positions and
+    replanning after a noisy move included) gives the same demonstrations on 1 env and on 16, so
+    ``rl.num_envs`` (which sizes the envs SFT plays on) cannot change the SFT policy."""
+    from agentrl.train.config import SFTConfig
+    from agentrl.train.sft import collect_demonstrations
+
+    kwargs = {"dim_room": [6, 6], "num_boxes": 1, "max_turns": 15, "min_solution_moves": 4}
+    config = SFTConfig(episodes=200, relabel_epsilon=0.3)
+    played = []
+    for count in (1, 16):
+        envs = [agentrl.make("agentrl/Sokoban-v0", **kwargs) for _ in range(count)]
+        demos = collect_demonstrations(envs, envs[0].unwrapped.expert_policy(), config, full_context=False)
+        played.append([([t.action for t in d.turns], labels) for d, labels in demos])
+    assert played[0] == played[1]
+    assert sum(len(actions) for actions, _ in played[0]) > 1000  # long enough to meet dead positions
+
+
 def test_best_evaluated_weights_are_kept_beside_the_last(tmp_path):
     """``OUTPUT/best`` holds the weights of the highest held-out success (SFT's included; the earlier on
     ties), and replaying them scores exactly that success."""

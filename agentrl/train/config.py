@@ -32,6 +32,7 @@ from agentrl.train.rollouts import ROLLOUT_BACKENDS
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_PRESET = "quickstart"
 POLICY_KINDS = ("lm", "grid")
+LR_SCHEDULES = ("constant", "cosine")
 #: Keys of a ``rewards`` mapping: the env's preset and the options of ``RewardPipeline.preset``.
 PRESET_OPTIONS = ("preset", "prm", "judge", "horizon", "cache_dir")
 GRID_NETS = ("cnn", "mlp")
@@ -147,7 +148,7 @@ class SFTConfig:
     """First seed of demonstration tasks (kept apart from RL and evaluation seeds)."""
 
     def __post_init__(self) -> None:
-        check_choice("sft.lr_schedule", self.lr_schedule, ("constant", "cosine"))
+        check_choice("sft.lr_schedule", self.lr_schedule, LR_SCHEDULES)
         check_range("sft.warmup_steps", self.warmup_steps, 0)
         check_range("sft.episodes", self.episodes, 0)
         check_range("sft.relabel_epsilon", self.relabel_epsilon, 0.0, 1.0)
@@ -187,6 +188,10 @@ class RLConfig:
     """Raise the learning rate linearly from ``lr / N`` to ``lr`` over the first ``N`` RL iterations.
     Adam's first steps move every weight by about ``lr`` whatever the gradient's size, while its
     moment estimates hold only the first few (noisy) batches."""
+    lr_schedule: str = "constant"
+    """After the warm-up: ``constant``, or ``cosine`` (from ``lr`` down towards 0 at the last
+    iteration, so the last updates move the policy least and the run ends where it has converged
+    rather than on one noisy step)."""
     clip: float = 0.2
     epochs: int = 1
     """Passes over each batch (PPO epochs)."""
@@ -227,6 +232,7 @@ class RLConfig:
         check_range("rl.step_weight", self.step_weight, 0.0)
         check_range("rl.lr", self.lr, 0.0, low_open=True)
         check_range("rl.warmup_iterations", self.warmup_iterations, 0)
+        check_choice("rl.lr_schedule", self.lr_schedule, LR_SCHEDULES)
         check_range("rl.clip", self.clip, 0.0, low_open=True)
         check_range("rl.kl_coef", self.kl_coef, 0.0)
         check_range("rl.entropy_coef", self.entropy_coef)

@@ -78,9 +78,18 @@ class Learner:
         return {**stats, **info}
 
     def learning_rate(self, version: int) -> float:
-        """The learning rate of update ``version`` (1 for the first): ``rl.lr`` after the warm-up."""
-        warmup = self.config.warmup_iterations
-        return self.config.lr * (min(1.0, version / warmup) if warmup > 0 else 1.0)
+        """The learning rate of update ``version`` (1 for the first): a linear warm-up over
+        ``rl.warmup_iterations``, then ``rl.lr`` (``constant``) or a cosine from ``rl.lr`` that would
+        reach 0 one update after the last iteration (``cosine``)."""
+        cfg = self.config
+        warmup = cfg.warmup_iterations
+        if warmup > 0 and version < warmup:
+            return cfg.lr * version / warmup
+        if cfg.lr_schedule == "constant":
+            return cfg.lr
+        peak = max(warmup, 1)  # the update that steps with the full rate
+        progress = min(1.0, max(0, version - peak) / max(1, cfg.iterations - peak + 1))
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     def _plan(self, units: list, steps: int) -> list[list[list]]:
         """Every optimizer step of the update (``epochs`` shuffled passes of ``steps`` minibatches),

@@ -306,3 +306,26 @@ def test_informative_groups_only_trains_on_mixed_outcome_groups(tmp_path):
         informative = sum(4 for outcomes in by_group.values() if len(outcomes) > 1)
         assert record["learner/trained_episodes"] == informative
     assert 0 < sum(r["learner/trained_episodes"] for r in records) < 64  # some groups kept, some left out
+
+
+def test_rl_cosine_schedule_decays_from_the_peak_to_near_zero():
+    """``rl.lr_schedule=cosine``: the full rate at the end of the warm-up (or at the first update
+    without one), then ``lr * (1 + cos(pi * k / (iterations - peak + 1))) / 2`` for the k-th update
+    after it, so the last update of a 30-iteration run with 10 warm-up iterations steps with
+    ``lr * (1 + cos(20 pi / 21)) / 2``."""
+    from agentrl.train.config import RLConfig
+
+    agent = torch.nn.Linear(1, 1)
+    warm = Learner(agent, RLConfig(lr=1.0, iterations=30, warmup_iterations=10, lr_schedule="cosine"))
+    rates = [warm.learning_rate(v) for v in range(1, 31)]
+    assert rates[:10] == pytest.approx([v / 10 for v in range(1, 11)])
+    assert rates[10] == pytest.approx(0.5 * (1 + math.cos(math.pi / 21)))
+    assert rates[-1] == pytest.approx(0.5 * (1 + math.cos(20 * math.pi / 21)))
+    assert all(a > b for a, b in zip(rates[9:], rates[10:]))  # strictly decreasing after the peak
+    cold = Learner(agent, RLConfig(lr=2.0, iterations=4, lr_schedule="cosine"))
+    assert [cold.learning_rate(v) for v in range(1, 5)] == pytest.approx([2.0, 1 + math.cos(math.pi / 4),
+                                                                          1.0, 1 + math.cos(3 * math.pi / 4)])
+    constant = Learner(agent, RLConfig(lr=1.0, iterations=30, warmup_iterations=10))
+    assert constant.learning_rate(30) == 1.0
+    with pytest.raises(ValueError, match="rl.lr_schedule"):
+        RLConfig(lr_schedule="linear")

@@ -49,7 +49,10 @@ def run_one(mode: str, seed: int, folder: Path) -> dict[str, Any]:
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
         wall_file.write_text(f"{time.perf_counter() - started:.1f}")
+        (out / "load_average.txt").write_text(f"{os.getloadavg()[0]:.2f}")  # the load while it ran
     wall = float(wall_file.read_text())
+    load_file = out / "load_average.txt"
+    load = float(load_file.read_text()) if load_file.exists() else None
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     best = json.loads((out / "best" / "meta.json").read_text())
     curve = [(0, records[0]["sft/success_rate"])] + [
@@ -58,7 +61,7 @@ def run_one(mode: str, seed: int, folder: Path) -> dict[str, Any]:
           f"(best {best['success_rate']:.1%} at {best['iteration']}) in {wall:.0f} s", flush=True)
     return {"mode": mode, "seed": seed, "wall_s": wall, "sft": curve[0][1], "final": curve[-1][1],
             "best": best["success_rate"], "best_iteration": best["iteration"], "curve": curve,
-            "load_average": os.getloadavg()[0]}
+            "load_average": load}
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -78,10 +81,12 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axis = plt.subplots(figsize=(6.5, 3.8))
+    styles = ("-", "--", ":")  # one line style per mode, one colour per seed
     for index, mode in enumerate(dict.fromkeys(r["mode"] for r in runs)):
         for run in (r for r in runs if r["mode"] == mode):
             xs, ys = zip(*run["curve"])
-            axis.plot(xs, [100 * y for y in ys], color=f"C{index}", marker="o", markersize=3, alpha=0.8,
+            axis.plot(xs, [100 * y for y in ys], color=f"C{run['seed'] % 10}", linestyle=styles[index % 3],
+                      marker="o", markersize=3, alpha=0.8,
                       label=f"{mode}, seed {run['seed']}" if len(runs) <= 6 else None)
     axis.set_xlabel("RL iteration (0 = after SFT)")
     axis.set_ylabel("held-out success, greedy (%)")

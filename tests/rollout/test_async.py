@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
+from countdown_env import CountdownEnv
 
 import agentrl
-from agentrl.core.env import TextEnv, Transition
 from agentrl.core.policy import ActionOutput, ScriptedPolicy
 from agentrl.rollout import (
     AsyncRollouts,
@@ -24,26 +24,17 @@ from agentrl.rollout.asynchronous import RolloutThreadError
 from agentrl.rollout.versions import is_fresh, staleness
 
 
-class CountdownEnv(TextEnv):
-    """Say anything; the episode lasts ``long_turns`` turns on seeds divisible by 5, else one turn.
-    A step takes 10 ms (an I/O wait), so the learner's thread always has time to publish a version
-    between rounds."""
+class LongOnFivesEnv(CountdownEnv):
+    """The episode lasts ``long_turns`` turns on seeds divisible by 5, else one turn. A step takes
+    10 ms (an I/O wait), so the learner's thread always has time to publish a version between rounds."""
 
     long_turns = 12
 
-    def reset_state(self, seed, options):
-        self.left = self.long_turns if (seed or 0) % 5 == 0 else 1
+    def turns_for(self, seed):
+        return self.long_turns if seed % 5 == 0 else 1
 
-    def step_action(self, action):
+    def before_step(self):
         time.sleep(0.01)
-        self.left -= 1
-        return Transition(reward_components={"done": float(self.left == 0)}, terminated=self.left == 0)
-
-    def render_text(self):
-        return f"{self.left} to go"
-
-    def is_success(self):
-        return self.left == 0
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -51,7 +42,7 @@ def countdown_registered():
     # Registered when this module's tests run, not at import: the registry-wide conformance test lists
     # the registry at collection, and this fixture env does not keep the whole contract.
     if "agentrl/Countdown-v0" not in agentrl.list_envs():
-        agentrl.register("Countdown-v0", CountdownEnv, max_turns=50)
+        agentrl.register("Countdown-v0", LongOnFivesEnv, max_turns=50)
 
 
 SAY = ScriptedPolicy(lambda item: "go")

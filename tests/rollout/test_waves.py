@@ -8,33 +8,31 @@ import threading
 import time
 
 import pytest
+from countdown_env import CountdownEnv
 
-from agentrl.core.env import TextEnv, Transition
 from agentrl.core.policy import ActionOutput
-from agentrl.rollout import AsyncRollouts, LocalExecutor, RolloutEngine, SpecQueue, VersionedPolicy, grouped_specs
+from agentrl.rollout import (
+    AsyncRollouts,
+    LocalExecutor,
+    RolloutEngine,
+    SpecQueue,
+    VersionedPolicy,
+    grouped_specs,
+)
 from agentrl.train.config import load_config
 
 
-class ProbeEnv(TextEnv):
+class ProbeEnv(CountdownEnv):
     """Each episode lasts ``seed % 3 + 1`` turns; ``hook(env)`` runs inside every step (the test's
     hold on the env's I/O)."""
 
     hook = staticmethod(lambda env: None)
 
-    def reset_state(self, seed, options):
-        self.seed_played = seed or 0
-        self.left = self.seed_played % 3 + 1
+    def turns_for(self, seed):
+        return seed % 3 + 1
 
-    def step_action(self, action):
+    def before_step(self):
         type(self).hook(self)
-        self.left -= 1
-        return Transition(reward_components={"done": float(self.left == 0)}, terminated=self.left == 0)
-
-    def render_text(self):
-        return f"{self.left} to go"
-
-    def is_success(self):
-        return self.left == 0
 
 
 class CountingPolicy:

@@ -179,8 +179,9 @@ class RLConfig:
     """Divide advantages by their batch standard deviation."""
     informative_groups_only: bool = False
     """Train only on groups whose episodes reached different outcomes (DAPO's dynamic-sampling
-    filter): when most groups all succeed, their near-zero advantages would dilute the update and
-    cost most of its time. Rollout metrics still count every episode."""
+    filter, without DAPO's resampling to refill the batch: the update is simply smaller): when most
+    groups all succeed, their near-zero advantages would dilute the update and cost most of its time.
+    Rollout metrics still count every episode."""
     step_weight: float = 1.0
     """Weight ``w`` of OPRL's step-advantage term ``A = A_outcome + w * A_step`` (when a PRM stage runs)."""
     lr: float = 1e-4

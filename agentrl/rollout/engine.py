@@ -185,7 +185,10 @@ class RolloutEngine:
             raise ValueError(f"waves must be between 1 and the number of env slots ({executor.num_slots}), got {waves}")
         self.executor = executor
         self.waves = waves
-        self.metrics: dict[str, float] = {"rollout/episodes": 0, "rollout/env_steps": 0, "rollout/episodes_rerun": 0}
+        self.metrics: dict[str, float] = {"rollout/episodes": 0, "rollout/env_steps": 0, "rollout/episodes_rerun": 0,
+                                          "rollout/policy_calls": 0, "rollout/policy_inputs": 0}
+        """Counters; ``policy_inputs / policy_calls`` is the mean batch of a policy call (small batches
+        cost generation throughput: each call decodes token by token whatever its size)."""
 
     def run(self, policy: Policy, specs: Sequence[EpisodeSpec], *,
             on_episode: Callable[[Trajectory], None] | None = None) -> TrajectoryBatch:
@@ -260,6 +263,9 @@ class RolloutEngine:
     def _plan(self, policy, slots, source: SpecSource, sink: EpisodeSink) -> list[_Planned]:
         live = [slot for slot in slots if slot.trajectory is not None]
         outputs = policy.act([policy_input(s.trajectory, s.observation, s.info, s.key) for s in live]) if live else []
+        if live:
+            self.metrics["rollout/policy_calls"] += 1
+            self.metrics["rollout/policy_inputs"] += len(live)
         if len(outputs) != len(live):
             raise RuntimeError(f"policy returned {len(outputs)} actions for {len(live)} episodes")
         stepping = []

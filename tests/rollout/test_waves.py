@@ -31,6 +31,10 @@ class ProbeEnv(CountdownEnv):
     def turns_for(self, seed):
         return seed % 3 + 1
 
+    def step_action(self, action):
+        self.action = action  # "call-position" from CountingPolicy
+        return super().step_action(action)
+
     def before_step(self):
         type(self).hook(self)
 
@@ -75,35 +79,37 @@ def test_waves_play_every_spec_in_spec_order_and_reproducibly():
 
 def test_policy_call_sizes_follow_the_waves():
     policy = CountingPolicy()
-    _engine(4, waves=2).run(policy, grouped_specs([2, 5, 8, 11], 1))  # every episode lasts 3 turns
+    batch = _engine(4, waves=2).run(policy, grouped_specs([2, 5, 8, 11], 1))  # every episode lasts 3 turns
     assert [len(call) for call in policy.calls] == [2] * 6  # 3 turns, each a call per wave
+    assert batch.metrics["rollout/policy_calls"] == 6 and batch.metrics["rollout/policy_inputs"] == 12
 
 
 @pytest.mark.parametrize("waves", [1, 2])
 def test_the_policy_acts_while_another_wave_steps(waves):
-    """Every step waits 0.1 s on I/O. With waves, the policy is called while the other wave's steps
-    are still running; a lock-step round never calls it before every step has returned."""
-    stepping = [0]
-    lock = threading.Lock()
-    seen: list[int] = []  # steps in progress at each policy call
+    """Each step waits on I/O until a policy call later than the one that chose its action has
+    happened (or 1 s passes). With waves, the policy acts for the other wave while this step waits; a
+    lock-step round never calls it before every step has returned. (Waiting for a call rather than
+    sleeping keeps the test independent of when the threads get scheduled.)"""
+    acted = threading.Condition()
+    calls = [0]
+    overlapped: list[bool] = []  # per step: did a later policy call come while it waited?
 
-    def slow_io(env):
-        with lock:
-            stepping[0] += 1
-        time.sleep(0.1)
-        with lock:
-            stepping[0] -= 1
+    def io_until_the_policy_acts_again(env):
+        chosen_by = int(str(env.action).split("-")[0])
+        with acted:
+            overlapped.append(acted.wait_for(lambda: calls[0] > chosen_by, timeout=1.0))
 
     class Watcher(CountingPolicy):
         def act(self, inputs):
-            with lock:
-                seen.append(stepping[0])
+            with acted:
+                calls[0] += 1
+                acted.notify_all()
             return super().act(inputs)
 
-    ProbeEnv.hook = staticmethod(slow_io)
+    ProbeEnv.hook = staticmethod(io_until_the_policy_acts_again)
     _engine(4, waves=waves).run(Watcher(), grouped_specs([2, 5, 8, 11], 1))
-    assert len(seen) == 3 * waves
-    assert (max(seen) > 0) == (waves == 2)
+    assert calls[0] == 3 * waves and len(overlapped) == 12
+    assert any(overlapped) == (waves == 2)
 
 
 def test_a_straggling_step_holds_up_only_its_own_wave_out_of_order():

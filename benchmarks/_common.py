@@ -15,6 +15,15 @@ from typing import Any
 RESULTS = Path(os.environ.get("AGENTRL_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 
 
+def command_line(script: str, argv: Sequence[str]) -> str:
+    """The command that reproduces a run, for its results file: ``--keep DIR`` (where the runs were
+    kept on this machine) is left out."""
+    given = list(argv)
+    if "--keep" in given:
+        del given[given.index("--keep"):given.index("--keep") + 2]
+    return " ".join([f"python benchmarks/{script}", *given])
+
+
 def max_rss_bytes() -> int:
     """Peak resident memory of this process."""
     import resource

@@ -63,7 +63,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_results
+from _common import command_line, print_table, write_results
 
 #: Median latency (seconds) of a routed call, by model size (hosted 7-70B models answering ~30 tokens).
 MEDIAN_LATENCY = {"Qwen2.5-7B-Instruct": 0.5, "LLaMA-3.1-8B-Instruct": 0.5, "Mistral-7B-Instruct": 0.5,
@@ -364,7 +364,7 @@ def main(argv=None) -> dict:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     report(results)
-    payload = {"command": "python benchmarks/async.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    payload = {"command": command_line("async.py", sys.argv[1:] if argv is None else argv),
                "config": {k: v for k, v in vars(args).items() if k not in ("serve", "keep")},
                "latency": {"median_s": MEDIAN_LATENCY, "sigma": args.latency_sigma, "scale": args.latency_scale},
                "target_ratio": TARGET, "cpus": os.cpu_count(), "cases": results}

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_results
+from _common import command_line, print_table, write_results
 
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 MODES = {
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nasync - sync, final success: {asyn['mean'] - sync['mean']:+.1%} "
               f"(seed ranges: sync {sync['max'] - sync['min']:.1%}, async {asyn['max'] - asyn['min']:.1%})")
     plot(runs, IMAGES / "quickstart.png")
-    write_results("quickstart", {"command": "python benchmarks/quickstart.py " + " ".join(argv or sys.argv[1:]),
+    write_results("quickstart", {"command": command_line("quickstart.py", argv or sys.argv[1:]),
                                  "jobs": args.jobs, "runs": runs, "summary": by_mode,
                                  "plot": "docs/images/quickstart.png"})
     return 0

@@ -32,6 +32,7 @@ from agentrl.train.agents import Agent
 from agentrl.train.config import RLConfig
 from agentrl.train.losses import clipped_policy_loss, kl_to_reference, masked_mean, off_policy_weights, value_loss
 from agentrl.train.parallel import SingleProcess
+from agentrl.train.schedules import cosine_decay
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -88,8 +89,7 @@ class Learner:
         if cfg.lr_schedule == "constant":
             return cfg.lr
         peak = max(warmup, 1)  # the update that steps with the full rate
-        progress = min(1.0, max(0, version - peak) / max(1, cfg.iterations - peak + 1))
-        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return cfg.lr * cosine_decay(version - peak, cfg.iterations - peak + 1)
 
     def _plan(self, units: list, steps: int) -> list[list[list]]:
         """Every optimizer step of the update (``epochs`` shuffled passes of ``steps`` minibatches),

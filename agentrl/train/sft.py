@@ -7,7 +7,6 @@ expert's own move, so the student also sees how to recover from mistakes (DAgger
 
 from __future__ import annotations
 
-import math
 import random
 from typing import Sequence
 
@@ -20,6 +19,7 @@ from agentrl.train.config import SFTConfig
 from agentrl.train.learner import NonFiniteLossError
 from agentrl.train.losses import masked_mean
 from agentrl.train.parallel import SingleProcess
+from agentrl.train.schedules import cosine_decay
 
 
 class LabellingDemonstrator:
@@ -76,8 +76,7 @@ def lr_factor(config: SFTConfig, step: int) -> float:
         return 1.0
     if step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
-    span = max(1, config.steps - config.warmup_steps)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - config.warmup_steps) / span)))
+    return cosine_decay(step - config.warmup_steps, config.steps - config.warmup_steps)
 
 
 def supervised_finetune(agent, units: list, config: SFTConfig, *, seed: int, progress=None,

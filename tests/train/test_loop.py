@@ -329,3 +329,18 @@ def test_rl_cosine_schedule_decays_from_the_peak_to_near_zero():
     assert constant.learning_rate(30) == 1.0
     with pytest.raises(ValueError, match="rl.lr_schedule"):
         RLConfig(lr_schedule="linear")
+
+
+def test_sft_cosine_schedule_warms_up_then_decays_to_zero():
+    """``sft.lr_schedule=cosine`` (the same half-cosine as RL's, per optimizer step): ``(step+1)/W``
+    during the warm-up, 1 at its end, 1/2 half-way through the rest, 0 at the last step and after."""
+    from agentrl.train.config import SFTConfig
+    from agentrl.train.sft import lr_factor
+
+    config = SFTConfig(lr_schedule="cosine", steps=110, warmup_steps=10)
+    assert [lr_factor(config, s) for s in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
+    assert lr_factor(config, 10) == pytest.approx(1.0)
+    assert lr_factor(config, 60) == pytest.approx(0.5)
+    assert lr_factor(config, 35) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+    assert lr_factor(config, 110) == pytest.approx(0.0) and lr_factor(config, 500) == pytest.approx(0.0)
+    assert lr_factor(SFTConfig(lr_schedule="constant", steps=110, warmup_steps=10), 3) == 1.0
